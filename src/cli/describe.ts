@@ -1,0 +1,37 @@
+import type { BlockLayout } from '../patterns/layout.js';
+import { summarize, type LayoutSummary } from '../patterns/summary.js';
+import { describeProvenance } from '../patterns/provenance.js';
+
+/** A percentage with enough digits to be non-zero for sparse layouts. */
+export function formatPercent(fraction: number): string {
+  if (fraction === 0) return '0%';
+  const pct = fraction * 100;
+  const digits = pct >= 10 ? 1 : pct >= 1 ? 2 : Math.min(6, 1 - Math.floor(Math.log10(pct)));
+  return `${pct.toFixed(digits)}%`;
+}
+
+/** One line: "watts-strogatz k=4 ...: 64 x 64 blocks of 32 x 32, 320 blocks (7.81%)". */
+export function describeLayoutLine(layout: BlockLayout): string {
+  return `${describeProvenance(layout.provenance)}: ${layout.inBlocks} x ${layout.outBlocks} blocks of ${layout.blockSize} x ${layout.blockSize}, ${layout.nnz} blocks (${formatPercent(layout.density)})`;
+}
+
+const stats = (s: { min: number; mean: number; max: number }): string => `min ${s.min}, mean ${s.mean.toFixed(2)}, max ${s.max}`;
+
+/** The summary as aligned human-readable lines. */
+export function formatSummary(summary: LayoutSummary, title?: string): string {
+  const rows: [string, string][] = [
+    ['shape', `${summary.inBlocks} x ${summary.outBlocks} blocks of ${summary.blockSize} x ${summary.blockSize} (${summary.inFeatures} -> ${summary.outFeatures} features)`],
+    ['blocks', `${summary.nnz} of ${summary.inBlocks * summary.outBlocks} (${formatPercent(summary.density)}), ${summary.parameters} weights`],
+    ['in-degree', `${stats(summary.inDegree)} (input blocks per output block)`],
+    ['out-degree', `${stats(summary.outDegree)} (output blocks per input block)`],
+    ['symmetric', summary.symmetric ? 'yes' : 'no'],
+    ['diagonal', `${summary.diagonalBlocks} of ${Math.min(summary.inBlocks, summary.outBlocks)} blocks`],
+    ['empty', `${summary.emptyRows} input blocks feed nothing, ${summary.emptyColumns} output blocks are fed by nothing`],
+    ['provenance', describeProvenance(summary.provenance)],
+  ];
+  const width = Math.max(...rows.map(([k]) => k.length));
+  const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
+  return (title ? `${title}\n` : '') + lines.join('\n') + '\n';
+}
+
+export { summarize };

@@ -1,0 +1,76 @@
+#!/usr/bin/env node
+import { readFileSync, realpathSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError } from 'commander';
+import { BlocksparseError, ParameterError } from '../errors.js';
+import { addGenerateCommand, PRESET_PATTERN } from './generate.js';
+import { addInspectCommand } from './inspect.js';
+import { addConvertCommand } from './convert.js';
+import { addPatternsCommand } from './patterns.js';
+import { addDemoCommand } from './demo.js';
+
+const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
+
+/** The `blocksparse` command with all its subcommands (errors are thrown, not exited on). */
+export function buildProgram(): Command {
+  const program = new Command('blocksparse')
+    .description('design, inspect and convert block-sparsity layouts')
+    .version(packageJson.version)
+    .exitOverride()
+    .showSuggestionAfterError(true)
+    .configureOutput({ outputError: () => {} });
+  addGenerateCommand(program);
+  addInspectCommand(program);
+  addConvertCommand(program);
+  addPatternsCommand(program);
+  addDemoCommand(program);
+  return program;
+}
+
+/** `generate ws_4_10 ...` -> `generate preset ws_4_10 ...` for OpenAI's preset names that are not pattern commands. */
+function rewritePresets(program: Command, args: string[]): string[] {
+  if (args[0] !== 'generate' || args[1] === undefined || !PRESET_PATTERN.test(args[1])) return args;
+  const generate = program.commands.find((c) => c.name() === 'generate')!;
+  if (generate.commands.some((c) => c.name() === args[1] || c.aliases().includes(args[1]))) return args;
+  return ['generate', 'preset', ...args.slice(1)];
+}
+
+/** Runs the CLI on `args` (without node and script); returns the exit code: 0 ok, 2 usage or input error, 1 bug. */
+export async function main(args: string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync(rewritePresets(program, args), { from: 'user' });
+    return 0;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      if (error.exitCode === 0) return 0; // --help, --version
+      process.stderr.write(`blocksparse: ${error.message.replace(/^error: /, 'error: ')}\n`);
+      return 2;
+    }
+    if (error instanceof BlocksparseError) {
+      process.stderr.write(`blocksparse: error: ${cliMessage(error)}\n`);
+      return 2;
+    }
+    throw error;
+  }
+}
+
+/** A ParameterError names the option as the user typed it (--p, --blocks); other errors keep their message. */
+function cliMessage(error: BlocksparseError): string {
+  if (!(error instanceof ParameterError)) return error.message;
+  const flag = `--${error.parameter.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)}`;
+  return error.message.replace(new RegExp(`(^|: )${error.parameter} must`), `$1${flag} must`);
+}
+
+const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
+if (invokedDirectly) {
+  main(process.argv.slice(2)).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (error: unknown) => {
+      process.stderr.write(`blocksparse: internal error: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
+      process.exitCode = 1;
+    },
+  );
+}

@@ -1,0 +1,312 @@
+import { checkInteger } from '../check.js';
+import { ParameterError } from '../errors.js';
+import type { CSRGraph } from '../graph/csr.js';
+import { wattsStrogatzCSR } from '../graph/watts-strogatz.js';
+import { ringLatticeCSR } from '../graph/ring-lattice.js';
+import { newmanWattsStrogatzCSR } from '../graph/newman-watts-strogatz.js';
+import { connectedWattsStrogatzCSR } from '../graph/connected-watts-strogatz.js';
+import { wattsStrogatz2dCSR } from '../graph/watts-strogatz-2d.js';
+import { directedWattsStrogatzCSR } from '../graph/directed-watts-strogatz.js';
+import { barabasiAlbertCSR } from '../graph/barabasi-albert.js';
+import { holmeKimCSR } from '../graph/holme-kim.js';
+import { erdosRenyiCSR } from '../graph/erdos-renyi.js';
+import { gnmCSR } from '../graph/gnm.js';
+import { randomRegularCSR } from '../graph/random-regular.js';
+import type { Seed } from '../random.js';
+import { layoutFromGraph } from './from-graph.js';
+import { denseLayout } from './dense.js';
+import { randomLayout } from './random-layout.js';
+import { balancedRandomLayout } from './balanced-random.js';
+import { bandedLayout } from './banded.js';
+import { blockDiagonalLayout } from './block-diagonal.js';
+import { bigBirdLayout, fixedLayout, slidingWindowLayout, stridedLayout } from './attention.js';
+import { isPresetName, presetLayout } from './presets.js';
+import { withoutDiagonal } from './ops.js';
+import { BlockLayout, type BlockSize, DEFAULT_BLOCK_SIZE } from './layout.js';
+
+/** A pattern parameter's value as given on the command line or in code. */
+export type ParamValue = number | boolean;
+
+/** One parameter of a pattern: its user-facing name (CLI flag / spec key), kind, default and help. */
+export interface PatternParam {
+  /** Name on the command line (`--<name>`) and in pattern specs; kebab-case. */
+  name: string;
+  /** The option of the underlying generator it sets (named in that generator's errors). */
+  key: string;
+  kind: 'integer' | 'number' | 'boolean';
+  /** Absent: the parameter is optional and has no value unless given. */
+  default?: ParamValue;
+  help: string;
+}
+
+/** How a pattern handles rectangular shapes. */
+export type PatternShape =
+  /** defined for any inBlocks x outBlocks */
+  | 'rectangular'
+  /** square only (sequence patterns) */
+  | 'square'
+  /** a square graph on max(inBlocks, outBlocks) nodes, cut to the top-left inBlocks x outBlocks */
+  | 'cut';
+
+/** The shape and common options every pattern is built with. */
+export interface PatternCommon {
+  inBlocks: number;
+  outBlocks: number;
+  blockSize: BlockSize;
+  diagonal: boolean;
+  seed: Seed;
+}
+
+/** A named layout generator with its parameters, as listed by `blocksparse patterns`. */
+export interface PatternDefinition {
+  name: string;
+  aliases: string[];
+  summary: string;
+  reference?: string;
+  shape: PatternShape;
+  random: boolean;
+  params: PatternParam[];
+  build(common: PatternCommon, params: Record<string, ParamValue | undefined>): BlockLayout;
+}
+
+const p = (name: string, key: string, kind: PatternParam['kind'], help: string, def?: ParamValue): PatternParam =>
+  def === undefined ? { name, key, kind, help } : { name, key, kind, help, default: def };
+
+/** A pattern from a square graph generator; rectangular shapes are cut from the square one. */
+function graphPattern(
+  name: string,
+  aliases: string[],
+  summary: string,
+  reference: string,
+  params: PatternParam[],
+  make: (order: number, options: Record<string, unknown>) => CSRGraph,
+): PatternDefinition {
+  return {
+    name,
+    aliases,
+    summary,
+    reference,
+    shape: 'cut',
+    random: true,
+    params,
+    build(common, values) {
+      const order = Math.max(common.inBlocks, common.outBlocks);
+      const options: Record<string, unknown> = { seed: common.seed };
+      for (const param of params) if (values[param.name] !== undefined) options[param.key] = values[param.name];
+      const graph = make(order, options);
+      const paramsRecord: Record<string, unknown> = { blocks: order };
+      for (const param of params) if (values[param.name] !== undefined) paramsRecord[param.key] = values[param.name];
+      paramsRecord.diagonal = common.diagonal;
+      const square = layoutFromGraph(graph, {
+        blockSize: common.blockSize,
+        diagonal: common.diagonal,
+        provenance: { generator: name, params: paramsRecord, seed: common.seed },
+      });
+      return cutLayout(square, common.inBlocks, common.outBlocks);
+    },
+  };
+}
+
+/** The top-left inBlocks x outBlocks corner of a square layout; provenance records `cutFrom`. */
+export function cutLayout(square: BlockLayout, inBlocks: number, outBlocks: number): BlockLayout {
+  if (inBlocks === square.inBlocks && outBlocks === square.outBlocks) return square;
+  const rows: number[] = [];
+  const cols: number[] = [];
+  for (let c = 0; c < inBlocks; c++) {
+    for (let b = square.rowPtr[c]; b < square.rowPtr[c + 1]; b++) {
+      const k = square.colIdx[b];
+      if (k < outBlocks) {
+        rows.push(c);
+        cols.push(k);
+      }
+    }
+  }
+  const provenance = {
+    ...square.provenance,
+    params: { ...square.provenance.params, inBlocks, outBlocks, cutFrom: square.inBlocks },
+  };
+  return BlockLayout.fromPairs({ inBlocks, outBlocks, blockSize: square.blockSize }, rows, cols, { provenance });
+}
+
+/** A pattern built by a layout constructor taking {inBlocks, outBlocks, blockSize, diagonal, seed, ...}. */
+function layoutPattern(
+  name: string,
+  aliases: string[],
+  summary: string,
+  shape: PatternShape,
+  random: boolean,
+  params: PatternParam[],
+  make: (options: Record<string, unknown>) => BlockLayout,
+  reference?: string,
+): PatternDefinition {
+  return {
+    name,
+    aliases,
+    summary,
+    reference,
+    shape,
+    random,
+    params,
+    build(common, values) {
+      const options: Record<string, unknown> = { blockSize: common.blockSize, diagonal: common.diagonal };
+      if (shape === 'square') options.blocks = common.inBlocks;
+      else {
+        options.inBlocks = common.inBlocks;
+        options.outBlocks = common.outBlocks;
+      }
+      if (random) options.seed = common.seed;
+      for (const param of params) if (values[param.name] !== undefined) options[param.key] = values[param.name];
+      return make(options);
+    },
+  };
+}
+
+const K_PARAM = p('k', 'k', 'integer', 'each block linked to its k nearest ring neighbours (even)', 4);
+const P_REWIRE = p('p', 'rewireProb', 'number', 'probability of rewiring each lattice edge', 0.1);
+
+/** Every named pattern, in the order `blocksparse patterns` lists them. */
+export const PATTERNS: readonly PatternDefinition[] = [
+  graphPattern('watts-strogatz', ['ws'], 'small-world ring lattice with rewired edges', 'Watts & Strogatz 1998, Nature 393:440',
+    [K_PARAM, P_REWIRE], (order, o) => wattsStrogatzCSR({ order, ...o } as never)),
+  graphPattern('ring-lattice', ['ring'], 'ring lattice: each block linked to its k nearest neighbours', 'Watts & Strogatz 1998',
+    [K_PARAM], (order, o) => ringLatticeCSR({ order, k: o.k } as never)),
+  graphPattern('newman-watts-strogatz', ['nws'], 'ring lattice plus random shortcuts (no edges removed)', 'Newman & Watts 1999, Phys. Lett. A 263:341',
+    [K_PARAM, p('p', 'shortcutProb', 'number', 'probability of adding a shortcut per lattice edge', 0.1)],
+    (order, o) => newmanWattsStrogatzCSR({ order, ...o } as never)),
+  graphPattern('connected-watts-strogatz', ['cws'], 'Watts-Strogatz, redrawn until connected', 'Watts & Strogatz 1998',
+    [K_PARAM, P_REWIRE, p('tries', 'tries', 'integer', 'draws before giving up', 100)],
+    (order, o) => connectedWattsStrogatzCSR({ order, ...o } as never)),
+  graphPattern('watts-strogatz-2d', ['ws2d'], 'Watts-Strogatz on a width x height torus (blocks = width*height)', 'Watts & Strogatz 1998; igraph Watts_Strogatz(dim=2)',
+    [p('width', 'width', 'integer', 'torus width (default: the most square factorisation of the block count)'),
+      p('radius', 'radius', 'integer', 'link nodes within this lattice distance', 1), P_REWIRE],
+    (order, o) => {
+      const width = o.width === undefined ? squarestFactor(order) : checkInteger('width', o.width, 1, order);
+      if (order % width !== 0) throw new ParameterError('width', `a divisor of the block count ${order}`, width);
+      return wattsStrogatz2dCSR({ ...o, width, height: order / width } as never);
+    }),
+  graphPattern('directed-watts-strogatz', ['dws'], 'directed ring lattice with rewired targets (asymmetric)', 'Watts & Strogatz 1998, directed variant',
+    [K_PARAM, P_REWIRE], (order, o) => directedWattsStrogatzCSR({ order, ...o } as never)),
+  graphPattern('barabasi-albert', ['ba'], 'scale-free preferential attachment', 'Barabási & Albert 1999, Science 286:509',
+    [p('m', 'm', 'integer', 'edges from each new block', 2)], (order, o) => barabasiAlbertCSR({ order, ...o } as never)),
+  graphPattern('holme-kim', ['powerlaw-cluster'], 'scale-free with tunable clustering', 'Holme & Kim 2002, Phys. Rev. E 65:026107',
+    [p('m', 'm', 'integer', 'edges from each new block', 2), p('p', 'triangleProb', 'number', 'probability of closing a triangle after each edge', 0.5)],
+    (order, o) => holmeKimCSR({ order, ...o } as never)),
+  graphPattern('erdos-renyi', ['gnp'], 'G(n, p): each pair linked independently', 'Erdős & Rényi 1959; Gilbert 1959',
+    [p('p', 'probability', 'number', 'probability of each edge', 0.1)], (order, o) => erdosRenyiCSR({ order, ...o } as never)),
+  graphPattern('gnm', [], 'G(n, m): exactly m edges, uniformly', 'Erdős & Rényi 1959',
+    [p('edges', 'size', 'integer', 'number of edges (required)')], (order, o) => {
+      if (o.size === undefined) throw new ParameterError('edges', 'given (the number of edges)', undefined);
+      return gnmCSR({ order, ...o } as never);
+    }),
+  graphPattern('random-regular', ['regular'], 'random d-regular graph', 'Steger & Wormald 1999',
+    [p('degree', 'degree', 'integer', 'degree of every block', 4)], (order, o) => randomRegularCSR({ order, ...o } as never)),
+  layoutPattern('dense', [], 'every block present', 'rectangular', false, [], (o) => denseLayout(o as never)),
+  layoutPattern('random', [], 'exactly nnz (or density * all) blocks, uniformly', 'rectangular', true,
+    [p('nnz', 'nnz', 'integer', 'number of blocks (default: from --density)'), p('density', 'density', 'number', 'fraction of blocks, used when --nnz is absent', 0.1)],
+    (o) => randomLayout((o.nnz !== undefined ? { ...o, density: undefined } : o) as never)),
+  layoutPattern('balanced-random', ['fixed-fan-in', 'br'], 'every output block has exactly fan-in inputs; fan-outs balanced', 'rectangular', true,
+    [p('fan-in', 'fanIn', 'integer', 'inputs per output block (counting the diagonal block)', 4)], (o) => balancedRandomLayout(o as never),
+    'OpenAI blocksparse LSTM masks (balanced_random)'),
+  layoutPattern('banded', ['band'], 'blocks within bandwidth of the diagonal', 'rectangular', false,
+    [p('bandwidth', 'bandwidth', 'integer', 'blocks each side of the diagonal', 1), p('wrap', 'wrap', 'boolean', 'wrap around (circulant; square only)', false)],
+    (o) => bandedLayout(o as never)),
+  layoutPattern('block-diagonal', ['groups'], 'dense diagonal groups', 'rectangular', false,
+    [p('groups', 'groups', 'integer', 'number of groups (divides both block counts)', 2)], (o) => blockDiagonalLayout(o as never)),
+  layoutPattern('sliding-window', ['window'], 'attention: each query block sees keys within window', 'square', false,
+    [p('window', 'window', 'integer', 'key blocks each side', 1), p('causal', 'causal', 'boolean', 'keys <= query only', false)],
+    (o) => slidingWindowLayout(o as never), 'Beltagy et al. 2020 (Longformer)'),
+  layoutPattern('bigbird', [], 'attention: window + global + random blocks', 'square', true,
+    [p('window', 'window', 'integer', 'key blocks each side', 1), p('global', 'globalBlocks', 'integer', 'global blocks', 1),
+      p('random', 'randomBlocks', 'integer', 'random key blocks per query block', 1), p('causal', 'causal', 'boolean', 'keys <= query only', false)],
+    (o) => bigBirdLayout(o as never), 'Zaheer et al. 2020'),
+  layoutPattern('fixed', [], 'attention: Sparse Transformer fixed pattern', 'square', false,
+    [p('stride', 'stride', 'integer', 'chunk length in blocks', 4), p('summary', 'summary', 'integer', 'summary blocks at the end of each chunk', 1),
+      p('causal', 'causal', 'boolean', 'keys <= query only', true)],
+    (o) => fixedLayout(o as never), 'Child et al. 2019'),
+  layoutPattern('strided', [], 'attention: Sparse Transformer strided pattern', 'square', false,
+    [p('stride', 'stride', 'integer', 'stride in blocks', 4), p('causal', 'causal', 'boolean', 'keys <= query only', true)],
+    (o) => stridedLayout(o as never), 'Child et al. 2019'),
+];
+
+/** The most square factorisation's smaller side: the largest divisor of n that is <= sqrt(n). */
+function squarestFactor(n: number): number {
+  for (let w = Math.floor(Math.sqrt(n)); w > 1; w--) if (n % w === 0) return w;
+  return 1;
+}
+
+/** Finds a pattern by name or alias; raises ParameterError listing the names when unknown. */
+export function findPattern(name: string): PatternDefinition {
+  const found = PATTERNS.find((d) => d.name === name || d.aliases.includes(name));
+  if (!found) {
+    throw new ParameterError('pattern', `one of ${PATTERNS.map((d) => d.name).join(', ')}, or an OpenAI preset (dense, ws_<m>_<pct>, ba_<m>, bae_<m>_<e>, br_<m>)`, name);
+  }
+  return found;
+}
+
+/** Options for building a pattern by name: shape, block size, diagonal, seed and the pattern's own parameters. */
+export interface BuildPatternOptions {
+  blocks?: number;
+  inBlocks?: number;
+  outBlocks?: number;
+  blockSize?: BlockSize;
+  diagonal?: boolean;
+  seed?: Seed;
+  params?: Record<string, ParamValue | undefined>;
+}
+
+/** Builds a layout from a pattern name (or an OpenAI preset name) and its parameters. */
+export function buildPattern(name: string, options: BuildPatternOptions): BlockLayout {
+  const { inBlocks, outBlocks } = resolveShape(options);
+  const blockSize = options.blockSize ?? DEFAULT_BLOCK_SIZE;
+  const seed = options.seed ?? 0;
+  const diagonal = options.diagonal ?? true;
+  const definition = PATTERNS.find((d) => d.name === name || d.aliases.includes(name));
+  if (!definition && isPresetName(name)) {
+    if (inBlocks !== outBlocks) throw new ParameterError('outBlocks', `equal to inBlocks (${inBlocks}) for preset ${name}`, outBlocks);
+    const unknown = Object.keys(options.params ?? {}).filter((key) => options.params![key] !== undefined);
+    if (unknown.length) throw new ParameterError(unknown[0], `absent: preset ${name} takes no parameters`, options.params![unknown[0]]);
+    const layout = presetLayout(name, { blocks: inBlocks, blockSize, seed });
+    return diagonal ? layout : withoutDiagonal(layout);
+  }
+  if (!definition) return findPattern(name) as never; // raises, listing the names
+  if (definition.shape === 'square' && inBlocks !== outBlocks) {
+    throw new ParameterError('outBlocks', `equal to inBlocks (${inBlocks}): ${definition.name} is square only`, outBlocks);
+  }
+  const values: Record<string, ParamValue | undefined> = {};
+  const given = options.params ?? {};
+  for (const key of Object.keys(given)) {
+    if (given[key] !== undefined && !definition.params.some((param) => param.name === key)) {
+      const names = definition.params.map((param) => param.name);
+      throw new ParameterError(key, names.length ? `one of ${definition.name}'s parameters: ${names.join(', ')}` : `absent: ${definition.name} takes no parameters`, given[key]);
+    }
+  }
+  for (const param of definition.params) values[param.name] = given[param.name] ?? param.default;
+  try {
+    return definition.build({ inBlocks, outBlocks, blockSize, diagonal, seed }, values);
+  } catch (error) {
+    throw renameParameter(error, definition);
+  }
+}
+
+/** Re-raises a generator's ParameterError under the pattern's parameter name (e.g. rewireProb -> p). */
+function renameParameter(error: unknown, definition: PatternDefinition): unknown {
+  if (!(error instanceof ParameterError)) return error;
+  const param = definition.params.find((candidate) => candidate.key === error.parameter);
+  const name = param ? param.name : error.parameter === 'order' ? 'blocks' : undefined;
+  if (!name) return error;
+  return new ParameterError(name, error.allowed, error.value, definition.name);
+}
+
+function resolveShape(options: BuildPatternOptions): { inBlocks: number; outBlocks: number } {
+  if (options.blocks !== undefined) {
+    if (options.inBlocks !== undefined || options.outBlocks !== undefined) {
+      throw new ParameterError('blocks', 'given alone: use either blocks or inBlocks/outBlocks', options.blocks);
+    }
+    const blocks = checkInteger('blocks', options.blocks, 1);
+    return { inBlocks: blocks, outBlocks: blocks };
+  }
+  if (options.inBlocks === undefined) throw new ParameterError('blocks', 'given (or inBlocks and outBlocks)', undefined);
+  const inBlocks = checkInteger('inBlocks', options.inBlocks, 1);
+  const outBlocks = checkInteger('outBlocks', options.outBlocks ?? inBlocks, 1);
+  return { inBlocks, outBlocks };
+}
