@@ -1,14 +1,7 @@
 import type { BlockLayout } from '../patterns/layout.js';
 import { summarize, type LayoutSummary } from '../patterns/summary.js';
 import { describeProvenance } from '../patterns/provenance.js';
-
-/** A percentage with enough digits to be non-zero for sparse layouts. */
-export function formatPercent(fraction: number): string {
-  if (fraction === 0) return '0%';
-  const pct = fraction * 100;
-  const digits = pct >= 10 ? 1 : pct >= 1 ? 2 : Math.min(6, 1 - Math.floor(Math.log10(pct)));
-  return `${pct.toFixed(digits)}%`;
-}
+import { formatPercent } from '../patterns/picture.js';
 
 /** One line: "watts-strogatz k=4 ...: 64 x 64 blocks of 32 x 32, 320 blocks (7.81%)". */
 export function describeLayoutLine(layout: BlockLayout): string {
@@ -34,4 +27,4 @@ export function formatSummary(summary: LayoutSummary, title?: string): string {
   return (title ? `${title}\n` : '') + lines.join('\n') + '\n';
 }
 
-export { summarize };
+export { summarize, formatPercent };

@@ -18,6 +18,10 @@ export function addPatternsCommand(program: Command): void {
         const aliases = d.aliases.length ? ` (also: ${d.aliases.join(', ')})` : '';
         lines.push(`${d.name}${aliases}: ${d.summary}${d.shape === 'cut' ? '; rectangular shapes are cut from the square graph' : d.shape === 'square' ? '; square only' : ''}`);
         for (const param of d.params) {
+          if (param.kind === 'boolean') {
+            lines.push(param.default === true ? `    --no-${param.name}  not: ${param.help} [default: on]` : `    --${param.name}  ${param.help} [default: off]`);
+            continue;
+          }
           const def = param.default === undefined ? '' : ` [default: ${String(param.default)}]`;
           lines.push(`    --${param.name}  ${param.help}${def}`);
         }

@@ -80,6 +80,7 @@ function graphPattern(
   reference: string,
   params: PatternParam[],
   make: (order: number, options: Record<string, unknown>) => CSRGraph,
+  random = true,
 ): PatternDefinition {
   return {
     name,
@@ -87,11 +88,11 @@ function graphPattern(
     summary,
     reference,
     shape: 'cut',
-    random: true,
+    random,
     params,
     build(common, values) {
       const order = Math.max(common.inBlocks, common.outBlocks);
-      const options: Record<string, unknown> = { seed: common.seed };
+      const options: Record<string, unknown> = random ? { seed: common.seed } : {};
       for (const param of params) if (values[param.name] !== undefined) options[param.key] = values[param.name];
       const graph = make(order, options);
       const paramsRecord: Record<string, unknown> = { blocks: order };
@@ -100,7 +101,7 @@ function graphPattern(
       const square = layoutFromGraph(graph, {
         blockSize: common.blockSize,
         diagonal: common.diagonal,
-        provenance: { generator: name, params: paramsRecord, seed: common.seed },
+        provenance: { generator: name, params: paramsRecord, seed: random ? common.seed : null },
       });
       return cutLayout(square, common.inBlocks, common.outBlocks);
     },
@@ -169,7 +170,7 @@ export const PATTERNS: readonly PatternDefinition[] = [
   graphPattern('watts-strogatz', ['ws'], 'small-world ring lattice with rewired edges', 'Watts & Strogatz 1998, Nature 393:440',
     [K_PARAM, P_REWIRE], (order, o) => wattsStrogatzCSR({ order, ...o } as never)),
   graphPattern('ring-lattice', ['ring'], 'ring lattice: each block linked to its k nearest neighbours', 'Watts & Strogatz 1998',
-    [K_PARAM], (order, o) => ringLatticeCSR({ order, k: o.k } as never)),
+    [K_PARAM], (order, o) => ringLatticeCSR({ order, k: o.k } as never), false),
   graphPattern('newman-watts-strogatz', ['nws'], 'ring lattice plus random shortcuts (no edges removed)', 'Newman & Watts 1999, Phys. Lett. A 263:341',
     [K_PARAM, p('p', 'shortcutProb', 'number', 'probability of adding a shortcut per lattice edge', 0.1)],
     (order, o) => newmanWattsStrogatzCSR({ order, ...o } as never)),

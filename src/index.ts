@@ -1,0 +1,5 @@
+export * from './errors.js';
+export { type Rng, type Seed, type RandomOptions, resolveRng } from './random.js';
+export { writeFileAtomic, writeFileAtomicAsync } from './atomic-write.js';
+export * from './graph/index.js';
+export * from './patterns/index.js';
