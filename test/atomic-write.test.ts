@@ -1,13 +1,13 @@
 import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, readFileSync, readdirSync, statSync, symlinkSync, writeFileSync, lstatSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { afterAll, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { asFileError, writeFileAtomic, writeFileAtomicAsync } from '../src/atomic-write.js';
 import { FileError, ParameterError, ShapeError } from '../src/errors.js';
+import { tempDir } from './helpers/temp-dir.js';
 
-const root = mkdtempSync(join(tmpdir(), 'blocksparse-atomic-'));
+const root = tempDir('blocksparse-atomic-');
 let dir: string;
 let case_ = 0;
 
@@ -15,8 +15,6 @@ beforeEach(() => {
   dir = join(root, `case-${case_++}`);
   mkdirSync(dir);
 });
-
-afterAll(() => rmSync(root, { recursive: true, force: true }));
 
 /** Names in `dir` that look like our temporary files. */
 function tempFiles(where = dir): string[] {

@@ -8,6 +8,8 @@ import { addInspectCommand } from './inspect.js';
 import { addConvertCommand } from './convert.js';
 import { addPatternsCommand } from './patterns.js';
 import { addDemoCommand } from './demo.js';
+import { addCompareCommand } from './compare.js';
+import { addSweepCommand } from './sweep.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -22,6 +24,8 @@ export function buildProgram(): Command {
   addGenerateCommand(program);
   addInspectCommand(program);
   addConvertCommand(program);
+  addCompareCommand(program);
+  addSweepCommand(program);
   addPatternsCommand(program);
   addDemoCommand(program);
   return program;
@@ -64,6 +68,11 @@ function cliMessage(error: BlocksparseError): string {
 
 const invokedDirectly = process.argv[1] !== undefined && realpathSync(process.argv[1]) === realpathSync(fileURLToPath(import.meta.url));
 if (invokedDirectly) {
+  // `blocksparse ... | head` closes the pipe early: stop quietly, as Unix tools do.
+  process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code === 'EPIPE') process.exit(0);
+    throw error;
+  });
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -55,8 +55,8 @@ export function connectedWattsStrogatzCSR(options: ConnectedWattsStrogatzOptions
  * class to build (default: undirected Graph).
  */
 export function connectedWattsStrogatz(GraphClass: GraphConstructor | undefined, options: ConnectedWattsStrogatzOptions): AbstractGraph {
-  checkGraphClass(GraphClass, false, 'connectedWattsStrogatz');
-  return toGraphology(connectedWattsStrogatzCSR(options), GraphClass);
+  const Ctor = checkGraphClass(GraphClass, false, 'connectedWattsStrogatz');
+  return toGraphology(connectedWattsStrogatzCSR(options), Ctor);
 }
 
 /** Whether an undirected CSR graph is connected (breadth-first search from node 0). */

@@ -5,7 +5,7 @@ import { type CSRGraph, sortRows, toGraphology } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
 import { checkRingParameters } from './lattice-params.js';
-import { geometricGap, uniformNode } from './lattice-sampling.js';
+import { rewireLattice } from './lattice-rewiring.js';
 
 /** Options of `directedWattsStrogatz`: a directed ring lattice of `order` nodes and out-degree `k`, arc targets rewired with `rewireProb`. */
 export interface DirectedWattsStrogatzOptions extends RandomOptions {
@@ -55,21 +55,14 @@ export function directedWattsStrogatzCSR(options: DirectedWattsStrogatzOptions):
 
   if (p > 0 && k < n - 1) {
     const rewired = new EdgeSet(Math.min(m, p * m * 1.1 + 64)); // non-lattice arcs (u, w)
-    const hasArc = (u: number, w: number): boolean => {
+    const joined = (u: number, w: number): boolean => {
       let d = w - u;
       if (d < 0) d += n;
       if (d <= half && slots[2 * (d - 1) * n + u] === w) return true;
       if (n - d <= half && slots[(2 * (n - d - 1) + 1) * n + u] === w) return true;
       return rewired.has(u, w);
     };
-    for (let e = geometricGap(rng, p); e < m; e += 1 + geometricGap(rng, p)) {
-      const u = e % n;
-      let w: number;
-      do w = uniformNode(rng, n);
-      while (w === u || hasArc(u, w));
-      slots[e] = w;
-      rewired.add(u, w);
-    }
+    rewireLattice(rng, p, { order: n, targets: slots, sources: null, joined, rewired, degree: null });
   }
 
   // Row u gathers its k slots in the ring lattice's ascending order; only rewired targets move in the sort.
@@ -93,7 +86,6 @@ export function directedWattsStrogatzCSR(options: DirectedWattsStrogatzOptions):
  * class to build: directed or mixed (default: directed Graph); an undirected class raises.
  */
 export function directedWattsStrogatz(GraphClass: GraphConstructor | undefined, options: DirectedWattsStrogatzOptions): AbstractGraph {
-  const context = 'directedWattsStrogatz';
-  checkGraphClass(GraphClass, true, context);
-  return toGraphology(directedWattsStrogatzCSR(options), GraphClass);
+  const Ctor = checkGraphClass(GraphClass, true, 'directedWattsStrogatz');
+  return toGraphology(directedWattsStrogatzCSR(options), Ctor);
 }

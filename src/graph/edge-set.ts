@@ -1,14 +1,17 @@
 /**
- * A growable hash set of integer pairs (a, b) on typed arrays: open addressing with linear probing,
- * the pairs themselves kept densely in insertion order (`sourceAt`, `targetAt`). Used by the lattice
- * generators for the few edges that are not lattice edges. Pairs are ordered: for undirected edges
- * the caller passes (min, max). Both members must be integers in [0, 2^31).
+ * A growable hash multiset of integer pairs (a, b) on typed arrays: open addressing with linear
+ * probing, the pairs themselves kept densely in insertion order (`sourceAt`, `targetAt`), each with
+ * a count. Used as a set (`add`, `has`) by the lattice generators for the few edges that are not
+ * lattice edges, and as a counter (`count`, `addCount`) by generators that repair repeated edges.
+ * Pairs are ordered: for undirected edges the caller passes (min, max). Both members must be
+ * integers in [0, 2^31).
  */
 export class EdgeSet {
   #table: Int32Array; // slot -> index + 1 into the dense arrays, 0 = empty
   #mask: number;
   #sources: Int32Array;
   #targets: Int32Array;
+  #counts: Int32Array;
   #size = 0;
 
   /** An empty set with room for about `expected` pairs before it grows. */
@@ -20,9 +23,10 @@ export class EdgeSet {
     const dense = Math.max(8, Math.ceil(expected));
     this.#sources = new Int32Array(dense);
     this.#targets = new Int32Array(dense);
+    this.#counts = new Int32Array(dense);
   }
 
-  /** Number of pairs in the set. */
+  /** Number of pairs stored (a pair whose count fell to 0 stays stored). */
   get size(): number {
     return this.#size;
   }
@@ -37,43 +41,59 @@ export class EdgeSet {
     return this.#targets[i];
   }
 
-  /** Whether (a, b) is in the set. */
+  /** Whether (a, b) is in the set (its count is positive). */
   has(a: number, b: number): boolean {
+    const entry = this.#table[this.#slotOf(a, b)];
+    return entry !== 0 && this.#counts[entry - 1] > 0;
+  }
+
+  /** The count of (a, b): 0 if absent. */
+  count(a: number, b: number): number {
+    const entry = this.#table[this.#slotOf(a, b)];
+    return entry === 0 ? 0 : this.#counts[entry - 1];
+  }
+
+  /** Adds (a, b) with count 1 unless it is in the set; returns false if it was already there. */
+  add(a: number, b: number): boolean {
+    const index = this.#indexOf(a, b);
+    if (this.#counts[index] > 0) return false;
+    this.#counts[index] = 1;
+    return true;
+  }
+
+  /** Adds `delta` (default 1, may be negative) to the count of (a, b) and returns the new count. */
+  addCount(a: number, b: number, delta = 1): number {
+    const index = this.#indexOf(a, b); // first: it may replace the arrays
+    return (this.#counts[index] += delta);
+  }
+
+  /** The table slot holding (a, b), or the empty slot where it would go. */
+  #slotOf(a: number, b: number): number {
     const table = this.#table;
     const mask = this.#mask;
     let slot = hashPair(a, b) & mask;
     for (;;) {
       const entry = table[slot];
-      if (entry === 0) return false;
-      if (this.#sources[entry - 1] === a && this.#targets[entry - 1] === b) return true;
+      if (entry === 0 || (this.#sources[entry - 1] === a && this.#targets[entry - 1] === b)) return slot;
       slot = (slot + 1) & mask;
     }
   }
 
-  /** Adds (a, b); returns false if it was already there. */
-  add(a: number, b: number): boolean {
+  /** The dense index of (a, b), storing it with count 0 first if it is new. */
+  #indexOf(a: number, b: number): number {
     if (2 * (this.#size + 1) > this.#table.length) this.#grow();
-    const table = this.#table;
-    const mask = this.#mask;
-    let slot = hashPair(a, b) & mask;
-    for (;;) {
-      const entry = table[slot];
-      if (entry === 0) break;
-      if (this.#sources[entry - 1] === a && this.#targets[entry - 1] === b) return false;
-      slot = (slot + 1) & mask;
-    }
+    const slot = this.#slotOf(a, b);
+    if (this.#table[slot] !== 0) return this.#table[slot] - 1;
     if (this.#size === this.#sources.length) {
-      const sources = new Int32Array(this.#size * 2);
-      sources.set(this.#sources);
-      this.#sources = sources;
-      const targets = new Int32Array(this.#size * 2);
-      targets.set(this.#targets);
-      this.#targets = targets;
+      this.#sources = doubled(this.#sources, this.#size);
+      this.#targets = doubled(this.#targets, this.#size);
+      this.#counts = doubled(this.#counts, this.#size);
     }
-    this.#sources[this.#size] = a;
-    this.#targets[this.#size] = b;
-    table[slot] = ++this.#size;
-    return true;
+    const index = this.#size++;
+    this.#sources[index] = a;
+    this.#targets[index] = b;
+    this.#table[slot] = index + 1;
+    return index;
   }
 
   /** Doubles the table and re-inserts every pair (the dense arrays keep their order). */
@@ -89,6 +109,13 @@ export class EdgeSet {
     this.#table = table;
     this.#mask = mask;
   }
+}
+
+/** A copy of the first `length` values of `values` in an array twice that long. */
+function doubled(values: Int32Array, length: number): Int32Array {
+  const copy = new Int32Array(length * 2);
+  copy.set(values.subarray(0, length));
+  return copy;
 }
 
 /** A 32-bit mix of two integers (multiply-xorshift), good enough for linear probing. */

@@ -3,8 +3,8 @@ import { checkInteger } from '../check.js';
 import { GenerationError, ParameterError } from '../errors.js';
 import { resolveRng, shuffleInPlace, type RandomOptions, type Rng } from '../random.js';
 import { csrFromEdges, toGraphology, type CSRGraph } from './csr.js';
+import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
-import { PairCounter } from './pair-counter.js';
 
 /** Options of `balancedBipartite`. */
 export interface BalancedBipartiteOptions extends RandomOptions {
@@ -197,10 +197,10 @@ function pairWithDegrees(sourceDegrees: Int32Array, targetDegrees: Int32Array, e
   for (let attempt = 0; attempt < MAX_TRIES; attempt++) {
     for (let i = 0, k = 0; i < sourceDegrees.length; i++) for (let d = 0; d < sourceDegrees[i]; d++) src[k++] = i;
     shuffleInPlace(rng, src);
-    const counts = new PairCounter(arcCount);
+    const counts = new EdgeSet(arcCount); // the arcs as a multiset
     let badCount = 0;
     for (let k = 0; k < arcCount; k++) {
-      const c = counts.add(src[k], tgt[k]);
+      const c = counts.addCount(src[k], tgt[k]);
       if (c > 1 || (excludeDiagonal && src[k] === tgt[k])) bad[badCount++] = k;
     }
     let swapTries = 0;
@@ -208,7 +208,7 @@ function pairWithDegrees(sourceDegrees: Int32Array, targetDegrees: Int32Array, e
       const k = bad[badCount - 1];
       const i = src[k];
       const j = tgt[k];
-      if (!(excludeDiagonal && i === j) && counts.get(i, j) === 1) {
+      if (!(excludeDiagonal && i === j) && counts.count(i, j) === 1) {
         badCount--; // fixed by an earlier swap
         continue;
       }
@@ -218,11 +218,11 @@ function pairWithDegrees(sourceDegrees: Int32Array, targetDegrees: Int32Array, e
       const j2 = tgt[b];
       if (i2 === i || j2 === j) continue;
       if (excludeDiagonal && (i2 === j || i === j2)) continue;
-      if (counts.get(i2, j) > 0 || counts.get(i, j2) > 0) continue;
-      counts.add(i, j, -1);
-      counts.add(i2, j2, -1);
-      counts.add(i2, j);
-      counts.add(i, j2);
+      if (counts.has(i2, j) || counts.has(i, j2)) continue;
+      counts.addCount(i, j, -1);
+      counts.addCount(i2, j2, -1);
+      counts.addCount(i2, j);
+      counts.addCount(i, j2);
       src[k] = i2;
       src[b] = i;
       badCount--;

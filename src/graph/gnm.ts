@@ -2,8 +2,8 @@ import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkInteger } from '../check.js';
 import { resolveRng, type RandomOptions, type Rng } from '../random.js';
 import { csrFromEdges, toGraphology, type CSRGraph } from './csr.js';
+import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
-import { PairCounter } from './pair-counter.js';
 
 /** Options of the Erdős-Rényi G(n, m) generator. */
 export interface GnmOptions extends RandomOptions {
@@ -82,7 +82,7 @@ export function gnm(GraphClass: GraphConstructor | undefined, options: GnmOption
 function distinctPairs(order: number, count: number, rng: Rng): { sources: Int32Array; targets: Int32Array } {
   const sources = new Int32Array(count);
   const targets = new Int32Array(count);
-  const seen = new PairCounter(count);
+  const seen = new EdgeSet(count);
   let k = 0;
   while (k < count) {
     let u = Math.floor(rng() * order);
@@ -93,8 +93,7 @@ function distinctPairs(order: number, count: number, rng: Rng): { sources: Int32
       u = v;
       v = t;
     }
-    if (seen.has(u, v)) continue;
-    seen.add(u, v);
+    if (!seen.add(u, v)) continue;
     sources[k] = u;
     targets[k++] = v;
   }

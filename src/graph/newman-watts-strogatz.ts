@@ -98,6 +98,6 @@ export function newmanWattsStrogatzCSR(options: NewmanWattsStrogatzOptions): CSR
  * class to build (default: undirected Graph).
  */
 export function newmanWattsStrogatz(GraphClass: GraphConstructor | undefined, options: NewmanWattsStrogatzOptions): AbstractGraph {
-  checkGraphClass(GraphClass, false, 'newmanWattsStrogatz');
-  return toGraphology(newmanWattsStrogatzCSR(options), GraphClass);
+  const Ctor = checkGraphClass(GraphClass, false, 'newmanWattsStrogatz');
+  return toGraphology(newmanWattsStrogatzCSR(options), Ctor);
 }

@@ -3,8 +3,8 @@ import { checkInteger } from '../check.js';
 import { GenerationError, ParameterError } from '../errors.js';
 import { resolveRng, shuffleInPlace, type RandomOptions, type Rng } from '../random.js';
 import { csrFromEdges, toGraphology, type CSRGraph } from './csr.js';
+import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
-import { PairCounter } from './pair-counter.js';
 
 /** Options of the random regular graph generator. */
 export interface RandomRegularOptions extends RandomOptions {
@@ -88,7 +88,7 @@ function tryPairing(order: number, degree: number, rng: Rng): { sources: Int32Ar
   const size = (order * degree) / 2;
   const sources = new Int32Array(size);
   const targets = new Int32Array(size);
-  const present = new PairCounter(size);
+  const present = new EdgeSet(size);
   let count = 0;
   const points = new Int32Array(order * degree);
   for (let u = 0, i = 0; u < order; u++) for (let k = 0; k < degree; k++) points[i++] = u;
@@ -107,8 +107,7 @@ function tryPairing(order: number, degree: number, rng: Rng): { sources: Int32Ar
         a = b;
         b = t;
       }
-      if (a !== b && !present.has(a, b)) {
-        present.add(a, b);
+      if (a !== b && present.add(a, b)) {
         sources[count] = a;
         targets[count++] = b;
       } else {
@@ -128,7 +127,7 @@ function tryPairing(order: number, degree: number, rng: Rng): { sources: Int32Ar
 }
 
 /** Whether two of the `count` distinct nodes in `nodes` are not yet adjacent (true when none is left). */
-function anyPairFree(nodes: Int32Array, count: number, present: PairCounter): boolean {
+function anyPairFree(nodes: Int32Array, count: number, present: EdgeSet): boolean {
   if (count === 0) return true;
   for (let i = 0; i < count; i++) {
     for (let j = 0; j < i; j++) {

@@ -48,6 +48,6 @@ export function ringLatticeCSR(options: RingLatticeOptions): CSRGraph {
  * model and parameters. `GraphClass` is the graphology class to build (default: undirected Graph).
  */
 export function ringLattice(GraphClass: GraphConstructor | undefined, options: RingLatticeOptions): AbstractGraph {
-  checkGraphClass(GraphClass, false, 'ringLattice');
-  return toGraphology(ringLatticeCSR(options), GraphClass);
+  const Ctor = checkGraphClass(GraphClass, false, 'ringLattice');
+  return toGraphology(ringLatticeCSR(options), Ctor);
 }

@@ -6,7 +6,7 @@ import { type CSRGraph, csrFromEdges, toGraphology } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
 import { MAX_CSR_ENTRIES } from './lattice-params.js';
-import { geometricGap, uniformNode } from './lattice-sampling.js';
+import { rewireLattice } from './lattice-rewiring.js';
 
 /** Options of `wattsStrogatz2d`: a `width` x `height` torus, neighbourhood `radius` (default 1), rewiring with `rewireProb`. */
 export interface WattsStrogatz2dOptions extends RandomOptions {
@@ -91,7 +91,7 @@ export function wattsStrogatz2dCSR(options: WattsStrogatz2dOptions): CSRGraph {
   if (p > 0) {
     const degree = new Int32Array(n).fill(2 * forward);
     const rewired = new EdgeSet(Math.min(m, p * m * 1.1 + 64)); // non-lattice edges as (min, max)
-    const hasEdge = (u: number, w: number): boolean => {
+    const joined = (u: number, w: number): boolean => {
       const uRow = (u / width) | 0;
       const wRow = (w / width) | 0;
       let dx = w - wRow * width - (u - uRow * width);
@@ -106,17 +106,7 @@ export function wattsStrogatz2dCSR(options: WattsStrogatz2dOptions): CSRGraph {
       }
       return rewired.has(u < w ? u : w, u < w ? w : u);
     };
-    for (let e = geometricGap(rng, p); e < m; e += 1 + geometricGap(rng, p)) {
-      const u = sources[e];
-      if (degree[u] >= n - 1) continue;
-      let w: number;
-      do w = uniformNode(rng, n);
-      while (w === u || hasEdge(u, w));
-      degree[targets[e]]--;
-      degree[w]++;
-      targets[e] = w;
-      rewired.add(u < w ? u : w, u < w ? w : u);
-    }
+    rewireLattice(rng, p, { order: n, targets, sources, joined, rewired, degree });
   }
   return csrFromEdges(n, sources, targets, false, m);
 }
@@ -127,6 +117,6 @@ export function wattsStrogatz2dCSR(options: WattsStrogatz2dOptions): CSRGraph {
  * `GraphClass` is the graphology class to build (default: undirected Graph).
  */
 export function wattsStrogatz2d(GraphClass: GraphConstructor | undefined, options: WattsStrogatz2dOptions): AbstractGraph {
-  checkGraphClass(GraphClass, false, 'wattsStrogatz2d');
-  return toGraphology(wattsStrogatz2dCSR(options), GraphClass);
+  const Ctor = checkGraphClass(GraphClass, false, 'wattsStrogatz2d');
+  return toGraphology(wattsStrogatz2dCSR(options), Ctor);
 }

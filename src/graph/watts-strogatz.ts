@@ -5,8 +5,8 @@ import { type CSRGraph, toGraphology } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
 import { checkRingParameters } from './lattice-params.js';
+import { rewireLattice } from './lattice-rewiring.js';
 import { ringLatticeCSRFrom } from './lattice-ring-csr.js';
-import { geometricGap, uniformNode } from './lattice-sampling.js';
 
 /** Options of `wattsStrogatz`: a ring lattice of `order` nodes and degree `k`, each edge rewired with `rewireProb`. */
 export interface WattsStrogatzOptions extends RandomOptions {
@@ -57,25 +57,14 @@ export function wattsStrogatzCSR(options: WattsStrogatzOptions): CSRGraph {
   }
   const degree = new Int32Array(n).fill(k);
   const rewired = new EdgeSet(Math.min(m, p * m * 1.1 + 64)); // non-lattice edges as (min, max)
-  const hasEdge = (u: number, w: number): boolean => {
+  const joined = (u: number, w: number): boolean => {
     let d = w - u;
     if (d < 0) d += n;
     if (d <= half) return targets[(d - 1) * n + u] === w || rewired.has(u < w ? u : w, u < w ? w : u);
     if (n - d <= half) return targets[(n - d - 1) * n + w] === u || rewired.has(u < w ? u : w, u < w ? w : u);
     return rewired.has(u < w ? u : w, u < w ? w : u);
   };
-
-  for (let e = geometricGap(rng, p); e < m; e += 1 + geometricGap(rng, p)) {
-    const u = e % n;
-    if (degree[u] >= n - 1) continue;
-    let w: number;
-    do w = uniformNode(rng, n);
-    while (w === u || hasEdge(u, w));
-    degree[targets[e]]--;
-    degree[w]++;
-    targets[e] = w;
-    rewired.add(u < w ? u : w, u < w ? w : u);
-  }
+  rewireLattice(rng, p, { order: n, targets, sources: null, joined, rewired, degree });
   return ringLatticeCSRFrom(n, half, targets, rewired, degree);
 }
 
@@ -85,6 +74,6 @@ export function wattsStrogatzCSR(options: WattsStrogatzOptions): CSRGraph {
  * build (default: undirected Graph).
  */
 export function wattsStrogatz(GraphClass: GraphConstructor | undefined, options: WattsStrogatzOptions): AbstractGraph {
-  checkGraphClass(GraphClass, false, 'wattsStrogatz');
-  return toGraphology(wattsStrogatzCSR(options), GraphClass);
+  const Ctor = checkGraphClass(GraphClass, false, 'wattsStrogatz');
+  return toGraphology(wattsStrogatzCSR(options), Ctor);
 }

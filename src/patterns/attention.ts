@@ -1,9 +1,9 @@
 import { checkInteger } from '../check.js';
 import { ParameterError } from '../errors.js';
-import type { RandomOptions } from '../random.js';
-import { IntBuffer, MAX_BLOCKS, checkBlockSize, checkBoolean, resolveSeed, sampleSorted, transposeCSR } from './build.js';
-import { checkDiagonal, setDiagonal } from './diagonal.js';
-import { BlockLayout, type BlockSize, type Provenance } from './layout.js';
+import type { RandomOptions, Seed } from '../random.js';
+import { IntBuffer, MAX_BLOCKS, checkBlockSize, checkBoolean, layoutWithDiagonal, resolveSeed, sampleSorted, transposeCSR } from './build.js';
+import { checkDiagonal } from './diagonal.js';
+import type { BlockLayout, BlockSize } from './layout.js';
 
 /*
  * Block-sparse attention patterns.
@@ -49,14 +49,29 @@ function checkCommon(options: AttentionCommonOptions, causalDefault: boolean, co
 }
 
 /**
- * The layout from per-query key lists (`queryPtr`, `keys`: query q's keys, each list sorted),
- * transposed into our key-row orientation, with the diagonal option applied.
+ * The layout of a pattern given by its rule for one query: `pushKeys(q, keys)` appends the keys
+ * query q attends, ascending (at most `perRow` of them). The per-query lists are transposed into
+ * our key-row orientation and the diagonal option applied. Provenance: `generator` with `params`
+ * {blocks, blockSize, ...ownParams, causal, diagonal} and `seed`.
  */
-function fromQueryRows(common: Common, queryPtr: Int32Array, keys: IntBuffer, provenance: Provenance): BlockLayout {
-  const n = common.blocks;
+function attentionLayout(
+  common: Common,
+  perRow: number,
+  pushKeys: (q: number, keys: IntBuffer) => void,
+  generator: string,
+  ownParams: Record<string, number>,
+  seed: Seed | null = null,
+): BlockLayout {
+  const { blocks: n, blockSize, causal, diagonal } = common;
+  const queryPtr = new Int32Array(n + 1);
+  const keys = new IntBuffer(n * Math.min(n, perRow));
+  for (let q = 0; q < n; q++) {
+    pushKeys(q, keys);
+    queryPtr[q + 1] = keys.length;
+  }
   const keyRows = transposeCSR(n, n, queryPtr, keys.toArray());
-  const parts = setDiagonal(n, n, keyRows, common.diagonal);
-  return BlockLayout.fromCSR({ inBlocks: n, outBlocks: n, blockSize: common.blockSize, ...parts, provenance });
+  const provenance = { generator, params: { blocks: n, blockSize, ...ownParams, causal, diagonal }, seed };
+  return layoutWithDiagonal({ inBlocks: n, outBlocks: n, blockSize, ...keyRows, provenance }, diagonal);
 }
 
 function checkRowCapacity(blocks: number, perRow: number, context: string): void {
@@ -84,19 +99,12 @@ export function slidingWindowLayout(options: SlidingWindowLayoutOptions): BlockL
   const common = checkCommon(options, false, context);
   const n = common.blocks;
   const window = checkInteger('window', options.window, 0, n - 1, context);
-  checkRowCapacity(n, 2 * window + 1, context);
-  const queryPtr = new Int32Array(n + 1);
-  const keys = new IntBuffer(n * Math.min(n, 2 * window + 1));
-  for (let q = 0; q < n; q++) {
+  const perRow = 2 * window + 1;
+  checkRowCapacity(n, perRow, context);
+  const pushKeys = (q: number, keys: IntBuffer): void => {
     keys.pushRange(Math.max(0, q - window), common.causal ? q : Math.min(n - 1, q + window));
-    queryPtr[q + 1] = keys.length;
-  }
-  const { blocks, blockSize, causal, diagonal } = common;
-  return fromQueryRows(common, queryPtr, keys, {
-    generator: 'sliding-window',
-    params: { blocks, blockSize, window, causal, diagonal },
-    seed: null,
-  });
+  };
+  return attentionLayout(common, perRow, pushKeys, 'sliding-window', { window });
 }
 
 /** Options of `bigBirdLayout`. */
@@ -133,39 +141,32 @@ export function bigBirdLayout(options: BigBirdLayoutOptions): BlockLayout {
   const window = checkInteger('window', options.window, 0, n - 1, context);
   const globalBlocks = checkInteger('globalBlocks', options.globalBlocks, 0, n, context);
   const randomBlocks = checkInteger('randomBlocks', options.randomBlocks, 0, n - 1, context);
-  checkRowCapacity(n, 2 * window + 1 + randomBlocks + globalBlocks, context);
+  const perRow = 2 * window + 1 + randomBlocks + globalBlocks;
+  checkRowCapacity(n, perRow, context);
   const { rng, seed } = resolveSeed(options, context);
-  const { causal } = common;
-  const queryPtr = new Int32Array(n + 1);
-  const keys = new IntBuffer(n * Math.min(n, 2 * window + 1 + randomBlocks + globalBlocks));
-  for (let q = 0; q < n; q++) {
-    const top = causal ? q : n - 1; // last key q may see
-    if (q < globalBlocks) keys.pushRange(0, top);
-    else {
-      const start = keys.length;
-      const lo = Math.max(0, q - window);
-      const hi = Math.min(top, q + window);
-      // Keys not yet attended: [globalBlocks, lo) and [max(globalBlocks, hi + 1), top].
-      const gapLo = Math.max(0, lo - globalBlocks);
-      const secondStart = Math.max(globalBlocks, hi + 1);
-      const gapHi = Math.max(0, top - secondStart + 1);
-      keys.pushRange(0, globalBlocks - 1);
-      keys.pushRange(Math.max(lo, globalBlocks), hi);
-      const picks = sampleSorted(rng, gapLo + gapHi, Math.min(randomBlocks, gapLo + gapHi));
-      for (let i = 0; i < picks.length; i++) {
-        const t = picks[i];
-        keys.push(t < gapLo ? globalBlocks + t : secondStart + (t - gapLo));
-      }
-      keys.data.subarray(start, keys.length).sort();
+  const pushKeys = (q: number, keys: IntBuffer): void => {
+    const top = common.causal ? q : n - 1; // last key q may see
+    if (q < globalBlocks) {
+      keys.pushRange(0, top);
+      return;
     }
-    queryPtr[q + 1] = keys.length;
-  }
-  const { blocks, blockSize, diagonal } = common;
-  return fromQueryRows(common, queryPtr, keys, {
-    generator: 'bigbird',
-    params: { blocks, blockSize, window, globalBlocks, randomBlocks, causal, diagonal },
-    seed,
-  });
+    const start = keys.length;
+    const lo = Math.max(0, q - window);
+    const hi = Math.min(top, q + window);
+    // Keys not yet attended: [globalBlocks, lo) and [max(globalBlocks, hi + 1), top].
+    const gapLo = Math.max(0, lo - globalBlocks);
+    const secondStart = Math.max(globalBlocks, hi + 1);
+    const gapHi = Math.max(0, top - secondStart + 1);
+    keys.pushRange(0, globalBlocks - 1);
+    keys.pushRange(Math.max(lo, globalBlocks), hi);
+    const picks = sampleSorted(rng, gapLo + gapHi, Math.min(randomBlocks, gapLo + gapHi));
+    for (let i = 0; i < picks.length; i++) {
+      const t = picks[i];
+      keys.push(t < gapLo ? globalBlocks + t : secondStart + (t - gapLo));
+    }
+    keys.data.subarray(start, keys.length).sort();
+  };
+  return attentionLayout(common, perRow, pushKeys, 'bigbird', { window, globalBlocks, randomBlocks }, seed);
 }
 
 /** Options of `fixedLayout`. */
@@ -198,25 +199,17 @@ export function fixedLayout(options: FixedLayoutOptions): BlockLayout {
   const n = common.blocks;
   const stride = checkInteger('stride', options.stride, 1, n, context);
   const summary = checkInteger('summary', options.summary ?? 1, 0, stride, context);
-  checkRowCapacity(n, stride + Math.ceil(n / stride) * summary, context);
-  const { causal } = common;
-  const queryPtr = new Int32Array(n + 1);
-  const keys = new IntBuffer(n * Math.min(n, stride + Math.ceil(n / stride) * summary));
-  for (let q = 0; q < n; q++) {
-    const top = causal ? q : n - 1;
+  const perRow = stride + Math.ceil(n / stride) * summary;
+  checkRowCapacity(n, perRow, context);
+  const pushKeys = (q: number, keys: IntBuffer): void => {
+    const top = common.causal ? q : n - 1;
     const own = q - (q % stride); // first block of q's chunk
     for (let chunk = 0; chunk < n && chunk <= top; chunk += stride) {
       if (chunk === own) keys.pushRange(own, Math.min(own + stride - 1, top));
       else keys.pushRange(chunk + stride - summary, Math.min(chunk + stride - 1, top));
     }
-    queryPtr[q + 1] = keys.length;
-  }
-  const { blocks, blockSize, diagonal } = common;
-  return fromQueryRows(common, queryPtr, keys, {
-    generator: 'fixed',
-    params: { blocks, blockSize, stride, summary, causal, diagonal },
-    seed: null,
-  });
+  };
+  return attentionLayout(common, perRow, pushKeys, 'fixed', { stride, summary });
 }
 
 /** Options of `stridedLayout`. */
@@ -243,21 +236,14 @@ export function stridedLayout(options: StridedLayoutOptions): BlockLayout {
   const common = checkCommon(options, true, context);
   const n = common.blocks;
   const stride = checkInteger('stride', options.stride, 1, n, context);
-  checkRowCapacity(n, 2 * stride + 2 * Math.ceil(n / stride), context);
+  const perRow = 2 * stride + 2 * Math.ceil(n / stride);
+  checkRowCapacity(n, perRow, context);
   const { causal } = common;
-  const queryPtr = new Int32Array(n + 1);
-  const keys = new IntBuffer(n * Math.min(n, 2 * stride + 2 * Math.ceil(n / stride)));
-  for (let q = 0; q < n; q++) {
+  const pushKeys = (q: number, keys: IntBuffer): void => {
     // Ascending: the strided keys before the window, the window, the strided keys after it.
     for (let j = q % stride; j <= q - stride; j += stride) keys.push(j);
     keys.pushRange(Math.max(0, q - stride + 1), causal ? q : Math.min(n - 1, q + stride - 1));
     if (!causal) for (let j = q + stride; j < n; j += stride) keys.push(j);
-    queryPtr[q + 1] = keys.length;
-  }
-  const { blocks, blockSize, diagonal } = common;
-  return fromQueryRows(common, queryPtr, keys, {
-    generator: 'strided',
-    params: { blocks, blockSize, stride, causal, diagonal },
-    seed: null,
-  });
+  };
+  return attentionLayout(common, perRow, pushKeys, 'strided', { stride });
 }

@@ -2,9 +2,9 @@ import { checkInteger } from '../check.js';
 import { GenerationError } from '../errors.js';
 import { balancedBipartite } from '../graph/fixed-fan-in.js';
 import { type RandomOptions, shuffleInPlace } from '../random.js';
-import { checkCapacity, checkShape, csrFromDistinctPairs, resolveSeed } from './build.js';
-import { checkDiagonal, setDiagonal } from './diagonal.js';
-import { BlockLayout, type BlockSize } from './layout.js';
+import { checkCapacity, checkShape, csrFromDistinctPairs, layoutWithDiagonal, resolveSeed } from './build.js';
+import { checkDiagonal } from './diagonal.js';
+import type { BlockLayout, BlockSize } from './layout.js';
 
 /** Options of `balancedRandomLayout`. */
 export interface BalancedRandomLayoutOptions extends RandomOptions {
@@ -80,14 +80,9 @@ export function balancedRandomLayout(options: BalancedRandomLayoutOptions): Bloc
     cols = arcs.targets;
   }
   const csr = csrFromDistinctPairs(inBlocks, outBlocks, rows, cols, rows.length);
-  const parts = setDiagonal(inBlocks, outBlocks, csr, diagonal); // already in place; a no-op check
-  return BlockLayout.fromCSR({
-    inBlocks,
-    outBlocks,
-    blockSize,
-    ...parts,
-    provenance: { generator: 'balanced-random', params: { inBlocks, outBlocks, blockSize, fanIn, diagonal }, seed },
-  });
+  const provenance = { generator: 'balanced-random', params: { inBlocks, outBlocks, blockSize, fanIn, diagonal }, seed };
+  // The diagonal is already as asked; layoutWithDiagonal only checks that.
+  return layoutWithDiagonal({ inBlocks, outBlocks, blockSize, ...csr, provenance }, diagonal);
 }
 
 /**

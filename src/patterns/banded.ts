@@ -1,8 +1,8 @@
 import { checkInteger } from '../check.js';
 import { ParameterError } from '../errors.js';
-import { IntBuffer, checkBoolean, checkCapacity, checkShape } from './build.js';
-import { checkDiagonal, setDiagonal } from './diagonal.js';
-import { BlockLayout, type BlockSize } from './layout.js';
+import { IntBuffer, checkBoolean, checkCapacity, checkShape, layoutWithDiagonal } from './build.js';
+import { checkDiagonal } from './diagonal.js';
+import type { BlockLayout, BlockSize } from './layout.js';
 
 /** Options of `bandedLayout`. */
 export interface BandedLayoutOptions {
@@ -72,14 +72,8 @@ export function bandedLayout(options: BandedLayoutOptions): BlockLayout {
     }
     rowPtr[c + 1] = cols.length;
   }
-  const parts = setDiagonal(inBlocks, outBlocks, { rowPtr, colIdx: cols.toArray() }, diagonal);
-  return BlockLayout.fromCSR({
-    inBlocks,
-    outBlocks,
-    blockSize,
-    ...parts,
-    provenance: { generator: 'banded', params: { inBlocks, outBlocks, blockSize, bandwidth, wrap, diagonal }, seed: null },
-  });
+  const provenance = { generator: 'banded', params: { inBlocks, outBlocks, blockSize, bandwidth, wrap, diagonal }, seed: null };
+  return layoutWithDiagonal({ inBlocks, outBlocks, blockSize, rowPtr, colIdx: cols.toArray(), provenance }, diagonal);
 }
 
 /** floor(a / b) for non-negative integers a < 2^53, b >= 1. */

@@ -1,8 +1,8 @@
 import { checkInteger } from '../check.js';
 import { ParameterError } from '../errors.js';
-import { checkCapacity, checkShape } from './build.js';
-import { checkDiagonal, setDiagonal } from './diagonal.js';
-import { BlockLayout, type BlockSize } from './layout.js';
+import { checkCapacity, checkShape, layoutWithDiagonal } from './build.js';
+import { checkDiagonal } from './diagonal.js';
+import type { BlockLayout, BlockSize } from './layout.js';
 
 /** Options of `blockDiagonalLayout`. */
 export interface BlockDiagonalLayoutOptions {
@@ -45,12 +45,6 @@ export function blockDiagonalLayout(options: BlockDiagonalLayoutOptions): BlockL
     for (let k = first; k < first + colsPerGroup; k++) colIdx[w++] = k;
     rowPtr[c + 1] = w;
   }
-  const parts = setDiagonal(inBlocks, outBlocks, { rowPtr, colIdx }, diagonal);
-  return BlockLayout.fromCSR({
-    inBlocks,
-    outBlocks,
-    blockSize,
-    ...parts,
-    provenance: { generator: 'block-diagonal', params: { inBlocks, outBlocks, blockSize, groups, diagonal }, seed: null },
-  });
+  const provenance = { generator: 'block-diagonal', params: { inBlocks, outBlocks, blockSize, groups, diagonal }, seed: null };
+  return layoutWithDiagonal({ inBlocks, outBlocks, blockSize, rowPtr, colIdx, provenance }, diagonal);
 }

@@ -1,7 +1,8 @@
 import { checkInteger, checkOneOf } from '../check.js';
 import { ParameterError } from '../errors.js';
 import { type RandomOptions, type Rng, type Seed, resolveRng } from '../random.js';
-import { BLOCK_SIZES, type BlockSize, DEFAULT_BLOCK_SIZE } from './layout.js';
+import { setDiagonal } from './diagonal.js';
+import { BLOCK_SIZES, BlockLayout, type BlockSize, DEFAULT_BLOCK_SIZE, type LayoutParts } from './layout.js';
 
 // Internal helpers shared by the layout constructors and operations (not part of the public API).
 
@@ -49,6 +50,12 @@ export function checkCapacity(count: number, what: string, context: string): voi
   if (count > MAX_BLOCKS) {
     throw new ParameterError(what, `small enough that the layout has at most 2^31 - 1 blocks (it would have ${count})`, count, context);
   }
+}
+
+/** `BlockLayout.fromCSR(parts)` with every diagonal block added (`diagonal` true) or removed (false) first. */
+export function layoutWithDiagonal(parts: LayoutParts, diagonal: boolean): BlockLayout {
+  const { rowPtr, colIdx } = setDiagonal(parts.inBlocks, parts.outBlocks, parts, diagonal);
+  return BlockLayout.fromCSR({ ...parts, rowPtr, colIdx });
 }
 
 /**

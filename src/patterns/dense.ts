@@ -1,6 +1,6 @@
-import { checkCapacity, checkShape } from './build.js';
-import { checkDiagonal, setDiagonal } from './diagonal.js';
-import { BlockLayout, type BlockSize } from './layout.js';
+import { checkCapacity, checkShape, layoutWithDiagonal } from './build.js';
+import { checkDiagonal } from './diagonal.js';
+import type { BlockLayout, BlockSize } from './layout.js';
 
 /** Options of `denseLayout`. */
 export interface DenseLayoutOptions {
@@ -31,12 +31,6 @@ export function denseLayout(options: DenseLayoutOptions): BlockLayout {
     rowPtr[c + 1] = (c + 1) * outBlocks;
     for (let k = 0; k < outBlocks; k++) colIdx[c * outBlocks + k] = k;
   }
-  const parts = setDiagonal(inBlocks, outBlocks, { rowPtr, colIdx }, diagonal);
-  return BlockLayout.fromCSR({
-    inBlocks,
-    outBlocks,
-    blockSize,
-    ...parts,
-    provenance: { generator: 'dense', params: { inBlocks, outBlocks, blockSize, diagonal }, seed: null },
-  });
+  const provenance = { generator: 'dense', params: { inBlocks, outBlocks, blockSize, diagonal }, seed: null };
+  return layoutWithDiagonal({ inBlocks, outBlocks, blockSize, rowPtr, colIdx, provenance }, diagonal);
 }

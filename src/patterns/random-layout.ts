@@ -1,9 +1,9 @@
 import { checkInteger, checkProbability } from '../check.js';
 import { ParameterError } from '../errors.js';
 import type { RandomOptions } from '../random.js';
-import { MAX_BLOCKS, checkShape, resolveSeed, sampleSorted } from './build.js';
-import { checkDiagonal, diagonalLength, setDiagonal } from './diagonal.js';
-import { BlockLayout, type BlockSize } from './layout.js';
+import { MAX_BLOCKS, checkShape, layoutWithDiagonal, resolveSeed, sampleSorted } from './build.js';
+import { checkDiagonal, diagonalLength } from './diagonal.js';
+import type { BlockLayout, BlockSize } from './layout.js';
 
 /** Options of `randomLayout`: give exactly one of `nnz` and `density`. */
 export interface RandomLayoutOptions extends RandomOptions {
@@ -97,16 +97,6 @@ export function randomLayout(options: RandomLayoutOptions): BlockLayout {
     rowPtr[c + 1]++;
   }
   for (let c = 0; c < inBlocks; c++) rowPtr[c + 1] += rowPtr[c];
-  const parts = setDiagonal(inBlocks, outBlocks, { rowPtr, colIdx }, diagonal);
-  return BlockLayout.fromCSR({
-    inBlocks,
-    outBlocks,
-    blockSize,
-    ...parts,
-    provenance: {
-      generator: 'random',
-      params: { inBlocks, outBlocks, blockSize, nnz, density: density ?? null, diagonal },
-      seed,
-    },
-  });
+  const provenance = { generator: 'random', params: { inBlocks, outBlocks, blockSize, nnz, density: density ?? null, diagonal }, seed };
+  return layoutWithDiagonal({ inBlocks, outBlocks, blockSize, rowPtr, colIdx, provenance }, diagonal);
 }

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { UndirectedGraph } from 'graphology';
-import { ParameterError } from '../../src/errors.js';
 import { barabasiAlbert, barabasiAlbertCSR } from '../../src/graph/barabasi-albert.js';
 import { assertSimple, csrFromEdges, degreeOf, edgeCount, fromGraphology, hasEdge, type CSRGraph } from '../../src/graph/csr.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 import { runPythonJSON } from '../helpers/python.js';
 
 /** Fraction of nodes with degree >= k, for each k in ks. */
@@ -18,17 +18,6 @@ function degreeTail(graph: CSRGraph, ks: number[]): number[] {
 const tailClosedForm = (m: number, k: number): number => (m * (m + 1)) / (k * (k + 1));
 
 const range = (from: number, to: number): number[] => Array.from({ length: to - from + 1 }, (_, i) => from + i);
-
-function expectParameterError(fn: () => unknown, parameter: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ParameterError);
-    expect((error as ParameterError).parameter).toBe(parameter);
-    return;
-  }
-  throw new Error(`expected a ParameterError naming ${parameter}`);
-}
 
 describe('barabasiAlbertCSR', () => {
   it('has m*(n-m) edges, is simple, and grows from the star on m+1 nodes', () => {

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { GenerationError, ParameterError } from '../../src/errors.js';
+import { GenerationError } from '../../src/errors.js';
 import { connectedWattsStrogatz, connectedWattsStrogatzCSR } from '../../src/graph/connected-watts-strogatz.js';
 import { assertSimple, type CSRGraph, edgeCount } from '../../src/graph/csr.js';
 import { wattsStrogatzCSR } from '../../src/graph/watts-strogatz.js';
 import { resolveRng } from '../../src/random.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 
 /** Number of connected components, by union-find (independent of the generator's BFS). */
 function components(graph: CSRGraph): number {
@@ -58,18 +59,10 @@ describe('connectedWattsStrogatzCSR', () => {
   });
 
   it('rejects bad parameters, naming them', () => {
-    const parameterOf = (options: Parameters<typeof connectedWattsStrogatzCSR>[0]) => {
-      try {
-        connectedWattsStrogatzCSR(options);
-      } catch (error) {
-        if (error instanceof ParameterError) return error.parameter;
-      }
-      return 'none';
-    };
-    expect(parameterOf({ order: 20, k: 4, rewireProb: 0.1, tries: 0 })).toBe('tries');
-    expect(parameterOf({ order: 20, k: 4, rewireProb: 0.1, tries: 2.5 })).toBe('tries');
-    expect(parameterOf({ order: 20, k: 5, rewireProb: 0.1 })).toBe('k');
-    expect(parameterOf({ order: 20, k: 4, rewireProb: -1 })).toBe('rewireProb');
+    expectParameterError(() => connectedWattsStrogatzCSR({ order: 20, k: 4, rewireProb: 0.1, tries: 0 }), 'tries');
+    expectParameterError(() => connectedWattsStrogatzCSR({ order: 20, k: 4, rewireProb: 0.1, tries: 2.5 }), 'tries');
+    expectParameterError(() => connectedWattsStrogatzCSR({ order: 20, k: 5, rewireProb: 0.1 }), 'k');
+    expectParameterError(() => connectedWattsStrogatzCSR({ order: 20, k: 4, rewireProb: -1 }), 'rewireProb');
   });
 
   it('graphology output has nodes "0".."n-1" and the CSR size', () => {

@@ -1,9 +1,9 @@
 import Graph, { DirectedGraph, UndirectedGraph } from 'graphology';
 import type { GraphConstructor } from 'graphology-types';
 import { describe, expect, it } from 'vitest';
-import { ParameterError } from '../../src/errors.js';
 import { assertSimple, degreeOf, edgeCount, forEachEdge } from '../../src/graph/csr.js';
 import { directedWattsStrogatz, directedWattsStrogatzCSR } from '../../src/graph/directed-watts-strogatz.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 
 describe('directedWattsStrogatzCSR', () => {
   it('rewireProb = 0: arcs from u to its k nearest ring neighbours', () => {
@@ -53,17 +53,9 @@ describe('directedWattsStrogatzCSR', () => {
     const c = directedWattsStrogatzCSR({ order: 400, k: 6, rewireProb: 0.4, seed: 'e' });
     expect(b.targets).toEqual(a.targets);
     expect(c.targets).not.toEqual(a.targets);
-    const parameterOf = (fn: () => unknown) => {
-      try {
-        fn();
-      } catch (error) {
-        if (error instanceof ParameterError) return error.parameter;
-      }
-      return 'none';
-    };
-    expect(parameterOf(() => directedWattsStrogatzCSR({ order: 10, k: 1, rewireProb: 0.1 }))).toBe('k');
-    expect(parameterOf(() => directedWattsStrogatzCSR({ order: 10, k: 4, rewireProb: 2 }))).toBe('rewireProb');
-    expect(parameterOf(() => directedWattsStrogatz(UndirectedGraph, { order: 10, k: 4, rewireProb: 0.1 }))).toBe('GraphClass');
+    expectParameterError(() => directedWattsStrogatzCSR({ order: 10, k: 1, rewireProb: 0.1 }), 'k');
+    expectParameterError(() => directedWattsStrogatzCSR({ order: 10, k: 4, rewireProb: 2 }), 'rewireProb');
+    expectParameterError(() => directedWattsStrogatz(UndirectedGraph, { order: 10, k: 4, rewireProb: 0.1 }), 'GraphClass');
   });
 
   it('graphology output: a directed graph with nodes "0".."n-1" and order*k arcs', () => {

@@ -2,27 +2,16 @@ import { createRequire } from 'node:module';
 import { describe, expect, it } from 'vitest';
 import { DirectedGraph, UndirectedGraph } from 'graphology';
 import type { AbstractGraph, GraphConstructor } from 'graphology-types';
-import { ParameterError } from '../../src/errors.js';
 import { assertSimple, edgeCount, forEachEdge, fromGraphology, hasEdge } from '../../src/graph/csr.js';
 import { erdosRenyi, erdosRenyiCSR } from '../../src/graph/erdos-renyi.js';
 import { resolveRng, type Rng } from '../../src/random.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 
 // graphology-generators is CommonJS; its typings declare a default export that Node's ESM loader
 // does not produce, so load it with require.
 const graphologyErdosRenyi = createRequire(import.meta.url)('graphology-generators/random/erdos-renyi') as {
   sparse(GraphClass: GraphConstructor, options: { order: number; probability: number; rng: Rng }): AbstractGraph;
 };
-
-function expectParameterError(fn: () => unknown, parameter: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ParameterError);
-    expect((error as ParameterError).parameter).toBe(parameter);
-    return;
-  }
-  throw new Error(`expected a ParameterError naming ${parameter}`);
-}
 
 describe('erdosRenyiCSR', () => {
   it('has a binomial edge count: mean n(n-1)/2 p and variance n(n-1)/2 p(1-p)', () => {

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { DirectedGraph, MultiGraph, UndirectedGraph } from 'graphology';
-import { ParameterError } from '../../src/errors.js';
 import { assertSimple, degreeOf, edgeCount, fromGraphology } from '../../src/graph/csr.js';
 import { balancedBipartite, fixedFanIn, fixedFanInCSR, type ArcList } from '../../src/graph/fixed-fan-in.js';
 import { resolveRng } from '../../src/random.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 
 /** Checks every promise of balancedBipartite on one result. */
 function expectBalanced(arcs: ArcList, sources: number, targets: number, fanIn: number, excludeDiagonal: boolean): void {
@@ -30,17 +30,6 @@ function expectBalanced(arcs: ArcList, sources: number, targets: number, fanIn: 
   for (let i = 0; i < sources; i++) {
     if (outDegree[i] < low || outDegree[i] > high) throw new Error(`${label}: source ${i} has ${outDegree[i]} arcs, not in [${low}, ${high}]`);
   }
-}
-
-function expectParameterError(fn: () => unknown, parameter: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ParameterError);
-    expect((error as ParameterError).parameter).toBe(parameter);
-    return;
-  }
-  throw new Error(`expected a ParameterError naming ${parameter}`);
 }
 
 describe('balancedBipartite', () => {

@@ -1,20 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { UndirectedGraph } from 'graphology';
-import { ParameterError } from '../../src/errors.js';
 import { assertSimple, edgeCount, forEachEdge, fromGraphology } from '../../src/graph/csr.js';
 import { gnm, gnmCSR } from '../../src/graph/gnm.js';
 import { resolveRng } from '../../src/random.js';
-
-function expectParameterError(fn: () => unknown, parameter: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ParameterError);
-    expect((error as ParameterError).parameter).toBe(parameter);
-    return;
-  }
-  throw new Error(`expected a ParameterError naming ${parameter}`);
-}
+import { expectParameterError } from '../helpers/expect-error.js';
 
 describe('gnmCSR', () => {
   it('has exactly m edges, from none to all pairs, sparse and dense', () => {

@@ -1,46 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { UndirectedGraph } from 'graphology';
-import { ParameterError } from '../../src/errors.js';
-import { assertSimple, degreeOf, edgeCount, fromGraphology, type CSRGraph } from '../../src/graph/csr.js';
+import { assertSimple, degreeOf, edgeCount, fromGraphology } from '../../src/graph/csr.js';
 import { holmeKim, holmeKimCSR } from '../../src/graph/holme-kim.js';
+import { averageClustering } from '../helpers/clustering.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 import { runPythonJSON } from '../helpers/python.js';
-
-/** Average local clustering with zeros counted for degree < 2 (networkx's average_clustering). */
-function averageClustering(graph: CSRGraph): number {
-  const { order, offsets, targets } = graph;
-  const mark = new Int32Array(order).fill(-1);
-  let sum = 0;
-  for (let u = 0; u < order; u++) {
-    const degree = offsets[u + 1] - offsets[u];
-    if (degree < 2) continue;
-    for (let i = offsets[u]; i < offsets[u + 1]; i++) mark[targets[i]] = u;
-    let closed = 0; // ordered pairs of neighbours that are linked: twice the triangles at u
-    for (let i = offsets[u]; i < offsets[u + 1]; i++) {
-      const v = targets[i];
-      for (let j = offsets[v]; j < offsets[v + 1]; j++) if (mark[targets[j]] === u) closed++;
-    }
-    sum += closed / (degree * (degree - 1));
-  }
-  return order === 0 ? 0 : sum / order;
-}
-
-/** Mean and standard error of the mean. */
-function meanAndError(xs: number[]): { mean: number; error: number } {
-  const mean = xs.reduce((a, b) => a + b, 0) / xs.length;
-  const variance = xs.reduce((a, b) => a + (b - mean) ** 2, 0) / (xs.length - 1);
-  return { mean, error: Math.sqrt(variance / xs.length) };
-}
-
-function expectParameterError(fn: () => unknown, parameter: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ParameterError);
-    expect((error as ParameterError).parameter).toBe(parameter);
-    return;
-  }
-  throw new Error(`expected a ParameterError naming ${parameter}`);
-}
+import { meanAndStandardError } from '../helpers/statistics.js';
 
 describe('holmeKimCSR', () => {
   it('has (n-m)*m edges, each new node linking to m older nodes', () => {
@@ -78,13 +43,13 @@ describe('holmeKimCSR', () => {
 
   it('closes more triangles as triangleProb grows', () => {
     const clustering = (triangleProb: number) =>
-      meanAndError([1, 2, 3, 4, 5].map((seed) => averageClustering(holmeKimCSR({ order: 2000, m: 3, triangleProb, seed }))));
+      meanAndStandardError([1, 2, 3, 4, 5].map((seed) => averageClustering(holmeKimCSR({ order: 2000, m: 3, triangleProb, seed }))));
     const none = clustering(0);
     const half = clustering(0.5);
     const most = clustering(0.9);
     // Measured: 0.019, 0.28, 0.54 with standard errors about 0.002; require 10 joint errors apart.
-    expect(half.mean - none.mean).toBeGreaterThan(10 * Math.hypot(half.error, none.error));
-    expect(most.mean - half.mean).toBeGreaterThan(10 * Math.hypot(most.error, half.error));
+    expect(half.mean - none.mean).toBeGreaterThan(10 * Math.hypot(half.se, none.se));
+    expect(most.mean - half.mean).toBeGreaterThan(10 * Math.hypot(most.se, half.se));
     expect(none.mean).toBeLessThan(0.05);
   });
 
@@ -135,12 +100,12 @@ print(json.dumps({
 }))
 `);
     const compare = (triangleProb: number, reference: number[]) => {
-      const ours = meanAndError(
+      const ours = meanAndStandardError(
         Array.from({ length: seeds }, (_, seed) => averageClustering(holmeKimCSR({ order: n, m, triangleProb, seed: 1000 + seed }))),
       );
-      const other = meanAndError(reference);
+      const other = meanAndStandardError(reference);
       expect(Math.abs(ours.mean - other.mean), `p = ${triangleProb}: ours ${ours.mean}, networkx ${other.mean}`).toBeLessThan(
-        3 * Math.hypot(ours.error, other.error),
+        3 * Math.hypot(ours.se, other.se),
       );
     };
     compare(0.5, theirs.library);

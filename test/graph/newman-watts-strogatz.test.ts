@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest';
-import { ParameterError } from '../../src/errors.js';
 import { assertSimple, type CSRGraph, edgeCount, forEachEdge, hasEdge } from '../../src/graph/csr.js';
 import { newmanWattsStrogatz, newmanWattsStrogatzCSR } from '../../src/graph/newman-watts-strogatz.js';
 import { ringLatticeCSR } from '../../src/graph/ring-lattice.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 import { runPythonJSON } from '../helpers/python.js';
-
-/** Edges whose ring distance exceeds k/2: the shortcuts. */
-function shortcutCount(graph: CSRGraph, k: number): number {
-  let count = 0;
-  forEachEdge(graph, (u, v) => {
-    const d = Math.abs(u - v);
-    if (Math.min(d, graph.order - d) > k / 2) count++;
-  });
-  return count;
-}
+import { nonLatticeEdges } from '../helpers/ring.js';
+import { meanAndStandardError } from '../helpers/statistics.js';
 
 function containsRing(graph: CSRGraph, k: number): boolean {
   let all = true;
@@ -37,7 +29,7 @@ describe('newmanWattsStrogatzCSR', () => {
         const graph = newmanWattsStrogatzCSR({ order, k, shortcutProb, seed: order });
         assertSimple(graph);
         expect(containsRing(graph, k)).toBe(true);
-        expect(edgeCount(graph)).toBe((order * k) / 2 + shortcutCount(graph, k));
+        expect(edgeCount(graph)).toBe((order * k) / 2 + nonLatticeEdges(graph, k));
       }
     }
   });
@@ -45,7 +37,7 @@ describe('newmanWattsStrogatzCSR', () => {
   it('adds about shortcutProb * order*k/2 shortcuts (within 4 sd)', () => {
     const [order, k, shortcutProb, seeds] = [1000, 10, 0.1, 20];
     let shortcuts = 0;
-    for (let s = 0; s < seeds; s++) shortcuts += shortcutCount(newmanWattsStrogatzCSR({ order, k, shortcutProb, seed: s }), k);
+    for (let s = 0; s < seeds; s++) shortcuts += nonLatticeEdges(newmanWattsStrogatzCSR({ order, k, shortcutProb, seed: s }), k);
     const trials = (seeds * order * k) / 2;
     expect(Math.abs(shortcuts - shortcutProb * trials)).toBeLessThan(4 * Math.sqrt(trials * shortcutProb * (1 - shortcutProb)));
   });
@@ -65,13 +57,8 @@ print(json.dumps([[d for _, d in nx.newman_watts_strogatz_graph(${order}, ${k}, 
       const graph = newmanWattsStrogatzCSR({ order, k, shortcutProb, seed: `v${s}` });
       ours.push(variance(Array.from({ length: order }, (_, u) => graph.offsets[u + 1] - graph.offsets[u])));
     }
-    const stats = (values: number[]) => {
-      const mean = values.reduce((a, b) => a + b, 0) / values.length;
-      const sd = Math.sqrt(values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1));
-      return { mean, se: sd / Math.sqrt(values.length) };
-    };
-    const a = stats(ours);
-    const b = stats(theirs);
+    const a = meanAndStandardError(ours);
+    const b = meanAndStandardError(theirs);
     expect(Math.abs(a.mean - b.mean)).toBeLessThan(3 * Math.hypot(a.se, b.se));
   });
 
@@ -81,18 +68,10 @@ print(json.dumps([[d for _, d in nx.newman_watts_strogatz_graph(${order}, ${k}, 
     const c = newmanWattsStrogatzCSR({ order: 500, k: 4, shortcutProb: 0.2, seed: 'y' });
     expect(b.targets).toEqual(a.targets);
     expect(c.targets).not.toEqual(a.targets);
-    const parameterOf = (options: Parameters<typeof newmanWattsStrogatzCSR>[0]) => {
-      try {
-        newmanWattsStrogatzCSR(options);
-      } catch (error) {
-        if (error instanceof ParameterError) return error.parameter;
-      }
-      return 'none';
-    };
-    expect(parameterOf({ order: 10, k: 3, shortcutProb: 0.1 })).toBe('k');
-    expect(parameterOf({ order: 10, k: 10, shortcutProb: 0.1 })).toBe('k');
-    expect(parameterOf({ order: 1, k: 2, shortcutProb: 0.1 })).toBe('order');
-    expect(parameterOf({ order: 10, k: 2, shortcutProb: 1.01 })).toBe('shortcutProb');
+    expectParameterError(() => newmanWattsStrogatzCSR({ order: 10, k: 3, shortcutProb: 0.1 }), 'k');
+    expectParameterError(() => newmanWattsStrogatzCSR({ order: 10, k: 10, shortcutProb: 0.1 }), 'k');
+    expectParameterError(() => newmanWattsStrogatzCSR({ order: 1, k: 2, shortcutProb: 0.1 }), 'order');
+    expectParameterError(() => newmanWattsStrogatzCSR({ order: 10, k: 2, shortcutProb: 1.01 }), 'shortcutProb');
   });
 
   it('graphology output has nodes "0".."n-1" and the CSR size', () => {

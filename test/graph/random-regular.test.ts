@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { UndirectedGraph } from 'graphology';
-import { ParameterError } from '../../src/errors.js';
 import { assertSimple, degreeOf, edgeCount, fromGraphology, hasEdge, type CSRGraph } from '../../src/graph/csr.js';
 import { randomRegular, randomRegularCSR } from '../../src/graph/random-regular.js';
 import { resolveRng } from '../../src/random.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 import { runPythonJSON } from '../helpers/python.js';
 
 function expectRegular(graph: CSRGraph, order: number, degree: number): void {
@@ -11,17 +11,6 @@ function expectRegular(graph: CSRGraph, order: number, degree: number): void {
   assertSimple(graph);
   for (let u = 0; u < order; u++) if (degreeOf(graph, u) !== degree) throw new Error(`node ${u} has degree ${degreeOf(graph, u)}, not ${degree}`);
   expect(edgeCount(graph)).toBe((order * degree) / 2);
-}
-
-function expectParameterError(fn: () => unknown, parameter: string): void {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ParameterError);
-    expect((error as ParameterError).parameter).toBe(parameter);
-    return;
-  }
-  throw new Error(`expected a ParameterError naming ${parameter}`);
 }
 
 describe('randomRegularCSR', () => {

@@ -1,24 +1,14 @@
 import { DirectedGraph, UndirectedGraph } from 'graphology';
 import { describe, expect, it } from 'vitest';
-import { ParameterError } from '../../src/errors.js';
 import { assertSimple, degreeOf, edgeCount, forEachEdge } from '../../src/graph/csr.js';
 import { ringLattice, ringLatticeCSR } from '../../src/graph/ring-lattice.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 import { runPythonJSON } from '../helpers/python.js';
 
 function edgeList(graph: Parameters<typeof forEachEdge>[0]): [number, number][] {
   const edges: [number, number][] = [];
   forEachEdge(graph, (u, v) => edges.push([u, v]));
   return edges;
-}
-
-function parameterOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ParameterError) return error.parameter;
-    throw error;
-  }
-  throw new Error('no ParameterError thrown');
 }
 
 describe('ringLatticeCSR', () => {
@@ -59,13 +49,13 @@ print(json.dumps([sorted(tuple(sorted(e)) for e in nx.watts_strogatz_graph(n, k,
   });
 
   it('rejects bad parameters, naming them', () => {
-    expect(parameterOf(() => ringLatticeCSR({ order: 10, k: 3 }))).toBe('k');
-    expect(parameterOf(() => ringLatticeCSR({ order: 10, k: 10 }))).toBe('k');
-    expect(parameterOf(() => ringLatticeCSR({ order: 10, k: 0 }))).toBe('k');
-    expect(parameterOf(() => ringLatticeCSR({ order: 10, k: 2.5 }))).toBe('k');
-    expect(parameterOf(() => ringLatticeCSR({ order: 2, k: 2 }))).toBe('order');
-    expect(parameterOf(() => ringLatticeCSR({ order: -5, k: 2 }))).toBe('order');
-    expect(parameterOf(() => ringLatticeCSR({ order: 10.5, k: 2 }))).toBe('order');
+    expectParameterError(() => ringLatticeCSR({ order: 10, k: 3 }), 'k');
+    expectParameterError(() => ringLatticeCSR({ order: 10, k: 10 }), 'k');
+    expectParameterError(() => ringLatticeCSR({ order: 10, k: 0 }), 'k');
+    expectParameterError(() => ringLatticeCSR({ order: 10, k: 2.5 }), 'k');
+    expectParameterError(() => ringLatticeCSR({ order: 2, k: 2 }), 'order');
+    expectParameterError(() => ringLatticeCSR({ order: -5, k: 2 }), 'order');
+    expectParameterError(() => ringLatticeCSR({ order: 10.5, k: 2 }), 'order');
     expect(() => ringLatticeCSR({ order: 10, k: 3 })).toThrow(/k must be an even integer in \[2, 9\]/);
   });
 });
@@ -84,6 +74,6 @@ describe('ringLattice (graphology)', () => {
   it('takes a Graph class, and rejects anything else', () => {
     expect(ringLattice(UndirectedGraph, { order: 6, k: 2 }).size).toBe(6);
     expect(ringLattice(DirectedGraph, { order: 6, k: 2 }).size).toBe(12); // each edge as two arcs
-    expect(parameterOf(() => ringLattice((() => 1) as never, { order: 6, k: 2 }))).toBe('GraphClass');
+    expectParameterError(() => ringLattice((() => 1) as never, { order: 6, k: 2 }), 'GraphClass');
   });
 });

@@ -1,55 +1,13 @@
 import { UndirectedGraph } from 'graphology';
 import { describe, expect, it } from 'vitest';
-import { ParameterError } from '../../src/errors.js';
-import { assertSimple, type CSRGraph, degreeOf, edgeCount, forEachEdge } from '../../src/graph/csr.js';
+import { assertSimple, degreeOf, edgeCount, forEachEdge } from '../../src/graph/csr.js';
 import { ringLatticeCSR } from '../../src/graph/ring-lattice.js';
 import { wattsStrogatz, wattsStrogatzCSR } from '../../src/graph/watts-strogatz.js';
+import { averageClustering } from '../helpers/clustering.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 import { runPythonJSON } from '../helpers/python.js';
-
-/** networkx's average_clustering: mean over all nodes of local clustering, nodes of degree < 2 count 0. */
-function averageClustering(graph: CSRGraph): number {
-  const { order, offsets, targets } = graph;
-  const mark = new Int32Array(order).fill(-1);
-  let sum = 0;
-  for (let u = 0; u < order; u++) {
-    const degree = offsets[u + 1] - offsets[u];
-    if (degree < 2) continue;
-    for (let i = offsets[u]; i < offsets[u + 1]; i++) mark[targets[i]] = u;
-    let links = 0; // each link between two neighbours is seen twice
-    for (let i = offsets[u]; i < offsets[u + 1]; i++) {
-      const v = targets[i];
-      for (let j = offsets[v]; j < offsets[v + 1]; j++) if (mark[targets[j]] === u) links++;
-    }
-    sum += links / (degree * (degree - 1));
-  }
-  return sum / order;
-}
-
-/** Number of edges whose ring distance exceeds k/2 (not lattice pairs). */
-function nonLatticeEdges(graph: CSRGraph, k: number): number {
-  let count = 0;
-  forEachEdge(graph, (u, v) => {
-    const d = Math.abs(u - v);
-    if (Math.min(d, graph.order - d) > k / 2) count++;
-  });
-  return count;
-}
-
-function meanAndStandardError(values: number[]): { mean: number; se: number } {
-  const mean = values.reduce((a, b) => a + b, 0) / values.length;
-  const variance = values.reduce((a, b) => a + (b - mean) ** 2, 0) / (values.length - 1);
-  return { mean, se: Math.sqrt(variance / values.length) };
-}
-
-function parameterOf(fn: () => unknown): string {
-  try {
-    fn();
-  } catch (error) {
-    if (error instanceof ParameterError) return error.parameter;
-    throw error;
-  }
-  throw new Error('no ParameterError thrown');
-}
+import { nonLatticeEdges } from '../helpers/ring.js';
+import { meanAndStandardError } from '../helpers/statistics.js';
 
 describe('wattsStrogatzCSR', () => {
   it('is the ring lattice for rewireProb = 0', () => {
@@ -108,17 +66,17 @@ describe('wattsStrogatzCSR', () => {
 
   it('rejects bad parameters, naming them', () => {
     const good = { order: 20, k: 4, rewireProb: 0.1 };
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, k: 5 }))).toBe('k');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, k: 20 }))).toBe('k');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, k: 22 }))).toBe('k');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, k: -2 }))).toBe('k');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, k: 4.5 }))).toBe('k');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, order: 20.5 }))).toBe('order');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, order: -20 }))).toBe('order');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, rewireProb: -0.1 }))).toBe('rewireProb');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, rewireProb: 1.5 }))).toBe('rewireProb');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, rewireProb: Number.NaN }))).toBe('rewireProb');
-    expect(parameterOf(() => wattsStrogatzCSR({ ...good, seed: 1, rng: Math.random }))).toBe('seed');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, k: 5 }), 'k');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, k: 20 }), 'k');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, k: 22 }), 'k');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, k: -2 }), 'k');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, k: 4.5 }), 'k');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, order: 20.5 }), 'order');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, order: -20 }), 'order');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, rewireProb: -0.1 }), 'rewireProb');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, rewireProb: 1.5 }), 'rewireProb');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, rewireProb: Number.NaN }), 'rewireProb');
+    expectParameterError(() => wattsStrogatzCSR({ ...good, seed: 1, rng: Math.random }), 'seed');
     expect(() => wattsStrogatzCSR({ ...good, rewireProb: 2 })).toThrow(/wattsStrogatz: rewireProb must be a number in \[0, 1\]/);
   });
 

@@ -1,7 +1,6 @@
 import { DirectedGraph, UndirectedGraph } from 'graphology';
 import ndarray from 'ndarray';
 import { describe, expect, it } from 'vitest';
-import { ParameterError } from '../../src/errors.js';
 import { csrFromEdges } from '../../src/graph/csr.js';
 import { balancedRandomLayout } from '../../src/patterns/balanced-random.js';
 import { bandedLayout } from '../../src/patterns/banded.js';
@@ -13,21 +12,8 @@ import { layoutFromMask } from '../../src/patterns/from-mask.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { isSymmetric } from '../../src/patterns/summary.js';
 import { transpose } from '../../src/patterns/ops.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 import { maskFrom, maskRows, picture } from './mask-helpers.js';
-
-/** Expects `fn` to throw a ParameterError naming `parameter`. */
-function expectParameterError(fn: () => unknown, parameter: string | RegExp): ParameterError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ParameterError);
-    const e = error as ParameterError;
-    if (typeof parameter === 'string') expect(e.parameter).toBe(parameter);
-    else expect(e.parameter).toMatch(parameter);
-    return e;
-  }
-  throw new Error(`expected a ParameterError naming ${String(parameter)}`);
-}
 
 describe('layoutFromGraph', () => {
   // Undirected: 0-1, 1-2, 2-3, 0-2.

@@ -1,28 +1,19 @@
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { FileError, FormatError, ParameterError } from '../../src/errors.js';
 import { layoutFileKind, loadLayout, saveLayout } from '../../src/patterns/files.js';
 import { layoutToJSONString } from '../../src/patterns/json-format.js';
 import { BlockLayout } from '../../src/patterns/layout.js';
 import { layoutToNpy } from '../../src/patterns/npy.js';
+import { catchError, expectParameterError } from '../helpers/expect-error.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'blocksparse-files-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('blocksparse-files-');
 
 const layout = BlockLayout.fromPairs({ inBlocks: 3, outBlocks: 5, blockSize: 16 }, [0, 0, 2], [1, 4, 0], {
   provenance: { generator: 'hand', params: { note: 'three blocks' }, seed: 1 },
 });
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
-}
 
 describe('layoutFileKind', () => {
   it('goes by the extension, ignoring case', () => {
@@ -32,10 +23,8 @@ describe('layoutFileKind', () => {
   });
 
   it.each(['layout.txt', 'layout', 'layout.npz', 'json', ''])('rejects %j with ParameterError naming path and the allowed extensions', (path) => {
-    const error = catchError(() => layoutFileKind(path));
-    expect(error).toBeInstanceOf(ParameterError);
-    expect((error as ParameterError).parameter).toBe('path');
-    expect((error as ParameterError).message).toMatch(path === '' ? /non-empty/ : /\.json or \.npy/);
+    const error = expectParameterError(() => layoutFileKind(path), 'path');
+    expect(error.message).toMatch(path === '' ? /non-empty/ : /\.json or \.npy/);
   });
 });
 

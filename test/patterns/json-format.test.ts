@@ -12,6 +12,7 @@ import {
   type LayoutJSON,
 } from '../../src/patterns/json-format.js';
 import { BlockLayout, type Provenance } from '../../src/patterns/layout.js';
+import { catchError, expectParameterError } from '../helpers/expect-error.js';
 
 /** The example of the format's documentation. */
 const unionProvenance: Provenance = {
@@ -125,9 +126,7 @@ describe('layoutToJSONString', () => {
     ['an unknown provenance key', { generator: 'g', params: {}, note: 'x' }, 'layout.provenance.note'],
   ])('refuses to write provenance with %s (ParameterError naming it)', (_, provenance, parameter) => {
     const layout = fromRows(['1'], { provenance: provenance as unknown as Provenance });
-    const error = catchError(() => layoutToJSONString(layout));
-    expect(error).toBeInstanceOf(ParameterError);
-    expect((error as ParameterError).parameter).toBe(parameter);
+    expectParameterError(() => layoutToJSONString(layout), parameter);
   });
 
   it('refuses cyclic params instead of overflowing the stack', () => {
@@ -169,15 +168,6 @@ function edited(edit: (doc: Record<string, any>) => void): Record<string, any> {
   const doc = JSON.parse(exampleText) as Record<string, any>;
   edit(doc);
   return doc;
-}
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
 }
 
 function nested(depth: number): unknown {

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { FormatError, ParameterError } from '../../src/errors.js';
 import { BlockLayout } from '../../src/patterns/layout.js';
 import { layoutFromNpy, layoutToNpy, readNpyHeader } from '../../src/patterns/npy.js';
+import { catchError } from '../helpers/expect-error.js';
 import { runPythonJSON } from '../helpers/python.js';
 
 /** A layout from a row-major 0/1 matrix given as strings ("0110"). */
@@ -49,15 +50,6 @@ function base64(bytes: Uint8Array): string {
 
 function fromBase64(text: string): Uint8Array {
   return new Uint8Array(Buffer.from(text, 'base64'));
-}
-
-function catchError(run: () => unknown): unknown {
-  try {
-    run();
-  } catch (error) {
-    return error;
-  }
-  throw new Error('expected an error');
 }
 
 /** An .npy file with the given header dict text (NPY 1.0, padded like numpy) followed by `data`. */

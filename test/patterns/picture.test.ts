@@ -1,9 +1,7 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { afterAll, describe, expect, it } from 'vitest';
-import { ParameterError } from '../../src/errors.js';
+import { describe, expect, it } from 'vitest';
 import { BlockLayout } from '../../src/patterns/layout.js';
 import {
   densityRaster,
@@ -20,9 +18,10 @@ import {
   type PictureModel,
 } from '../../src/patterns/picture.js';
 import { MAX_SVG_RUNS } from '../../src/patterns/picture-svg.js';
+import { expectParameterError } from '../helpers/expect-error.js';
+import { tempDir } from '../helpers/temp-dir.js';
 
-const dir = mkdtempSync(join(tmpdir(), 'blocksparse-picture-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const dir = tempDir('blocksparse-picture-');
 
 /** Pairs (c, k) for which `keep` holds, on an inBlocks x outBlocks grid. */
 function pairsWhere(inBlocks: number, outBlocks: number, keep: (c: number, k: number) => boolean): [number[], number[]] {
@@ -339,12 +338,7 @@ describe('options and files', () => {
       [{ title: 'two\nlines' }, 'title'],
     ];
     for (const [options, parameter] of bad) {
-      expect(() => layoutToSVG(layout, options as never), parameter).toThrow(ParameterError);
-      try {
-        layoutToSVG(layout, options as never);
-      } catch (error) {
-        expect((error as ParameterError).parameter).toBe(parameter);
-      }
+      expectParameterError(() => layoutToSVG(layout, options as never), parameter);
     }
     const [rows, cols] = pairsWhere(1000, 1000, (c, k) => c === k);
     const diagonal = BlockLayout.fromPairs({ inBlocks: 1000, outBlocks: 1000 }, rows, cols);
@@ -366,12 +360,7 @@ describe('options and files', () => {
     saveLayoutPicture(join(dir, 'band.PNG'), layout, { title: 'Band' });
     expect(readFileSync(join(dir, 'band.PNG')).equals(Buffer.from(layoutToPNG(layout, { title: 'Band' })))).toBe(true);
     for (const name of ['band.jpg', 'band', 'band.svg.txt']) {
-      expect(() => saveLayoutPicture(join(dir, name), layout)).toThrow(ParameterError);
-      try {
-        saveLayoutPicture(join(dir, name), layout);
-      } catch (error) {
-        expect((error as ParameterError).parameter).toBe('path');
-      }
+      expectParameterError(() => saveLayoutPicture(join(dir, name), layout), 'path');
     }
   });
 });

@@ -1,21 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { PATTERNS, buildPattern, findPattern } from '../../src/patterns/registry.js';
 import { layoutToJSONString } from '../../src/patterns/json-format.js';
-import { ParameterError } from '../../src/errors.js';
+import { expectParameterError } from '../helpers/expect-error.js';
 import { summarize } from '../../src/patterns/summary.js';
 
 // Parameters that have no default, per pattern, for the "builds with defaults" sweep.
 const REQUIRED: Record<string, Record<string, number>> = { gnm: { edges: 30 } };
-
-function parameterErrorOf(fn: () => unknown): ParameterError {
-  try {
-    fn();
-  } catch (error) {
-    expect(error).toBeInstanceOf(ParameterError);
-    return error as ParameterError;
-  }
-  throw new Error('expected a ParameterError');
-}
 
 describe('pattern registry', () => {
   it.each(PATTERNS.map((d) => d.name))('%s builds a 16 x 16 layout with its defaults, reproducibly', (name) => {
@@ -58,13 +48,13 @@ describe('pattern registry', () => {
   });
 
   it('names the user-facing parameter in errors', () => {
-    expect(parameterErrorOf(() => buildPattern('watts-strogatz', { blocks: 20, params: { p: 1.5 } })).parameter).toBe('p');
-    expect(parameterErrorOf(() => buildPattern('watts-strogatz', { blocks: 20, params: { k: 5 } })).parameter).toBe('k');
-    expect(parameterErrorOf(() => buildPattern('watts-strogatz', { blocks: 20, params: { m: 2 } })).parameter).toBe('m');
-    expect(parameterErrorOf(() => buildPattern('no-such-pattern', { blocks: 20 })).parameter).toBe('pattern');
-    expect(parameterErrorOf(() => buildPattern('sliding-window', { inBlocks: 4, outBlocks: 5 })).parameter).toBe('outBlocks');
-    expect(parameterErrorOf(() => buildPattern('gnm', { blocks: 10 })).parameter).toBe('edges');
-    expect(parameterErrorOf(() => buildPattern('ws', { blocks: 0 })).parameter).toBe('blocks');
-    expect(parameterErrorOf(() => buildPattern('ws_2_10', { blocks: 10, params: { k: 2 } })).parameter).toBe('k');
+    expectParameterError(() => buildPattern('watts-strogatz', { blocks: 20, params: { p: 1.5 } }), 'p');
+    expectParameterError(() => buildPattern('watts-strogatz', { blocks: 20, params: { k: 5 } }), 'k');
+    expectParameterError(() => buildPattern('watts-strogatz', { blocks: 20, params: { m: 2 } }), 'm');
+    expectParameterError(() => buildPattern('no-such-pattern', { blocks: 20 }), 'pattern');
+    expectParameterError(() => buildPattern('sliding-window', { inBlocks: 4, outBlocks: 5 }), 'outBlocks');
+    expectParameterError(() => buildPattern('gnm', { blocks: 10 }), 'edges');
+    expectParameterError(() => buildPattern('ws', { blocks: 0 }), 'blocks');
+    expectParameterError(() => buildPattern('ws_2_10', { blocks: 10, params: { k: 2 } }), 'k');
   });
 });

@@ -1,0 +1,16 @@
+export * from './adapter.js';
+export * from './errors.js';
+export { connectedComponents, stronglyConnectedComponents, isConnected, largestComponentGraph, type ComponentsResult } from './components.js';
+export * from './degrees.js';
+export { averageShortestPathLength, sampledAveragePathLength, type DisconnectedMode, type PathLengthOptions, type SampledPathLengthOptions, type PathLengthResult } from './paths.js';
+export { eccentricity, diameter, type DiameterResult } from './diameter.js';
+export * from './clustering.js';
+export * from './spectral.js';
+export * from './references.js';
+export * from './small-world.js';
+export * from './mixing.js';
+export * from './metrics.js';
+export * from './compare.js';
+export * from './sweep.js';
+export * from './plot.js';
+export * from './plots.js';

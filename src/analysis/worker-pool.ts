@@ -1,0 +1,214 @@
+import os from 'node:os';
+import { Worker } from 'node:worker_threads';
+import { checkInteger } from '../check.js';
+import { type CSRGraph } from '../graph/csr.js';
+import { reverseGraph } from './adapter.js';
+import { MAX_WORDS, MultiSourceBFS, searchOneBatch, type SourceStats, type SweepWorkerData } from './bfs-bitparallel.js';
+
+/** Graphs with fewer nodes than this are searched in the calling thread (starting workers would cost more). */
+export const IN_THREAD_BELOW = 2048;
+
+/** Bitset memory one searcher may use (3 bitsets of order * words * 4 bytes); fewer words per node above it. */
+const BITSET_BUDGET_BYTES = 256 * 2 ** 20;
+
+/** Options shared by the metrics that run BFS sweeps. */
+export interface SweepOptions {
+  /** Worker threads: default os.availableParallelism(); 1 searches in the calling thread. */
+  workers?: number;
+  /** Called after each batch of sources with (sources done, sources in all). */
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** What to compute in a sweep; all BFS follow arcs (rows of `graph`). */
+export interface SweepRequest {
+  graph: CSRGraph;
+  /** Distinct source nodes. */
+  sources: Int32Array;
+  /** Eccentricity of each source (largest distance to a node it reaches). */
+  eccentricity?: boolean;
+  /** Distance sum and reached count of each source. */
+  perSource?: boolean;
+  /**
+   * Whether the calling thread searches too when there are workers (default true). false leaves
+   * all batches to the workers, so that tests can check what the workers compute.
+   */
+  callerSearches?: boolean;
+}
+
+/** Totals of a sweep, and the per-source arrays asked for (indexed like `sources`). */
+export interface SweepOutcome {
+  distanceSum: number;
+  reachedPairs: number;
+  eccentricity: Int32Array | null;
+  distanceSums: Float64Array | null;
+  reached: Int32Array | null;
+  /** Threads that searched (the calling thread included): 1 for in-thread. */
+  threads: number;
+}
+
+/** Checks the `workers` option (an integer >= 1) or returns the default, the number of cores. */
+export function resolveWorkers(workers: number | undefined, context: string): number {
+  if (workers === undefined) return Math.max(1, os.availableParallelism());
+  return checkInteger('workers', workers, 1, 1024, context);
+}
+
+/**
+ * Runs bit-parallel BFS from every source in `request.sources` and returns totals and per-source
+ * outputs. With `workers` > 1 (and a graph of at least IN_THREAD_BELOW nodes) the calling thread
+ * and `workers` - 1 worker threads take batches of sources from a shared counter, reading the
+ * graph from SharedArrayBuffers and adding their totals into shared slots. The calling thread
+ * starts at once and yields to the event loop between batches; the sweep is complete when the
+ * shared count of sources done reaches the total, whether or not every worker got going (a worker
+ * still starting up when the work runs out is not waited for). All workers are terminated before
+ * the promise settles, so nothing is left running. Otherwise everything runs in the calling thread.
+ */
+export async function runSweep(request: SweepRequest, workers: number, onProgress?: (done: number, total: number) => void): Promise<SweepOutcome> {
+  const { graph, sources } = request;
+  const total = sources.length;
+  const threads = workers <= 1 || graph.order < IN_THREAD_BELOW ? 1 : Math.min(workers, Math.ceil(total / 32));
+  const words = chooseWords(graph.order, total, threads);
+  if (threads === 1) return sweepInThread(request, words, onProgress);
+  const callerSearches = request.callerSearches ?? true;
+
+  const shared = (array: Int32Array): Int32Array => {
+    if (array.buffer instanceof SharedArrayBuffer) return array;
+    const copy = new Int32Array(new SharedArrayBuffer(array.byteLength));
+    copy.set(array);
+    return copy;
+  };
+  const reverse = graph.directed ? reverseGraph(graph) : null;
+  const data: SweepWorkerData = {
+    order: graph.order,
+    directed: graph.directed,
+    offsets: shared(graph.offsets),
+    targets: shared(graph.targets),
+    reverseOffsets: reverse ? shared(reverse.offsets) : null,
+    reverseTargets: reverse ? shared(reverse.targets) : null,
+    sources: shared(sources),
+    words,
+    counter: new Int32Array(new SharedArrayBuffer(8)),
+    totals: new Float64Array(new SharedArrayBuffer(16 * (threads + 1))),
+    slot: 0,
+    eccentricity: request.eccentricity ? new Int32Array(new SharedArrayBuffer(4 * total)) : null,
+    distanceSums: request.perSource ? new Float64Array(new SharedArrayBuffer(8 * total)) : null,
+    reached: request.perSource ? new Int32Array(new SharedArrayBuffer(4 * total)) : null,
+  };
+  const { counter } = data;
+
+  let reported = 0;
+  let markComplete = (): void => {};
+  let markFailed = (_error: unknown): void => {};
+  const complete = new Promise<void>((resolve, reject) => {
+    markComplete = resolve;
+    markFailed = reject;
+  });
+  let failed = false;
+  complete.catch(() => (failed = true)); // marks a failure handled until it is awaited below
+  const check = (): void => {
+    const done = Atomics.load(counter, 1);
+    if (done > reported) {
+      reported = done;
+      onProgress?.(done, total);
+    }
+    if (done >= total) markComplete();
+  };
+
+  const url = workerEntry();
+  const pool: Worker[] = [];
+  try {
+    const workerCount = callerSearches ? threads - 1 : threads;
+    for (let i = 0; i < workerCount; i++) {
+      // No inherited Node options: the parent's (--inspect, --import tsx, ...) are not for workers.
+      const worker = new Worker(url, { workerData: { ...data, slot: i + 1 }, execArgv: [] });
+      pool.push(worker);
+      worker.on('message', check);
+      worker.on('error', markFailed);
+      worker.on('exit', (code) => {
+        if (code !== 0) markFailed(new Error(`BFS worker exited with code ${code}`));
+      });
+    }
+    if (callerSearches) {
+      const forward = { order: graph.order, directed: graph.directed, offsets: data.offsets, targets: data.targets };
+      const backward = reverse ? { ...forward, offsets: data.reverseOffsets!, targets: data.reverseTargets! } : forward;
+      const bfs = new MultiSourceBFS(forward, backward, words);
+      while (!failed && searchOneBatch(bfs, data)) {
+        check();
+        await new Promise((resolve) => setImmediate(resolve)); // let worker messages and other tasks in
+      }
+    }
+    check();
+    await complete;
+  } finally {
+    await Promise.all(pool.map((worker) => worker.terminate()));
+  }
+  let distanceSum = 0;
+  let reachedPairs = 0;
+  for (let slot = 0; slot <= threads; slot++) {
+    distanceSum += data.totals[2 * slot];
+    reachedPairs += data.totals[2 * slot + 1];
+  }
+  return {
+    distanceSum,
+    reachedPairs,
+    eccentricity: data.eccentricity,
+    distanceSums: data.distanceSums,
+    reached: data.reached,
+    threads,
+  };
+}
+
+/** The sweep in the calling thread, batch after batch. */
+function sweepInThread(request: SweepRequest, words: number, onProgress?: (done: number, total: number) => void): SweepOutcome {
+  const { graph, sources } = request;
+  const total = sources.length;
+  const bfs = new MultiSourceBFS(graph, reverseGraph(graph), words);
+  const stats: SourceStats = {
+    eccentricity: request.eccentricity ? new Int32Array(total) : undefined,
+    distanceSum: request.perSource ? new Float64Array(total) : undefined,
+    reached: request.perSource ? new Int32Array(total) : undefined,
+  };
+  let distanceSum = 0;
+  let reachedPairs = 0;
+  for (let start = 0; start < total; start += bfs.batchSize) {
+    const count = Math.min(bfs.batchSize, total - start);
+    const totals = bfs.run(sources, start, count, stats);
+    distanceSum += totals.distanceSum;
+    reachedPairs += totals.reachedPairs;
+    onProgress?.(start + count, total);
+  }
+  return {
+    distanceSum,
+    reachedPairs,
+    eccentricity: stats.eccentricity ?? null,
+    distanceSums: stats.distanceSum ?? null,
+    reached: stats.reached ?? null,
+    threads: 1,
+  };
+}
+
+/**
+ * Words per node: 8 (256 sources a pass) unless the bitsets would pass the memory budget or the
+ * sources would not give every thread a batch; always 1, 2, 4 or 8.
+ */
+function chooseWords(order: number, sources: number, threads: number): number {
+  let words = MAX_WORDS;
+  while (words > 1 && 3 * order * words * 4 > BITSET_BUDGET_BYTES) words >>= 1;
+  while (words > 1 && Math.ceil(sources / (32 * words)) < threads) words >>= 1;
+  return words;
+}
+
+/**
+ * The worker module. From compiled JavaScript it is the sibling paths-worker.js. From TypeScript
+ * source (vitest, tsx) it is paths-worker.ts, loaded by a three-line bootstrap module that first
+ * registers tsx's loader in the worker: on Node 20, `execArgv: ['--import', tsx]` runs tsx in the
+ * worker but its hooks do not reach the worker's own imports (a .ts entry fails with
+ * ERR_UNKNOWN_FILE_EXTENSION).
+ */
+function workerEntry(): URL {
+  const here = import.meta.url;
+  if (!here.endsWith('.ts')) return new URL('./paths-worker.js', here);
+  const tsxApi = import.meta.resolve('tsx/esm/api');
+  const entry = new URL('./paths-worker.ts', here).href;
+  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)};\nregister();\nawait import(${JSON.stringify(entry)});\n`;
+  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
+}
