@@ -7,13 +7,14 @@
  * Run: node --import tsx bench/analysis.ts
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { averageClustering } from '../src/analysis/clustering.js';
 import { averageShortestPathLength } from '../src/analysis/paths.js';
-import { type CSRGraph, forEachEdge } from '../src/graph/csr.js';
+import type { CSRGraph } from '../src/graph/csr.js';
+import { writeEdgeList } from './edge-list.js';
 import { wattsStrogatzCSR } from '../src/graph/watts-strogatz.js';
 import { benchSigma } from './sigma.js';
 
@@ -49,10 +50,7 @@ function load(): string {
 
 /** igraph's values and times on the graph (edge list through a temp file), or null without python-igraph. */
 function igraphTimes(graph: CSRGraph, dir: string): IgraphTimes | null {
-  const file = join(dir, `edges-${graph.order}.txt`);
-  const lines: string[] = [];
-  forEachEdge(graph, (u, v) => lines.push(`${u} ${v}`));
-  writeFileSync(file, lines.join('\n') + '\n');
+  const file = writeEdgeList(graph, dir);
   const script = `
 import sys, json, time, statistics
 try:

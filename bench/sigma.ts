@@ -12,14 +12,15 @@
  * Run alone: node --import tsx bench/sigma.ts
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
 import { sigma } from '../src/analysis/small-world.js';
 import { connectedWattsStrogatzCSR } from '../src/graph/connected-watts-strogatz.js';
-import { type CSRGraph, forEachEdge } from '../src/graph/csr.js';
+import type { CSRGraph } from '../src/graph/csr.js';
+import { writeEdgeList } from './edge-list.js';
 
 const PYTHON = process.env.BLOCKSPARSE_PYTHON ?? '/usr/bin/python3';
 const K = 10;
@@ -47,10 +48,7 @@ function cases(): Case[] {
 
 /** networkx's sigma and its seconds on `graph`, or a reason why there is none. */
 function networkxSigma(graph: CSRGraph, niter: number, nrand: number, dir: string): { value: number; seconds: number } | string {
-  const file = join(dir, `edges-${graph.order}.txt`);
-  const lines: string[] = [];
-  forEachEdge(graph, (u, v) => lines.push(`${u} ${v}`));
-  writeFileSync(file, lines.join('\n') + '\n');
+  const file = writeEdgeList(graph, dir);
   const script = `
 import sys, json, time
 try:

@@ -62,26 +62,54 @@ export function reverseGraph(graph: CSRGraph): CSRGraph {
 
 /** The undirected graph underlying a directed one (u ~ v when u -> v or v -> u); undirected graphs pass through. */
 export function undirectedView(graph: CSRGraph): CSRGraph {
-  if (!graph.directed) return graph;
+  return graph.directed ? undirectedViewWithArcs(graph).view : graph;
+}
+
+/**
+ * The underlying undirected graph of a directed one, with per entry (u, v) the arcs present:
+ * bit 0 for u -> v, bit 1 for v -> u.
+ */
+export function undirectedViewWithArcs(graph: CSRGraph): { view: CSRGraph; bits: Uint8Array } {
   const reverse = reverseGraph(graph);
   const { order } = graph;
   const offsets = new Int32Array(order + 1);
   const merged = new Int32Array(graph.targets.length * 2);
+  const bits = new Uint8Array(merged.length);
+  const out = graph.targets;
+  const into = reverse.targets;
   let w = 0;
   for (let u = 0; u < order; u++) {
     let i = graph.offsets[u];
     let j = reverse.offsets[u];
     const iEnd = graph.offsets[u + 1];
     const jEnd = reverse.offsets[u + 1];
-    while (i < iEnd || j < jEnd) {
-      const a = i < iEnd ? graph.targets[i] : Infinity;
-      const b = j < jEnd ? reverse.targets[j] : Infinity;
-      const next = a < b ? a : b;
-      if (a === next) i++;
-      if (b === next) j++;
-      merged[w++] = next;
+    while (i < iEnd && j < jEnd) {
+      const a = out[i];
+      const b = into[j];
+      if (a === b) {
+        merged[w] = a;
+        bits[w++] = 3;
+        i++;
+        j++;
+      } else if (a < b) {
+        merged[w] = a;
+        bits[w++] = 1;
+        i++;
+      } else {
+        merged[w] = b;
+        bits[w++] = 2;
+        j++;
+      }
+    }
+    for (; i < iEnd; i++) {
+      merged[w] = out[i];
+      bits[w++] = 1;
+    }
+    for (; j < jEnd; j++) {
+      merged[w] = into[j];
+      bits[w++] = 2;
     }
     offsets[u + 1] = w;
   }
-  return { order, directed: false, offsets, targets: merged.slice(0, w) };
+  return { view: { order, directed: false, offsets, targets: merged.subarray(0, w) }, bits: bits.subarray(0, w) };
 }

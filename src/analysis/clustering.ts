@@ -1,20 +1,8 @@
-import { BlocksparseError, ParameterError } from '../errors.js';
+import { ParameterError } from '../errors.js';
 import type { CSRGraph } from '../graph/csr.js';
 import { type AnalysisInput, analysisGraph } from './adapter.js';
 import { directedTriangleCounts, trianglesPerNode } from './triangles.js';
-
-/** A metric that networkx defines for undirected graphs only was asked of a directed graph. */
-export class UndirectedOnlyError extends BlocksparseError {
-  readonly metric: string;
-  constructor(metric: string) {
-    super(
-      'E_UNDIRECTED_ONLY',
-      `${metric} is defined for undirected graphs only (networkx raises NetworkXNotImplemented for directed graphs); ` +
-        'use undirectedView(graph) from src/analysis/adapter for the underlying undirected graph',
-    );
-    this.metric = metric;
-  }
-}
+import { UndirectedOnlyError } from './errors.js';
 
 /** Options of `averageClustering`. */
 export interface AverageClusteringOptions {

@@ -28,3 +28,16 @@ export class EmptyGraphError extends BlocksparseError {
     super('E_EMPTY_GRAPH', `${metric} is undefined for the null graph (no nodes)`);
   }
 }
+
+/** A metric that networkx defines for undirected graphs only was asked of a directed graph. */
+export class UndirectedOnlyError extends BlocksparseError {
+  readonly metric: string;
+  constructor(metric: string) {
+    super(
+      'E_UNDIRECTED_ONLY',
+      `${metric} is defined for undirected graphs only (networkx raises NetworkXNotImplemented for directed graphs); ` +
+        'use undirectedView(graph) from src/analysis/adapter for the underlying undirected graph',
+    );
+    this.metric = metric;
+  }
+}

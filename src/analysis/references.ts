@@ -3,7 +3,7 @@ import { ParameterError } from '../errors.js';
 import { type CSRGraph, assertSimple, sortRows } from '../graph/csr.js';
 import { type RandomOptions, type Rng, resolveRng } from '../random.js';
 import { type AnalysisInput, analysisGraph } from './adapter.js';
-import { UndirectedOnlyError } from './clustering.js';
+import { UndirectedOnlyError } from './errors.js';
 
 /** Options of `randomReference`. */
 export interface RandomReferenceOptions extends RandomOptions {

@@ -2,7 +2,8 @@ import { checkInteger } from '../check.js';
 import type { CSRGraph } from '../graph/csr.js';
 import { type RandomOptions, type Rng, type Seed, resolveRng } from '../random.js';
 import { type AnalysisInput, analysisGraph } from './adapter.js';
-import { UndirectedOnlyError, averageClustering, transitivity } from './clustering.js';
+import { averageClustering, transitivity } from './clustering.js';
+import { UndirectedOnlyError } from './errors.js';
 import { averageShortestPathLength } from './paths.js';
 import { latticeReference, randomReference } from './references.js';
 

@@ -3,6 +3,7 @@ import { ParameterError } from '../errors.js';
 import type { CSRGraph } from '../graph/csr.js';
 import { type RandomOptions, resolveRng } from '../random.js';
 import { type AnalysisInput, analysisGraph, undirectedView } from './adapter.js';
+import { connectedComponents } from './components.js';
 
 /** Options of `spectralGap`. */
 export interface SpectralGapOptions extends RandomOptions {
@@ -73,7 +74,7 @@ export function spectralGap(input: AnalysisInput, options: SpectralGapOptions = 
   const basisSize = checkInteger('basisSize', options.basisSize ?? defaultBasis, 3, Number.MAX_SAFE_INTEGER, context);
   const rng = resolveRng(options.seed === undefined && options.rng === undefined ? { seed: 1 } : options, context);
 
-  const components = countComponents(graph);
+  const components = connectedComponents(graph).count;
   const notes: string[] = [];
   if (source.directed) notes.push('directed input: eigenvalues of the underlying undirected graph');
   if (components > 1) notes.push(`disconnected (${components} components): eigenvalue 1 is repeated, so lambda2 = 1 and both gaps are 0`);
@@ -100,33 +101,6 @@ export function spectralGap(input: AnalysisInput, options: SpectralGapOptions = 
     residualLambda2,
     residualLambdaMin: solved.bottomResidual,
   };
-}
-
-/** Number of connected components of an undirected CSR graph (breadth-first search). */
-function countComponents(graph: CSRGraph): number {
-  const { order, offsets, targets } = graph;
-  const seen = new Uint8Array(order);
-  const queue = new Int32Array(order);
-  let components = 0;
-  for (let s = 0; s < order; s++) {
-    if (seen[s]) continue;
-    components++;
-    seen[s] = 1;
-    let head = 0;
-    let tail = 0;
-    queue[tail++] = s;
-    while (head < tail) {
-      const u = queue[head++];
-      for (let i = offsets[u]; i < offsets[u + 1]; i++) {
-        const v = targets[i];
-        if (!seen[v]) {
-          seen[v] = 1;
-          queue[tail++] = v;
-        }
-      }
-    }
-  }
-  return components;
 }
 
 interface SolverOptions {

@@ -1,5 +1,5 @@
 import type { CSRGraph } from '../graph/csr.js';
-import { reverseGraph } from './adapter.js';
+import { undirectedViewWithArcs } from './adapter.js';
 
 /**
  * The degree-ordered orientation of an undirected graph: each edge {u, v} kept once, as an arc
@@ -151,7 +151,7 @@ for (let code = 0; code < 64; code++) {
  */
 export function directedTriangleCounts(graph: CSRGraph): DirectedTriangleCounts {
   const { order } = graph;
-  const { view, bits } = underlyingWithArcs(graph);
+  const { view, bits } = undirectedViewWithArcs(graph);
   const totalDegree = new Int32Array(order);
   const reciprocalDegree = new Int32Array(order);
   let outWedges = 0;
@@ -203,51 +203,3 @@ export function directedTriangleCounts(graph: CSRGraph): DirectedTriangleCounts 
   return { cycles, totalDegree, reciprocalDegree, transitiveTriples, outWedges };
 }
 
-/**
- * The underlying undirected graph of a directed one, with per entry (u, v) the arcs present:
- * bit 0 for u -> v, bit 1 for v -> u.
- */
-function underlyingWithArcs(graph: CSRGraph): { view: CSRGraph; bits: Uint8Array } {
-  const reverse = reverseGraph(graph);
-  const { order } = graph;
-  const offsets = new Int32Array(order + 1);
-  const merged = new Int32Array(graph.targets.length * 2);
-  const bits = new Uint8Array(merged.length);
-  const out = graph.targets;
-  const into = reverse.targets;
-  let w = 0;
-  for (let u = 0; u < order; u++) {
-    let i = graph.offsets[u];
-    let j = reverse.offsets[u];
-    const iEnd = graph.offsets[u + 1];
-    const jEnd = reverse.offsets[u + 1];
-    while (i < iEnd && j < jEnd) {
-      const a = out[i];
-      const b = into[j];
-      if (a === b) {
-        merged[w] = a;
-        bits[w++] = 3;
-        i++;
-        j++;
-      } else if (a < b) {
-        merged[w] = a;
-        bits[w++] = 1;
-        i++;
-      } else {
-        merged[w] = b;
-        bits[w++] = 2;
-        j++;
-      }
-    }
-    for (; i < iEnd; i++) {
-      merged[w] = out[i];
-      bits[w++] = 1;
-    }
-    for (; j < jEnd; j++) {
-      merged[w] = into[j];
-      bits[w++] = 2;
-    }
-    offsets[u + 1] = w;
-  }
-  return { view: { order, directed: false, offsets, targets: merged.subarray(0, w) }, bits: bits.subarray(0, w) };
-}

@@ -1,7 +1,8 @@
 import { UndirectedGraph } from 'graphology';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { undirectedView } from '../../src/analysis/adapter.js';
-import { averageClustering, localClustering, transitivity, triangleCount, UndirectedOnlyError } from '../../src/analysis/clustering.js';
+import { averageClustering, localClustering, transitivity, triangleCount } from '../../src/analysis/clustering.js';
+import { UndirectedOnlyError } from '../../src/analysis/errors.js';
 import { barabasiAlbertCSR } from '../../src/graph/barabasi-albert.js';
 import { type CSRGraph, csrFromEdges, forEachEdge } from '../../src/graph/csr.js';
 import { directedWattsStrogatzCSR } from '../../src/graph/directed-watts-strogatz.js';

@@ -92,7 +92,7 @@ describe('small layouts: one cell per block', () => {
     expect(group).not.toBeNull();
     const rects = [...group![1].matchAll(/<rect x="(\d+)" y="(\d+)" width="(\d+)" height="(\d+)"\/>/g)];
     // Runs counted independently: a run starts at each present block whose left neighbour is absent.
-    const [rows, cols] = pairsWhere(6, 6, (c, k) => layout.has(c, k) && !layout.has(c, k - 1));
+    const [rows] = pairsWhere(6, 6, (c, k) => layout.has(c, k) && !layout.has(c, k - 1));
     expect(rows.length).toBe(8);
     expect(rects.length).toBe(rows.length);
     const covered = new Set<string>();
