@@ -7,22 +7,14 @@ import {
   stronglyConnectedComponents,
 } from '../../src/analysis/components.js';
 import { DisconnectedGraphError, EmptyGraphError } from '../../src/analysis/errors.js';
-import { type CSRGraph, csrFromEdges, forEachEdge, toGraphology } from '../../src/graph/csr.js';
+import { type CSRGraph, forEachEdge, toGraphology } from '../../src/graph/csr.js';
 import { erdosRenyiCSR } from '../../src/graph/erdos-renyi.js';
 import { BlockLayout } from '../../src/patterns/layout.js';
 import { resolveRng } from '../../src/random.js';
 import { catchError } from '../helpers/expect-error.js';
 import { runPythonJSON } from '../helpers/python.js';
+import { graphOf, edgeListText } from '../helpers/graphs.js';
 
-/** A graph from an edge list (undirected pairs given once, or arcs). */
-function graphOf(order: number, edges: [number, number][], directed: boolean): CSRGraph {
-  return csrFromEdges(
-    order,
-    edges.map((e) => e[0]),
-    edges.map((e) => e[1]),
-    directed,
-  );
-}
 
 /** A random simple digraph with `arcs` distinct arcs (no self-loops): sparse ones have many strong components. */
 function randomDigraph(order: number, arcs: number, seed: number): CSRGraph {
@@ -39,12 +31,6 @@ function randomDigraph(order: number, arcs: number, seed: number): CSRGraph {
   return graphOf(order, edges, true);
 }
 
-/** The edge list as text "u v" per line (arcs for a directed graph). */
-function edgeList(graph: CSRGraph): string {
-  const lines: string[] = [];
-  forEachEdge(graph, (u, v) => lines.push(`${u} ${v}`));
-  return lines.join('\n');
-}
 
 describe('connectedComponents', () => {
   it('labels two triangles and an isolated node, largest first, ties by smallest node', () => {
@@ -92,7 +78,7 @@ for block in json.load(sys.stdin):
     G.add_edges_from(tuple(map(int, l.split())) for l in block["edges"].splitlines())
     out.append(sorted((len(c) for c in nx.connected_components(G)), reverse=True))
 print(json.dumps(out))`;
-    const expected = runPythonJSON<number[][]>(script, JSON.stringify(graphs.map((g) => ({ n: g.order, edges: edgeList(g) }))));
+    const expected = runPythonJSON<number[][]>(script, JSON.stringify(graphs.map((g) => ({ n: g.order, edges: edgeListText(g) }))));
     graphs.forEach((g, i) => {
       const result = connectedComponents(g);
       expect(result.sizes).toEqual(expected[i]);
@@ -132,7 +118,7 @@ for block in json.load(sys.stdin):
 print(json.dumps(out))`;
     const expected = runPythonJSON<{ strong: number[]; weak: number[] }[]>(
       script,
-      JSON.stringify(graphs.map((g) => ({ n: g.order, edges: edgeList(g) }))),
+      JSON.stringify(graphs.map((g) => ({ n: g.order, edges: edgeListText(g) }))),
     );
     graphs.forEach((g, i) => {
       const strong = stronglyConnectedComponents(g);

@@ -2,17 +2,13 @@ import { describe, expect, it } from 'vitest';
 import { degreeStats } from '../../src/analysis/degrees.js';
 import { EmptyGraphError } from '../../src/analysis/errors.js';
 import { barabasiAlbertCSR } from '../../src/graph/barabasi-albert.js';
-import { type CSRGraph, csrFromEdges, forEachEdge } from '../../src/graph/csr.js';
+import { csrFromEdges } from '../../src/graph/csr.js';
 import { directedWattsStrogatzCSR } from '../../src/graph/directed-watts-strogatz.js';
 import { ringLatticeCSR } from '../../src/graph/ring-lattice.js';
 import { catchError } from '../helpers/expect-error.js';
 import { runPythonJSON } from '../helpers/python.js';
+import { edgeListText } from '../helpers/graphs.js';
 
-function edgeList(graph: CSRGraph): string {
-  const lines: string[] = [];
-  forEachEdge(graph, (u, v) => lines.push(`${u} ${v}`));
-  return lines.join('\n');
-}
 
 describe('degreeStats', () => {
   it('summarises a star: one hub of degree n-1, n-1 leaves of degree 1', () => {
@@ -79,8 +75,8 @@ print(json.dumps(out))`;
     const [undirected, directed] = runPythonJSON<[{ degree: Summary; histogram: number[] }, { in: Summary; out: Summary }]>(
       script,
       JSON.stringify([
-        { n: ba.order, directed: false, edges: edgeList(ba) },
-        { n: dws.order, directed: true, edges: edgeList(dws) },
+        { n: ba.order, directed: false, edges: edgeListText(ba) },
+        { n: dws.order, directed: true, edges: edgeListText(dws) },
       ]),
     );
     const a = degreeStats(ba);

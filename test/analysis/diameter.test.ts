@@ -5,32 +5,15 @@ import { largestComponentGraph } from '../../src/analysis/components.js';
 import { diameter, eccentricity } from '../../src/analysis/diameter.js';
 import { DisconnectedGraphError, EmptyGraphError } from '../../src/analysis/errors.js';
 import { barabasiAlbertCSR } from '../../src/graph/barabasi-albert.js';
-import { type CSRGraph, csrFromEdges, forEachEdge } from '../../src/graph/csr.js';
 import { directedWattsStrogatzCSR } from '../../src/graph/directed-watts-strogatz.js';
 import { erdosRenyiCSR } from '../../src/graph/erdos-renyi.js';
 import { ringLatticeCSR } from '../../src/graph/ring-lattice.js';
 import { wattsStrogatzCSR } from '../../src/graph/watts-strogatz.js';
 import { resolveRng } from '../../src/random.js';
 import { runPythonJSON } from '../helpers/python.js';
+import { graphOf, range, pathGraph, cycleGraph, starGraph, edgeListText } from '../helpers/graphs.js';
 
-function graphOf(order: number, edges: [number, number][], directed: boolean): CSRGraph {
-  return csrFromEdges(
-    order,
-    edges.map((e) => e[0]),
-    edges.map((e) => e[1]),
-    directed,
-  );
-}
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-const pathGraph = (n: number): CSRGraph => graphOf(n, range(n - 1).map((i) => [i, i + 1]), false);
-const cycleGraph = (n: number, directed = false): CSRGraph => graphOf(n, range(n).map((i) => [i, (i + 1) % n]), directed);
-const starGraph = (n: number): CSRGraph => graphOf(n, range(n - 1).map((i) => [0, i + 1]), false);
 
-function edgeList(graph: CSRGraph): string {
-  const lines: string[] = [];
-  forEachEdge(graph, (u, v) => lines.push(`${u} ${v}`));
-  return lines.join('\n');
-}
 
 describe('diameter and eccentricity: closed forms', () => {
   it('path: diameter n - 1, eccentricity max(i, n - 1 - i)', async () => {
@@ -135,7 +118,7 @@ for block in json.load(sys.stdin):
 print(json.dumps(out))`;
     const expected = runPythonJSON<({ diameter: number; eccentricity: number[] } | null)[]>(
       script,
-      JSON.stringify(graphs.map((g) => ({ n: g.order, directed: g.directed, edges: edgeList(g) }))),
+      JSON.stringify(graphs.map((g) => ({ n: g.order, directed: g.directed, edges: edgeListText(g) }))),
     );
     for (let i = 0; i < graphs.length; i++) {
       const want = expected[i];

@@ -5,7 +5,7 @@ import { DisconnectedGraphError, EmptyGraphError } from '../../src/analysis/erro
 import { averageShortestPathLength, sampledAveragePathLength } from '../../src/analysis/paths.js';
 import { runSweep } from '../../src/analysis/worker-pool.js';
 import { barabasiAlbertCSR } from '../../src/graph/barabasi-albert.js';
-import { type CSRGraph, csrFromEdges, forEachEdge } from '../../src/graph/csr.js';
+import type { CSRGraph } from '../../src/graph/csr.js';
 import { directedWattsStrogatzCSR } from '../../src/graph/directed-watts-strogatz.js';
 import { erdosRenyiCSR } from '../../src/graph/erdos-renyi.js';
 import { ringLatticeCSR } from '../../src/graph/ring-lattice.js';
@@ -13,22 +13,8 @@ import { wattsStrogatzCSR } from '../../src/graph/watts-strogatz.js';
 import { BlockLayout } from '../../src/patterns/layout.js';
 import { ParameterError } from '../../src/errors.js';
 import { runPythonJSON } from '../helpers/python.js';
+import { graphOf, range, pathGraph, cycleGraph, starGraph, completeGraph, edgeListText } from '../helpers/graphs.js';
 
-/** A graph from arcs (directed) or pairs given once (undirected). */
-function graphOf(order: number, edges: [number, number][], directed: boolean): CSRGraph {
-  return csrFromEdges(
-    order,
-    edges.map((e) => e[0]),
-    edges.map((e) => e[1]),
-    directed,
-  );
-}
-const range = (n: number): number[] => Array.from({ length: n }, (_, i) => i);
-const pathGraph = (n: number): CSRGraph => graphOf(n, range(n - 1).map((i) => [i, i + 1]), false);
-const cycleGraph = (n: number, directed = false): CSRGraph => graphOf(n, range(n).map((i) => [i, (i + 1) % n]), directed);
-const starGraph = (n: number): CSRGraph => graphOf(n, range(n - 1).map((i) => [0, i + 1]), false);
-const completeGraph = (n: number): CSRGraph =>
-  graphOf(n, range(n).flatMap((u) => range(n).filter((v) => v > u).map((v): [number, number] => [u, v])), false);
 
 /** Relative difference |a/b - 1|. */
 const relative = (a: number, b: number): number => Math.abs(a / b - 1);
@@ -150,7 +136,7 @@ for block in json.load(sys.stdin):
 print(json.dumps(out))`;
     const expected = runPythonJSON<number[]>(
       script,
-      JSON.stringify(graphs.map((g) => ({ n: g.order, directed: g.directed, edges: edgeList(g) }))),
+      JSON.stringify(graphs.map((g) => ({ n: g.order, directed: g.directed, edges: edgeListText(g) }))),
     );
     for (let i = 0; i < graphs.length; i++) {
       const result = await averageShortestPathLength(graphs[i]);
@@ -272,8 +258,3 @@ describe('sampledAveragePathLength', () => {
   });
 });
 
-function edgeList(graph: CSRGraph): string {
-  const lines: string[] = [];
-  forEachEdge(graph, (u, v) => lines.push(`${u} ${v}`));
-  return lines.join('\n');
-}
