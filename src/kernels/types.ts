@@ -1,0 +1,90 @@
+import type { NdArray } from 'ndarray';
+import type { BlockLayout } from '../patterns/layout.js';
+
+/** The kernel backends: WGSL on WebGPU (Dawn), or the CPU (WebAssembly SIMD on worker threads). */
+export type BackendName = 'cpu' | 'webgpu';
+
+/**
+ * A float32 tensor that lives on a backend (GPU buffer, or CPU shared memory), row-major. Tensors
+ * stay where they are between calls, so a training step makes no host round trip; `read` brings
+ * one back. A tensor belongs to the backend that made it.
+ */
+export interface Tensor {
+  readonly backend: Backend;
+  readonly shape: readonly number[];
+  /** Number of elements (product of the shape). */
+  readonly size: number;
+  readonly disposed: boolean;
+  /** Frees the memory now (otherwise when the backend is disposed). */
+  dispose(): void;
+}
+
+/** Host data accepted for a tensor: a Float32Array (with a shape) or an ndarray (any layout; it is packed row-major). */
+export type HostData = Float32Array | NdArray;
+
+/** Options of the gated products: per-block scalars g (a tensor of nnz values); block b is used as g_b * W_b. */
+export interface GateOptions {
+  gates?: Tensor;
+}
+
+/** Options of the weight gradient. */
+export interface WeightGradOptions {
+  /** With gates, dW_b = g_b * (X^T dY)_b, the gradient of the gated weights. */
+  gates?: Tensor;
+  /** With weights, also the gate gradient dg_b = <W_b, (X^T dY)_b> (for L0 training), in the same pass. */
+  weights?: Tensor;
+}
+
+/** The weight gradient (nnz x bs x bs, block-id order) and, when weights were given, the gate gradient (nnz). */
+export interface WeightGradResult {
+  dw: Tensor;
+  dgates?: Tensor;
+}
+
+/** Options of the dense matmul C = op(A) . op(B). */
+export interface MatmulOptions {
+  transposeA?: boolean;
+  transposeB?: boolean;
+}
+
+/** Counters a backend keeps (tests check caching with them). */
+export interface BackendStats {
+  /** Layout tables uploaded (once per layout and backend). */
+  layoutUploads: number;
+  /** Pipelines / kernels compiled (once per kernel variant). */
+  compilations: number;
+}
+
+/**
+ * A kernel backend. For a layout with inBlocks x outBlocks blocks of bs x bs, C = inBlocks * bs,
+ * K = outBlocks * bs, X is [N, C], dY is [N, K] and W is [nnz, bs, bs] (block b a row-major
+ * bs x bs matrix: input feature within block c down, output feature within block k across):
+ *   forward        Y  = X . W               [N, K]
+ *   backwardData   dX = dY . W^T            [N, C]
+ *   weightGrad     dW = X^T . dY, present blocks only   [nnz, bs, bs]
+ * each optionally gated by per-block scalars. Work is proportional to the present blocks; the
+ * layout's tables are uploaded once per backend and reused.
+ */
+export interface Backend {
+  readonly name: BackendName;
+  /** What runs the kernels, in words (the adapter, or the CPU and its threads). */
+  readonly description: string;
+  readonly stats: BackendStats;
+  /** A tensor holding `data` (copied). A Float32Array needs `shape`; an ndarray brings its own. */
+  tensor(data: HostData, shape?: readonly number[]): Tensor;
+  /** A tensor of zeros. */
+  zeros(shape: readonly number[]): Tensor;
+  /** The tensor's values, row-major. */
+  read(tensor: Tensor): Promise<Float32Array>;
+  /** The tensor's values as an ndarray of its shape. */
+  readNdarray(tensor: Tensor): Promise<NdArray<Float32Array>>;
+  forward(layout: BlockLayout, x: Tensor, w: Tensor, options?: GateOptions): Promise<Tensor>;
+  backwardData(layout: BlockLayout, dy: Tensor, w: Tensor, options?: GateOptions): Promise<Tensor>;
+  weightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options?: WeightGradOptions): Promise<WeightGradResult>;
+  /** Dense C = op(A) . op(B) for 2-D tensors: the baseline, and dense layers. */
+  matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Promise<Tensor>;
+  /** Waits for all queued work. */
+  sync(): Promise<void>;
+  /** Frees every tensor and table and releases the device or the threads. */
+  dispose(): Promise<void>;
+}
