@@ -4,3 +4,4 @@ export { writeFileAtomic, writeFileAtomicAsync } from './atomic-write.js';
 export * from './graph/index.js';
 export * from './patterns/index.js';
 export * from './analysis/index.js';
+export * from './kernels/index.js';

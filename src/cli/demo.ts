@@ -11,19 +11,31 @@ import { resolveMetrics } from '../analysis/metrics.js';
 import { formatPercent } from './describe.js';
 import { formatTable, formatValue } from './table.js';
 import { parseIntegerOption, parseSeedOption } from './options.js';
+import { runLayoutsOnKernels } from './demo-kernels.js';
+import { BACKEND_CHOICES, type BackendChoice } from '../kernels/get-backend.js';
 
 /** Adds `demo`: generates a few layouts at equal density, summarises them side by side and saves them. */
 export function addDemoCommand(program: Command): void {
   program
     .command('demo')
-    .description('the main job: generate Watts-Strogatz, Barabási-Albert, random and banded layouts at equal density, analyse them side by side, save files and pictures')
+    .description('the main job: generate Watts-Strogatz, Barabási-Albert, random and banded layouts at equal density, analyse them side by side, run them on the kernels, save files and pictures')
     .addOption(new Option('--blocks <int>', 'blocks per side').argParser(parseIntegerOption).default(64))
     .addOption(new Option('--seed <seed>', 'random seed').argParser(parseSeedOption).default(0))
     .option('--out <dir>', 'folder for the files', 'blocksparse-demo')
-    .action((options: { blocks: number; seed: number | string; out: string }) => runDemo(options));
+    .addOption(new Option('--backend <name>', 'kernel backend for the forward/backward run: auto takes a hardware WebGPU adapter, else the CPU').choices(BACKEND_CHOICES as string[]).default('auto'))
+    .addOption(new Option('--batch <int>', 'batch size of the kernel run').argParser(parseIntegerOption).default(256))
+    .action((options: DemoOptions) => runDemo(options));
 }
 
-async function runDemo({ blocks, seed, out }: { blocks: number; seed: number | string; out: string }): Promise<void> {
+interface DemoOptions {
+  blocks: number;
+  seed: number | string;
+  out: string;
+  backend: BackendChoice;
+  batch: number;
+}
+
+async function runDemo({ blocks, seed, out, backend, batch }: DemoOptions): Promise<void> {
   // Equal density: every block has ~9 inputs (8 neighbours + itself).
   const specs: [string, string, Record<string, number>][] = [
     ['ws', 'watts-strogatz', { k: 8, p: 0.1 }],
@@ -49,6 +61,6 @@ async function runDemo({ blocks, seed, out }: { blocks: number; seed: number | s
   process.stdout.write(`${blocks} x ${blocks} blocks of 32 x 32, seed ${seed}\n${formatTable(header, rows)}`);
   const notes = measured.flatMap((row) => Object.entries(row.metrics).filter(([, v]) => v.note).map(([k, v]) => `* ${row.name} ${k}: ${v.note}`));
   if (notes.length) process.stdout.write(`${notes.join('\n')}\n`);
-  process.stdout.write('Kernels (a forward/backward pass on these layouts) arrive with the kernels issue; see README.\n');
+  process.stdout.write(`\n${await runLayoutsOnKernels(layouts, { backend, batch, seed })}`);
   process.stdout.write(`wrote ${specs.map(([s]) => `${s}.json/.npy/.png`).join(', ')} to ${out}/\n`);
 }

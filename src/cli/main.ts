@@ -10,13 +10,14 @@ import { addPatternsCommand } from './patterns.js';
 import { addDemoCommand } from './demo.js';
 import { addCompareCommand } from './compare.js';
 import { addSweepCommand } from './sweep.js';
+import { addBenchCommand } from './bench.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
 /** The `blocksparse` command with all its subcommands (errors are thrown, not exited on). */
 export function buildProgram(): Command {
   const program = new Command('blocksparse')
-    .description('design, inspect and convert block-sparsity layouts')
+    .description('design, inspect, compare and run block-sparsity layouts')
     .version(packageJson.version)
     .exitOverride()
     .showSuggestionAfterError(true)
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   addConvertCommand(program);
   addCompareCommand(program);
   addSweepCommand(program);
+  addBenchCommand(program);
   addPatternsCommand(program);
   addDemoCommand(program);
   return program;

@@ -1,0 +1,75 @@
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { BACKEND_CHOICES, getBackend, type BackendChoice } from '../kernels/get-backend.js';
+import { BENCH_PRODUCTS, benchCases, formatSeconds, runKernelBench, SHORT_BENCH_GRID, type BenchProduct } from '../kernels/bench.js';
+import type { BlockSize } from '../patterns/layout.js';
+import { parseIntegerOption, parseNumberOption, parseSeedOption } from './options.js';
+import { formatBenchTable } from './bench-table.js';
+
+/** Commander parser for a comma-separated list, each item through `parse`. */
+function listOf<T>(parse: (text: string) => T): (value: string) => T[] {
+  return (value: string) => {
+    const items = value.split(',').map((s) => s.trim()).filter(Boolean);
+    if (items.length === 0) throw new InvalidArgumentError('must be a comma-separated list.');
+    return items.map(parse);
+  };
+}
+
+const parseProduct = (text: string): BenchProduct => {
+  if (!(BENCH_PRODUCTS as readonly string[]).includes(text)) throw new InvalidArgumentError(`each product must be one of ${BENCH_PRODUCTS.join(', ')}.`);
+  return text as BenchProduct;
+};
+
+/** Adds `bench`: a short kernel benchmark on the chosen backend, sparse against our dense matmul. */
+export function addBenchCommand(program: Command): void {
+  const g = SHORT_BENCH_GRID;
+  program
+    .command('bench')
+    .description('time the block-sparse kernels against the dense matmul on the same backend (C = K = --features, random layouts)')
+    .addOption(new Option('--backend <name>', 'kernel backend: auto takes a hardware WebGPU adapter, else the CPU').choices(BACKEND_CHOICES as string[]).default('auto'))
+    .addOption(new Option('--products <list>', `products: ${BENCH_PRODUCTS.join(', ')}`).argParser(listOf(parseProduct)).default(g.products, g.products.join(',')))
+    .addOption(new Option('--block-sizes <list>', 'block sizes (8, 16, 32)').argParser(listOf(parseIntegerOption)).default(g.blockSizes, g.blockSizes.join(',')))
+    .addOption(new Option('--densities <list>', 'fractions of blocks present, in (0, 1]').argParser(listOf(parseNumberOption)).default(g.densities, g.densities.join(',')))
+    .addOption(new Option('--batches <list>', 'batch sizes N').argParser(listOf(parseIntegerOption)).default(g.batches, g.batches.join(',')))
+    .addOption(new Option('--features <int>', 'input and output features C = K').argParser(parseIntegerOption).default(g.features))
+    .addOption(new Option('--min-time <seconds>', 'seconds of repeated calls per measurement').argParser(parseNumberOption).default(0.3))
+    .addOption(new Option('--threads <int>', 'CPU backend threads (default: every core)').argParser(parseIntegerOption))
+    .addOption(new Option('--seed <seed>', 'seed of the layouts and data').argParser(parseSeedOption).default(0))
+    .option('--json', 'print one JSON object: the backend and one row per case', false)
+    .action(async (options: BenchCliOptions) => runBench(options));
+}
+
+interface BenchCliOptions {
+  backend: BackendChoice;
+  products: BenchProduct[];
+  blockSizes: number[];
+  densities: number[];
+  batches: number[];
+  features: number;
+  minTime: number;
+  threads?: number;
+  seed: number | string;
+  json: boolean;
+}
+
+async function runBench(options: BenchCliOptions): Promise<void> {
+  const cases = benchCases({
+    products: options.products,
+    blockSizes: options.blockSizes as BlockSize[],
+    densities: options.densities,
+    batches: options.batches,
+    features: options.features,
+  });
+  const backend = await getBackend(options.backend, { threads: options.threads, log: (m) => process.stderr.write(`${m}\n`) });
+  try {
+    if (!options.json) process.stdout.write(`backend: ${backend.description}\n`);
+    const rows = await runKernelBench(backend, cases, {
+      minSeconds: options.minTime,
+      seed: options.seed,
+      onRow: options.json ? undefined : (row) => process.stderr.write(`  ${row.product} bs${row.blockSize} d=${row.density} N=${row.batch}: ${formatSeconds(row.seconds)}\n`),
+    });
+    if (options.json) process.stdout.write(`${JSON.stringify({ backend: backend.name, description: backend.description, rows }, null, 2)}\n`);
+    else process.stdout.write(formatBenchTable(rows));
+  } finally {
+    await backend.dispose();
+  }
+}

@@ -1,0 +1,341 @@
+import os from 'node:os';
+import ndarray, { type NdArray } from 'ndarray';
+import { checkInteger } from '../../check.js';
+import type { BlockLayout } from '../../patterns/layout.js';
+import { BackendUnavailableError } from '../errors.js';
+import { packHostData } from '../host-data.js';
+import { checkBackwardData, checkForward, checkMatmul, checkShape, checkTensor, checkWeightGrad } from '../shapes.js';
+import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
+import {
+  denseTask, densePanelBytes, packColumnGroupsTask, packDenseTask, packPanelsTask, packRowTilesTask, rowTileBytes, sparseTask, weightGradTask,
+} from './jobs.js';
+import { LayoutTableCache } from './layout-tables.js';
+import { SharedHeap } from './memory.js';
+import { ThreadPool } from './pool.js';
+import { CpuTensor, type BackendState } from './tensor.js';
+import { checkWasmSupport, kernelBytes, MAX_PAGES, PAGE_BYTES, type KernelExports } from './wasm.js';
+
+export { WorkerError } from './errors.js';
+export { OutOfMemoryError } from './memory.js';
+
+/** Options of `createCpuBackend`. */
+export interface CpuBackendOptions {
+  /** Threads in all, the calling thread included (default os.availableParallelism()). */
+  threads?: number;
+  /** Use the relaxed-SIMD build (fused multiply-add) where the engine accepts it (default true). */
+  relaxed?: boolean;
+  /** The most memory tensors, tables and temporaries may take, in bytes (default and maximum 4 GiB, all a 32-bit WebAssembly memory addresses). */
+  maxMemoryBytes?: number;
+  /** Memory to start with, in bytes (default 16 MiB); it grows as needed up to maxMemoryBytes. */
+  initialMemoryBytes?: number;
+  /** Test hook: false leaves every unit to the workers (default true: the calling thread works too). */
+  callerWorks?: boolean;
+  /** Test hook: phases with fewer floating-point operations (bytes, for packing) run in the calling thread alone (default 2^20). */
+  minParallelFlops?: number;
+}
+
+/** The backend's counters: BackendStats plus phases run, and how many of them woke the workers. */
+export interface CpuStats extends BackendStats {
+  phases: number;
+  parallelPhases: number;
+  /** Bytes the shared memory has now. */
+  memoryBytes: number;
+}
+
+const MAX_MEMORY_BYTES = MAX_PAGES * PAGE_BYTES;
+
+/**
+ * The CPU kernel backend: WebAssembly SIMD kernels (assembly/kernels.ts) on the calling thread and
+ * `threads - 1` worker threads, all over one shared WebAssembly memory that holds the tensors.
+ * Each product packs its operands into the kernels' streams, then computes, both split into units
+ * that the threads take from a shared counter. Products run one at a time, in call order; while
+ * one runs the calling thread works on it too, so a product holds the event loop for its share.
+ */
+export class CpuBackend implements Backend {
+  readonly name = 'cpu' as const;
+  readonly description: string;
+  readonly threads: number;
+  /** Whether the kernels use relaxed SIMD (fused multiply-add). */
+  readonly relaxed: boolean;
+  readonly #heap: SharedHeap;
+  readonly #pool: ThreadPool;
+  readonly #tables: LayoutTableCache;
+  readonly #state: BackendState = { disposed: false };
+  readonly #collected = new FinalizationRegistry<number>((offset) => {
+    if (!this.#state.disposed) this.#heap.free(offset);
+  });
+  readonly #compilations: number;
+  #tail: Promise<unknown> = Promise.resolve();
+
+  /** Use `createCpuBackend`. */
+  constructor(heap: SharedHeap, pool: ThreadPool, relaxed: boolean, compilations: number) {
+    this.#heap = heap;
+    this.#pool = pool;
+    this.#tables = new LayoutTableCache(heap);
+    this.relaxed = relaxed;
+    this.threads = pool.threads;
+    this.#compilations = compilations;
+    this.description = `CPU: ${this.threads} thread${this.threads === 1 ? '' : 's'}, WebAssembly SIMD${relaxed ? ' (relaxed: fused multiply-add)' : ''}`;
+  }
+
+  get stats(): CpuStats {
+    return {
+      layoutUploads: this.#tables.uploads,
+      compilations: this.#compilations,
+      phases: this.#pool.phases,
+      parallelPhases: this.#pool.parallelPhases,
+      memoryBytes: this.#heap.capacityBytes,
+    };
+  }
+
+  /** Throws when the backend cannot take work: disposed, or a worker failed. */
+  #check(): void {
+    if (this.#state.disposed) throw new BackendUnavailableError('the cpu backend was disposed');
+    if (this.#pool.failure) throw this.#pool.failure;
+  }
+
+  #allocate(shape: readonly number[]): CpuTensor {
+    const size = checkShape(shape);
+    const offset = this.#heap.alloc(4 * size);
+    const tensor = new CpuTensor(this, this.#state, shape, offset, (t) => {
+      this.#collected.unregister(t);
+      if (!this.#state.disposed) this.#heap.free(t.offset);
+    });
+    if (offset !== 0) this.#collected.register(tensor, offset, tensor);
+    return tensor;
+  }
+
+  /** Runs `body` after every product called before it, with `operands` kept alive until it ends. */
+  #exclusive<T>(operands: (Tensor | undefined)[], body: () => Promise<T>): Promise<T> {
+    const pinned = operands.filter((t): t is CpuTensor => t !== undefined) as CpuTensor[];
+    for (const t of pinned) t.pin();
+    const result = this.#tail.then(() => {
+      this.#check();
+      return body();
+    });
+    const done = result.finally(() => {
+      for (const t of pinned) t.unpin();
+    });
+    this.#tail = done.catch(() => undefined);
+    return done;
+  }
+
+  tensor(data: HostData, shape?: readonly number[]): Tensor {
+    this.#check();
+    const packed = packHostData(data, shape);
+    const tensor = this.#allocate(packed.shape);
+    if (tensor.size > 0) this.#heap.f32.set(packed.values, tensor.offset / 4);
+    return tensor;
+  }
+
+  zeros(shape: readonly number[]): Tensor {
+    this.#check();
+    const tensor = this.#allocate(shape);
+    this.#fillZero(tensor);
+    return tensor;
+  }
+
+  #fillZero(tensor: CpuTensor): void {
+    if (tensor.size > 0) this.#heap.f32.fill(0, tensor.offset / 4, tensor.offset / 4 + tensor.size);
+  }
+
+  async read(tensor: Tensor): Promise<Float32Array> {
+    this.#check();
+    checkTensor(this, tensor, 'tensor');
+    const t = tensor as CpuTensor;
+    return t.size === 0 ? new Float32Array(0) : this.#heap.f32.slice(t.offset / 4, t.offset / 4 + t.size);
+  }
+
+  async readNdarray(tensor: Tensor): Promise<NdArray<Float32Array>> {
+    return ndarray(await this.read(tensor), [...tensor.shape]);
+  }
+
+  async forward(layout: BlockLayout, x: Tensor, w: Tensor, options: GateOptions = {}): Promise<Tensor> {
+    this.#check();
+    const n = checkForward(this, layout, x, w, options.gates);
+    return this.#exclusive([x, w, options.gates], () => this.#blockProduct(true, layout, n, x as CpuTensor, w as CpuTensor, options.gates as CpuTensor | undefined));
+  }
+
+  async backwardData(layout: BlockLayout, dy: Tensor, w: Tensor, options: GateOptions = {}): Promise<Tensor> {
+    this.#check();
+    const n = checkBackwardData(this, layout, dy, w, options.gates);
+    return this.#exclusive([dy, w, options.gates], () => this.#blockProduct(false, layout, n, dy as CpuTensor, w as CpuTensor, options.gates as CpuTensor | undefined));
+  }
+
+  /**
+   * Forward (a unit per output block and row range, its inputs from the column view) or
+   * backward-data (a unit per input block and row range, from the CSR): pack the activation into
+   * row tiles and the gated weights into panels, then the products.
+   */
+  async #blockProduct(forward: boolean, layout: BlockLayout, n: number, a: CpuTensor, w: CpuTensor, gates?: CpuTensor): Promise<Tensor> {
+    const bs = layout.blockSize;
+    const nnz = layout.nnz;
+    const inWidth = forward ? layout.inFeatures : layout.outFeatures;
+    const outWidth = forward ? layout.outFeatures : layout.inFeatures;
+    const segments = forward ? layout.outBlocks : layout.inBlocks;
+    const threads = this.threads;
+    const out = this.#allocate([n, outWidth]);
+    if (nnz === 0) {
+      this.#fillZero(out);
+      return out;
+    }
+    const tables = this.#tables.get(layout);
+    const ptr = forward ? tables.colPtr : tables.rowPtr;
+    const temps: number[] = [];
+    try {
+      const tiles = this.#temp(temps, rowTileBytes(n, inWidth));
+      const panels = this.#temp(temps, 4 * nnz * bs * bs);
+      await this.#pool.run({
+        tasks: [
+          packPanelsTask(forward, w.offset, gates?.offset ?? 0, bs, ptr, forward ? tables.blockId : 0, panels, segments, threads),
+          packRowTilesTask(a.offset, n, inWidth, false, tiles, threads),
+        ],
+        flops: 4 * (nnz * bs * bs + n * inWidth),
+      });
+      await this.#pool.run({
+        tasks: [sparseTask(tiles, inWidth, out.offset, outWidth, panels, ptr, forward ? tables.rowIdx : tables.colIdx, bs, segments, n, threads)],
+        flops: 2 * n * nnz * bs * bs,
+      });
+      return out;
+    } catch (error) {
+      out.dispose();
+      throw error;
+    } finally {
+      for (const offset of temps) this.#heap.free(offset);
+    }
+  }
+
+  /** A temporary allocation, recorded in `temps` to be freed when the product ends. */
+  #temp(temps: number[], bytes: number): number {
+    const offset = this.#heap.alloc(bytes);
+    temps.push(offset);
+    return offset;
+  }
+
+  async weightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options: WeightGradOptions = {}): Promise<WeightGradResult> {
+    this.#check();
+    const n = checkWeightGrad(this, layout, x, dy, options.gates, options.weights);
+    const { gates, weights } = options as { gates?: CpuTensor; weights?: CpuTensor };
+    return this.#exclusive([x, dy, gates, weights], async () => {
+      const bs = layout.blockSize;
+      const nnz = layout.nnz;
+      const C = layout.inFeatures;
+      const K = layout.outFeatures;
+      const threads = this.threads;
+      const dw = this.#allocate([nnz, bs, bs]);
+      const dgates = weights ? this.#allocate([nnz]) : undefined;
+      const result = dgates ? { dw, dgates } : { dw };
+      if (nnz === 0) return result;
+      const tables = this.#tables.get(layout);
+      const temps: number[] = [];
+      try {
+        const xg = this.#temp(temps, 4 * n * C);
+        const dyg = this.#temp(temps, 4 * n * K);
+        await this.#pool.run({
+          tasks: [
+            packColumnGroupsTask((x as CpuTensor).offset, n, C, 4, xg, threads),
+            packColumnGroupsTask((dy as CpuTensor).offset, n, K, 8, dyg, threads),
+          ],
+          flops: 4 * n * (C + K),
+        });
+        await this.#pool.run({
+          tasks: [weightGradTask(xg, dyg, n, bs, tables.pairRows, tables.pairCols, dw.offset, gates?.offset ?? 0, weights?.offset ?? 0, dgates?.offset ?? 0, nnz, threads)],
+          flops: 2 * n * nnz * bs * bs,
+        });
+        return result;
+      } catch (error) {
+        dw.dispose();
+        dgates?.dispose();
+        throw error;
+      } finally {
+        for (const offset of temps) this.#heap.free(offset);
+      }
+    });
+  }
+
+  async matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Promise<Tensor> {
+    this.#check();
+    const transposeA = options.transposeA ?? false;
+    const transposeB = options.transposeB ?? false;
+    const [m, k, n] = checkMatmul(this, a, b, transposeA, transposeB);
+    return this.#exclusive([a, b], async () => {
+      const threads = this.threads;
+      const out = this.#allocate([m, n]);
+      if (m === 0 || n === 0) return out;
+      if (k === 0) {
+        this.#fillZero(out);
+        return out;
+      }
+      const temps: number[] = [];
+      try {
+        const tiles = this.#temp(temps, rowTileBytes(m, k));
+        const panels = this.#temp(temps, densePanelBytes(k, n));
+        await this.#pool.run({
+          tasks: [
+            packRowTilesTask((a as CpuTensor).offset, m, k, transposeA, tiles, threads),
+            packDenseTask((b as CpuTensor).offset, k, n, transposeB, panels, threads),
+          ],
+          flops: 4 * k * (m + n),
+        });
+        await this.#pool.run({ tasks: [denseTask(tiles, k, out.offset, n, panels, m, threads)], flops: 2 * m * n * k });
+        return out;
+      } catch (error) {
+        out.dispose();
+        throw error;
+      } finally {
+        for (const offset of temps) this.#heap.free(offset);
+      }
+    });
+  }
+
+  async sync(): Promise<void> {
+    this.#check();
+    await this.#tail;
+    this.#check();
+  }
+
+  /** Test hook: the next unit a worker takes throws there, as a crashing worker would. */
+  injectWorkerFault(): void {
+    this.#pool.injectFault();
+  }
+
+  async dispose(): Promise<void> {
+    if (this.#state.disposed) return;
+    const tail = this.#tail;
+    this.#state.disposed = true;
+    await tail;
+    this.#tables.close();
+    await this.#pool.close();
+  }
+}
+
+/**
+ * A CPU backend: checks that WebAssembly SIMD and shared memory work, compiles the kernel module
+ * once (the relaxed-SIMD build when asked and accepted), and starts `threads - 1` workers.
+ * BackendUnavailableError when something is missing; ParameterError for bad options.
+ */
+export async function createCpuBackend(options: CpuBackendOptions = {}): Promise<CpuBackend> {
+  const context = 'createCpuBackend';
+  const threads = options.threads === undefined ? Math.max(1, os.availableParallelism()) : checkInteger('threads', options.threads, 1, 256, context);
+  const maxMemoryBytes = options.maxMemoryBytes === undefined ? MAX_MEMORY_BYTES : checkInteger('maxMemoryBytes', options.maxMemoryBytes, 4 * PAGE_BYTES, MAX_MEMORY_BYTES, context);
+  const initialMemoryBytes = options.initialMemoryBytes === undefined
+    ? Math.min(16 * 2 ** 20, maxMemoryBytes)
+    : checkInteger('initialMemoryBytes', options.initialMemoryBytes, 0, maxMemoryBytes, context);
+  const minParallelFlops = options.minParallelFlops === undefined ? 2 ** 20 : checkInteger('minParallelFlops', options.minParallelFlops, 0, Number.MAX_SAFE_INTEGER, context);
+  checkWasmSupport();
+  const { bytes, relaxed } = kernelBytes(options.relaxed ?? true);
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(bytes);
+  } catch (error) {
+    throw new BackendUnavailableError(`the cpu backend's kernel module does not compile here: ${(error as Error).message}`);
+  }
+  const heap = new SharedHeap(maxMemoryBytes, initialMemoryBytes);
+  const instance = new WebAssembly.Instance(module, { env: { memory: heap.memory } });
+  const pool = await ThreadPool.create(module, heap, instance.exports as unknown as KernelExports, {
+    threads,
+    callerWorks: options.callerWorks ?? true,
+    minParallelFlops,
+  });
+  return new CpuBackend(heap, pool, relaxed, 1);
+}

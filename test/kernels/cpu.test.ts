@@ -1,0 +1,199 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ParameterError } from '../../src/errors.js';
+import { BackendUnavailableError, TensorError } from '../../src/kernels/errors.js';
+import { createCpuBackend, OutOfMemoryError, WorkerError, type CpuBackend } from '../../src/kernels/cpu/cpu-backend.js';
+import { referenceBackwardData, referenceForward, referenceMatmul, referenceWeightGrad } from '../../src/kernels/reference.js';
+import { randomLayout } from '../../src/patterns/random-layout.js';
+import { resolveRng } from '../../src/random.js';
+import { backendConformance, expectWithinBound } from './conformance.js';
+
+/*
+ * The CPU backend: WebAssembly SIMD kernels on the calling thread and worker threads over one
+ * shared memory. The conformance suite runs on two threads with every phase split across them
+ * (minParallelFlops 0), and again on the plain-SIMD build; then what is particular to this
+ * backend: results that do not depend on the thread count, memory growth and its limit, tensor
+ * lifetimes, and a worker that fails.
+ */
+
+backendConformance('cpu', () => createCpuBackend({ threads: 2, minParallelFlops: 0 }), true);
+backendConformance('cpu (plain SIMD)', () => createCpuBackend({ threads: 2, minParallelFlops: 0, relaxed: false }), true);
+
+const rng = resolveRng({ seed: 'cpu-backend' });
+const random = (size: number) => Float32Array.from({ length: size }, () => rng() * 2 - 1);
+const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
+
+describe('cpu backend', () => {
+  const backends: CpuBackend[] = [];
+  const make = async (options: Parameters<typeof createCpuBackend>[0]) => {
+    const backend = await createCpuBackend(options);
+    backends.push(backend);
+    return backend;
+  };
+  let one: CpuBackend;
+  let two: CpuBackend;
+  let workersOnly: CpuBackend;
+  beforeAll(async () => {
+    one = await make({ threads: 1 });
+    two = await make({ threads: 2, minParallelFlops: 0 });
+    // every unit on the worker: what a worker computes is checked on its own
+    workersOnly = await make({ threads: 2, minParallelFlops: 0, callerWorks: false });
+  });
+  afterAll(async () => {
+    await Promise.all(backends.map((b) => b.dispose()));
+  });
+
+  it('describes its threads and instruction set', () => {
+    expect(one.description).toMatch(/^CPU: 1 thread, WebAssembly SIMD/);
+    expect(two.description).toMatch(/^CPU: 2 threads, WebAssembly SIMD/);
+    expect(two.description.includes('relaxed')).toBe(two.relaxed);
+    expect(two.name).toBe('cpu');
+    expect(two.stats.compilations).toBe(1);
+  });
+
+  it('gives identical results on 1 and 2 threads, and from the workers alone, within the bound of the reference', async () => {
+    for (const bs of [8, 16, 32] as const) {
+      const layout = randomLayout({ inBlocks: 6, outBlocks: 5, density: 0.5, blockSize: bs, seed: bs });
+      const n = 45;
+      const C = layout.inFeatures;
+      const K = layout.outFeatures;
+      const x = random(n * C);
+      const w = random(layout.nnz * bs * bs);
+      const dy = random(n * K);
+      const g = random(layout.nnz);
+      const outputs = [];
+      for (const b of [one, two, workersOnly]) {
+        const parallel = b.stats.parallelPhases;
+        const X = b.tensor(x, [n, C]);
+        const W = b.tensor(w, [layout.nnz, bs, bs]);
+        const DY = b.tensor(dy, [n, K]);
+        const G = b.tensor(g, [layout.nnz]);
+        const grads = await b.weightGrad(layout, X, DY, { gates: G, weights: W });
+        outputs.push({
+          y: await b.read(await b.forward(layout, X, W, { gates: G })),
+          dx: await b.read(await b.backwardData(layout, DY, W, { gates: G })),
+          dw: await b.read(grads.dw),
+          dg: await b.read(grads.dgates!),
+          c: await b.read(await b.matmul(X, DY, { transposeA: true })),
+        });
+        expect(b.stats.parallelPhases - parallel, b.description).toBe(b.threads === 1 ? 0 : 8);
+      }
+      const [first, ...others] = outputs;
+      for (const other of others) expect(other).toEqual(first);
+      expectWithinBound(first.y, referenceForward(layout, x, n, w, g), referenceForward(layout, abs(x), n, abs(w), abs(g)), C, `forward bs${bs}`);
+      expectWithinBound(first.dx, referenceBackwardData(layout, dy, n, w, g), referenceBackwardData(layout, abs(dy), n, abs(w), abs(g)), K, `backward-data bs${bs}`);
+      const ref = referenceWeightGrad(layout, x, dy, n, g, w);
+      const refAbs = referenceWeightGrad(layout, abs(x), abs(dy), n, abs(g), abs(w));
+      expectWithinBound(first.dw, ref.dw, refAbs.dw, n, `weight-gradient bs${bs}`);
+      expectWithinBound(first.dg, ref.dgates!, refAbs.dgates!, n + bs * bs, `gate gradient bs${bs}`);
+      expectWithinBound(first.c, referenceMatmul(x, [n, C], dy, [n, K], true, false), referenceMatmul(abs(x), [n, C], abs(dy), [n, K], true, false), n, `matmul bs${bs}`);
+    }
+  });
+
+  it('grows its memory beyond the initial size, keeping what it holds', async () => {
+    const b = await make({ threads: 2, initialMemoryBytes: 2 ** 20 });
+    const start = b.stats.memoryBytes;
+    const small = random(1000);
+    const kept = b.tensor(small, [1000]);
+    const big = new Float32Array(3 * 2 ** 20 / 4 + 13).map((_, i) => i % 1001); // 3 MiB and a bit
+    const t = b.tensor(big, [big.length]);
+    expect(b.stats.memoryBytes).toBeGreaterThan(start);
+    const back = await b.read(t);
+    expect(back.length).toBe(big.length);
+    expect(back.every((v, i) => v === big[i])).toBe(true);
+    expect(await b.read(kept)).toEqual(small);
+    // a product whose temporaries grow the memory again, on both threads
+    const layout = randomLayout({ inBlocks: 8, density: 1, blockSize: 32, seed: 3 });
+    const n = 130;
+    const x = random(n * 256);
+    const w = random(64 * 1024);
+    const before = b.stats.memoryBytes;
+    const y = await b.read(await b.forward(layout, b.tensor(x, [n, 256]), b.tensor(w, [64, 32, 32])));
+    expect(b.stats.memoryBytes).toBeGreaterThan(before);
+    expectWithinBound(y, referenceForward(layout, x, n, w), referenceForward(layout, abs(x), n, abs(w)), 256, 'forward after growth');
+  });
+
+  it('raises OutOfMemoryError naming maxMemoryBytes, and keeps working after it', async () => {
+    const b = await make({ threads: 1, maxMemoryBytes: 2 * 2 ** 20 });
+    expect(() => b.zeros([1024, 1024])).toThrow(OutOfMemoryError);
+    expect(() => b.zeros([1024, 1024])).toThrow(/maxMemoryBytes/);
+    // operands fit, the product's temporaries do not: the product rejects
+    const layout = randomLayout({ inBlocks: 16, density: 1, blockSize: 32, seed: 1 });
+    const W = b.tensor(random(256 * 1024), [256, 32, 32]); // 1 MiB
+    const X = b.tensor(random(16 * 512), [16, 512]);
+    await expect(b.forward(layout, X, W)).rejects.toThrow(OutOfMemoryError);
+    W.dispose();
+    expect(Array.from(await b.read(b.tensor(new Float32Array([1, 2, 3]), [3])))).toEqual([1, 2, 3]);
+    await expect(createCpuBackend({ maxMemoryBytes: 1000 })).rejects.toThrow(ParameterError);
+  });
+
+  it('rejects bad options with ParameterError naming them', async () => {
+    await expect(createCpuBackend({ threads: 0 })).rejects.toThrow(/threads/);
+    await expect(createCpuBackend({ threads: 1.5 })).rejects.toThrow(ParameterError);
+  });
+
+  it('keeps a tensor disposed during a product until the product ends, and refuses it afterwards', async () => {
+    const layout = randomLayout({ inBlocks: 4, density: 0.75, blockSize: 16, seed: 2 });
+    const n = 20;
+    const x = random(n * 64);
+    const w = random(layout.nnz * 256);
+    const X = two.tensor(x, [n, 64]);
+    const W = two.tensor(w, [layout.nnz, 16, 16]);
+    const pending = two.forward(layout, X, W);
+    X.dispose();
+    W.dispose();
+    // memory freed now would be handed out again here
+    const other = two.tensor(random(n * 64 + layout.nnz * 256), [n * 64 + layout.nnz * 256]);
+    expectWithinBound(await two.read(await pending), referenceForward(layout, x, n, w), referenceForward(layout, abs(x), n, abs(w)), 64, 'forward of disposed operands');
+    expect(X.disposed).toBe(true);
+    await expect(two.read(X)).rejects.toThrow(TensorError);
+    await expect(two.forward(layout, X, W)).rejects.toThrow(/X was disposed/);
+    other.dispose();
+  });
+
+  it('after dispose, refuses work and reports its tensors disposed', async () => {
+    const b = await make({ threads: 2 });
+    const t = b.tensor(new Float32Array([1, 2]), [2]);
+    await b.dispose();
+    expect(t.disposed).toBe(true);
+    expect(() => b.zeros([2])).toThrow(BackendUnavailableError);
+    await expect(b.matmul(t, t)).rejects.toThrow(BackendUnavailableError);
+    await b.dispose(); // twice is fine
+  });
+
+  it('rejects a product whose worker fails, instead of waiting for it, and every call after it', async () => {
+    const b = await make({ threads: 2, minParallelFlops: 0, callerWorks: false });
+    const X = b.tensor(random(8 * 8), [8, 8]);
+    expect(Array.from(await b.read(await b.matmul(X, X)))).toHaveLength(64);
+    b.injectWorkerFault();
+    await expect(b.matmul(X, X)).rejects.toThrow(WorkerError);
+    await expect(b.matmul(X, X)).rejects.toThrow(/worker 1 failed: injected fault/);
+    await expect(b.sync()).rejects.toThrow(WorkerError);
+    expect(() => b.tensor(new Float32Array(1), [1])).toThrow(WorkerError);
+    await b.dispose();
+  });
+
+  it('does not keep the process alive when a backend is not disposed', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'cpu-backend-'));
+    try {
+      const script = join(dir, 'leak.mts');
+      const backendUrl = new URL('../../src/kernels/cpu/cpu-backend.ts', import.meta.url).href;
+      writeFileSync(script, [
+        `import { createCpuBackend } from ${JSON.stringify(backendUrl)};`,
+        'const b = await createCpuBackend({ threads: 2, minParallelFlops: 0 });',
+        'const x = b.tensor(new Float32Array(64).fill(1), [8, 8]);',
+        'const y = await b.read(await b.matmul(x, x));',
+        'console.log(y[0]);',
+      ].join('\n'));
+      const root = fileURLToPath(new URL('../..', import.meta.url));
+      const out = execFileSync(process.execPath, ['--import', 'tsx', script], { cwd: root, timeout: 30_000, encoding: 'utf8' });
+      expect(out.trim()).toBe('8');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
