@@ -10,6 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { benchCases, FULL_BENCH_GRID, runKernelBench, type BenchProduct, type KernelBenchRow } from '../src/kernels/bench.js';
 import { getBackend, type BackendChoice } from '../src/kernels/get-backend.js';
@@ -76,10 +77,13 @@ print(json.dumps({'times': out, 'numpy': np.__version__}))
     return null;
   }
   const parsed = JSON.parse(run.stdout) as { times: Record<string, number>; numpy: string };
-  process.stdout.write(`numpy ${parsed.numpy} (${PYTHON}) dense matmul measured in this run\n`);
   return new Map(Object.entries(parsed.times));
 }
 
+const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
+process.stdout.write(`node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'unknown'}); load average (1, 5, 15 min) at start: ${load()}\n`);
+// numpy before and after ours (never at the same time), the faster of the two as the baseline.
+const numpyBefore = numpyTimes();
 const backend = await getBackend(values.backend as BackendChoice, { threads: values.threads ? Number(values.threads) : undefined });
 process.stdout.write(`backend: ${backend.description}\nC = K = ${grid.features}, random layouts (dense at density 1), float32\n`);
 let rows: KernelBenchRow[];
@@ -91,8 +95,9 @@ try {
 } finally {
   await backend.dispose();
 }
-// numpy after ours, so that the two never compete for the cores.
-const numpy = numpyTimes();
+const numpyAfter = numpyBefore && numpyTimes();
+const numpy = numpyBefore && numpyAfter && new Map([...numpyBefore].map(([key, s]) => [key, Math.min(s, numpyAfter.get(key) ?? s)]));
+if (numpy) process.stdout.write(`numpy dense matmul (${PYTHON}, OpenBLAS) measured before and after ours in this run; the faster of the two is the baseline\n`);
 const numpyOf = (r: KernelBenchRow) => numpy?.get(`${r.product}:${r.batch}`);
 process.stdout.write(formatBenchTable(rows, numpy ? {
   header: ['numpy dense', 'sparse/numpy'],
@@ -115,5 +120,5 @@ for (const r of rows) {
   const ratio = r.seconds / full.seconds;
   lines.push(`proportionality ${r.product} bs${r.blockSize} N=${r.batch} d=${r.density}: time(d)/time(1) = ${ratio.toFixed(3)}, 1.3 d = ${(1.3 * r.density).toFixed(3)}: ${verdict(ratio <= 1.3 * r.density)}`);
 }
-process.stdout.write(`${lines.join('\n')}\n`);
+process.stdout.write(`${lines.join('\n')}\nload average at end: ${load()}\n`);
 if (values.json) writeFileSync(values.json, `${JSON.stringify({ backend: backend.description, grid, rows, numpy: numpy ? Object.fromEntries(numpy) : null }, null, 2)}\n`);

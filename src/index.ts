@@ -5,3 +5,4 @@ export * from './graph/index.js';
 export * from './patterns/index.js';
 export * from './analysis/index.js';
 export * from './kernels/index.js';
+export * from './train/index.js';
