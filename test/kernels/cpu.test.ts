@@ -11,6 +11,7 @@ import { referenceBackwardData, referenceForward, referenceMatmul, referenceWeig
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { resolveRng } from '../../src/random.js';
 import { backendConformance, expectWithinBound } from './conformance.js';
+import { opsConformance } from './ops-conformance.js';
 
 /*
  * The CPU backend: WebAssembly SIMD kernels on the calling thread and worker threads over one
@@ -22,6 +23,7 @@ import { backendConformance, expectWithinBound } from './conformance.js';
 
 backendConformance('cpu', () => createCpuBackend({ threads: 2, minParallelFlops: 0 }), true);
 backendConformance('cpu (plain SIMD)', () => createCpuBackend({ threads: 2, minParallelFlops: 0, relaxed: false }), true);
+opsConformance('cpu', () => createCpuBackend({ threads: 2, minParallelFlops: 0 }), true);
 
 const rng = resolveRng({ seed: 'cpu-backend' });
 const random = (size: number) => Float32Array.from({ length: size }, () => rng() * 2 - 1);

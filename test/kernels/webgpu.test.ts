@@ -7,6 +7,7 @@ import { referenceBackwardData, referenceForward, referenceMatmul, referenceWeig
 import { WebGPUError } from '../../src/kernels/webgpu/errors.js';
 import { createWebGPUBackend, probeWebGPU, type WebGPUBackend, type WebGPUBackendOptions } from '../../src/kernels/webgpu/webgpu-backend.js';
 import { backendConformance, expectWithinBound } from './conformance.js';
+import { opsConformance } from './ops-conformance.js';
 
 /*
  * The WebGPU backend on whatever adapter Dawn finds: a GPU, or Mesa's lavapipe (a CPU Vulkan
@@ -34,6 +35,9 @@ async function make(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend |
 }
 
 backendConformance('webgpu', make, required);
+opsConformance('webgpu', make, required);
+// Again with tiny bindings and at most 2 workgroups per dispatch: every training op splits its grid.
+opsConformance('webgpu (split)', () => make({ maxBindingBytes: 4352, maxWorkgroups: 2 }), required);
 
 const rng = resolveRng({ seed: 'webgpu-backend' });
 const random = (size: number) => Float32Array.from({ length: size }, () => rng() * 2 - 1);
@@ -116,6 +120,16 @@ describe('webgpu backend', () => {
       expect(s.stats.dispatches - before, 'matmul was split').toBeGreaterThan(1);
       expectWithinBound(c, referenceMatmul(a, aShape, bb, bShape, transposeA, transposeB), referenceMatmul(abs(a), aShape, abs(bb), bShape, transposeA, transposeB), k, `split matmul ${m}x${k}x${n}`);
     }
+  });
+
+  run('splits training ops into grids of at most maxWorkgroups, and refuses a tensor over the binding limit', async () => {
+    const s = split!;
+    const x = random(600);
+    const before = s.stats.dispatches;
+    const y = await s.read(await s.scale(s.tensor(x, [600]), 2));
+    expect(s.stats.dispatches - before, 'scale was split').toBe(2); // 600 elements, 2 x 256 per dispatch
+    expect(Array.from(y)).toEqual(Array.from(x, (v) => 2 * v));
+    await expect(s.addBias(s.tensor(random(2000), [2, 1000]), s.tensor(random(1000), [1000]))).rejects.toThrow(/maxStorageBufferBindingSize/);
   });
 
   run('the 128 x 128 matmul tile matches the reference too', async () => {

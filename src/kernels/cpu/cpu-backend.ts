@@ -5,7 +5,16 @@ import type { BlockLayout } from '../../patterns/layout.js';
 import { BackendUnavailableError } from '../errors.js';
 import { packHostData } from '../host-data.js';
 import { checkBackwardData, checkForward, checkMatmul, checkShape, checkTensor, checkWeightGrad } from '../shapes.js';
-import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
+import {
+  checkActivationKind, checkAddBias, checkBlockNormKind, checkBlocks, checkDistinct, checkGatherIds, checkHardConcrete, checkLayerNorm, checkLayerNormGrad,
+  checkMatrix, checkSameShape, checkSoftmaxCrossEntropy, resolveAdam, resolveHardConcrete, resolveSgd, scatterSources,
+} from '../ops.js';
+import type {
+  ActivationKind, AdamStepOptions, Backend, BackendStats, BlockNormKind, GateOptions, HardConcreteOptions, HostData, L0PenaltyResult, LayerNormGradResult,
+  LayerNormResult, MatmulOptions, SgdStepOptions, SoftmaxCrossEntropyResult, Tensor, WeightGradOptions, WeightGradResult,
+} from '../types.js';
+import { checkNumber } from '../../check.js';
+import * as ops from './ops.js';
 import {
   denseTask, densePanelBytes, packColumnGroupsTask, packDenseTask, packPanelsTask, packRowTilesTask, rowTileBytes, sparseTask, weightGradTask,
 } from './jobs.js';
@@ -140,6 +149,10 @@ export class CpuBackend implements Backend {
   }
 
   async read(tensor: Tensor): Promise<Float32Array> {
+    this.#check();
+    checkTensor(this, tensor, 'tensor');
+    // After every operation called before it (an in-place step may still be queued).
+    await this.#tail;
     this.#check();
     checkTensor(this, tensor, 'tensor');
     const t = tensor as CpuTensor;
@@ -285,6 +298,212 @@ export class CpuBackend implements Backend {
       } finally {
         for (const offset of temps) this.#heap.free(offset);
       }
+    });
+  }
+
+  /** Runs a training operation (plain loops in the calling thread) after every call queued before it. */
+  #queueOp<T>(operands: (Tensor | null | undefined)[], body: () => T): Promise<T> {
+    return this.#exclusive(operands.map((t) => t ?? undefined), async () => body());
+  }
+
+  /** Element index of a tensor in the heap's float32 view. */
+  #at(t: Tensor | null): number {
+    return t ? (t as CpuTensor).offset / 4 : -1;
+  }
+
+  async addBias(x: Tensor, bias: Tensor): Promise<Tensor> {
+    this.#check();
+    const [n, width] = checkAddBias(this, x, bias);
+    return this.#queueOp([x, bias], () => {
+      const out = this.#allocate([n, width]);
+      ops.addBias(this.#heap.f32, this.#at(x), this.#at(bias), this.#at(out), n, width);
+      return out;
+    });
+  }
+
+  async sumRows(x: Tensor): Promise<Tensor> {
+    this.#check();
+    const [n, width] = checkMatrix(this, x, 'x', 'sumRows');
+    return this.#queueOp([x], () => {
+      const out = this.#allocate([width]);
+      ops.sumRows(this.#heap.f32, this.#at(x), this.#at(out), n, width);
+      return out;
+    });
+  }
+
+  async activation(kind: ActivationKind, x: Tensor): Promise<Tensor> {
+    this.#check();
+    checkActivationKind(kind);
+    checkTensor(this, x, 'x');
+    return this.#queueOp([x], () => {
+      const out = this.#allocate(x.shape);
+      ops.activation(this.#heap.f32, kind, this.#at(x), this.#at(out), x.size);
+      return out;
+    });
+  }
+
+  async activationGrad(kind: ActivationKind, x: Tensor, dy: Tensor): Promise<Tensor> {
+    this.#check();
+    checkActivationKind(kind);
+    checkSameShape(this, x, 'x', dy, 'dy', 'activationGrad');
+    return this.#queueOp([x, dy], () => {
+      const out = this.#allocate(x.shape);
+      ops.activationGrad(this.#heap.f32, kind, this.#at(x), this.#at(dy), this.#at(out), x.size);
+      return out;
+    });
+  }
+
+  async softmaxCrossEntropy(logits: Tensor, labels: Tensor): Promise<SoftmaxCrossEntropyResult> {
+    this.#check();
+    const [n, k] = checkSoftmaxCrossEntropy(this, logits, labels);
+    return this.#queueOp([logits, labels], () => {
+      const loss = this.#allocate([1]);
+      const dlogits = this.#allocate([n, k]);
+      const correct = this.#allocate([1]);
+      ops.softmaxCrossEntropy(this.#heap.f32, this.#at(logits), this.#at(labels), this.#at(loss), this.#at(dlogits), this.#at(correct), n, k);
+      return { loss, dlogits, correct };
+    });
+  }
+
+  async layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Promise<LayerNormResult> {
+    this.#check();
+    const [n, width] = checkLayerNorm(this, x, gamma, beta, eps);
+    return this.#queueOp([x, gamma, beta], () => {
+      const y = this.#allocate([n, width]);
+      const mean = this.#allocate([n]);
+      const rstd = this.#allocate([n]);
+      ops.layerNorm(this.#heap.f32, this.#at(x), this.#at(gamma), this.#at(beta), eps, this.#at(y), this.#at(mean), this.#at(rstd), n, width);
+      return { y, mean, rstd };
+    });
+  }
+
+  async layerNormGrad(x: Tensor, dy: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor): Promise<LayerNormGradResult> {
+    this.#check();
+    const [n, width] = checkLayerNormGrad(this, x, dy, gamma, mean, rstd);
+    return this.#queueOp([x, dy, gamma, mean, rstd], () => {
+      const dx = this.#allocate([n, width]);
+      const dgamma = this.#allocate([width]);
+      const dbeta = this.#allocate([width]);
+      ops.layerNormGrad(this.#heap.f32, this.#at(x), this.#at(dy), this.#at(gamma), this.#at(mean), this.#at(rstd), this.#at(dx), this.#at(dgamma), this.#at(dbeta), n, width);
+      return { dx, dgamma, dbeta };
+    });
+  }
+
+  async sgdStep(param: Tensor, grad: Tensor, velocity: Tensor | null, options: SgdStepOptions): Promise<void> {
+    this.#check();
+    const h = resolveSgd(this, param, grad, velocity, options);
+    return this.#queueOp([param, grad, velocity], () => ops.sgdStep(this.#heap.f32, this.#at(param), this.#at(grad), this.#at(velocity), param.size, h));
+  }
+
+  async adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, options: AdamStepOptions): Promise<void> {
+    this.#check();
+    const h = resolveAdam(this, param, grad, m, v, options);
+    return this.#queueOp([param, grad, m, v], () => ops.adamStep(this.#heap.f32, this.#at(param), this.#at(grad), this.#at(m), this.#at(v), param.size, h));
+  }
+
+  async scale(x: Tensor, s: number): Promise<Tensor> {
+    this.#check();
+    checkTensor(this, x, 'x');
+    checkNumber('s', s, -Number.MAX_VALUE, Number.MAX_VALUE, 'scale');
+    return this.#queueOp([x], () => {
+      const out = this.#allocate(x.shape);
+      ops.scale(this.#heap.f32, this.#at(x), s, this.#at(out), x.size);
+      return out;
+    });
+  }
+
+  async axpy(alpha: number, x: Tensor, y: Tensor): Promise<void> {
+    this.#check();
+    checkNumber('alpha', alpha, -Number.MAX_VALUE, Number.MAX_VALUE, 'axpy');
+    checkSameShape(this, x, 'x', y, 'y', 'axpy');
+    checkDistinct('axpy', [[y, 'y']], [[x, 'x']]);
+    return this.#queueOp([x, y], () => ops.axpy(this.#heap.f32, alpha, this.#at(x), this.#at(y), x.size));
+  }
+
+  async copy(x: Tensor): Promise<Tensor> {
+    this.#check();
+    checkTensor(this, x, 'x');
+    return this.#queueOp([x], () => {
+      const out = this.#allocate(x.shape);
+      if (x.size > 0) this.#heap.f32.copyWithin(this.#at(out), this.#at(x), this.#at(x) + x.size);
+      return out;
+    });
+  }
+
+  async fill(x: Tensor, value: number): Promise<void> {
+    this.#check();
+    checkTensor(this, x, 'x');
+    if (typeof value !== 'number') checkNumber('value', value, -Infinity, Infinity, 'fill');
+    return this.#queueOp([x], () => {
+      if (x.size > 0) this.#heap.f32.fill(value, this.#at(x), this.#at(x) + x.size);
+    });
+  }
+
+  async blockNorms(w: Tensor, kind: BlockNormKind): Promise<Tensor> {
+    this.#check();
+    checkBlockNormKind(kind);
+    const [nnz, per] = checkBlocks(this, w, 'w', 'blockNorms');
+    return this.#queueOp([w], () => {
+      const out = this.#allocate([nnz]);
+      ops.blockNorms(this.#heap.f32, kind, this.#at(w), this.#at(out), nnz, per);
+      return out;
+    });
+  }
+
+  async gatherBlocks(w: Tensor, ids: Int32Array): Promise<Tensor> {
+    this.#check();
+    const [nnz, per] = checkBlocks(this, w, 'w', 'gatherBlocks');
+    checkGatherIds(ids, nnz);
+    const sources = ids.slice();
+    return this.#queueOp([w], () => {
+      const out = this.#allocate([sources.length, ...w.shape.slice(1)]);
+      ops.gatherBlocks(this.#heap.f32, this.#at(w), sources, this.#at(out), per);
+      return out;
+    });
+  }
+
+  async scatterBlocks(src: Tensor, ids: Int32Array, nnzOut: number): Promise<Tensor> {
+    this.#check();
+    const [m, per] = checkBlocks(this, src, 'src', 'scatterBlocks');
+    const sources = scatterSources(ids, m, nnzOut);
+    return this.#queueOp([src], () => {
+      const out = this.#allocate([nnzOut, ...src.shape.slice(1)]);
+      ops.gatherBlocks(this.#heap.f32, this.#at(src), sources, this.#at(out), per);
+      return out;
+    });
+  }
+
+  async hardConcreteGates(logAlpha: Tensor, u: Tensor | null, options: HardConcreteOptions = {}): Promise<Tensor> {
+    this.#check();
+    const nnz = checkHardConcrete(this, 'hardConcreteGates', logAlpha, u);
+    const h = resolveHardConcrete(options, 'hardConcreteGates');
+    return this.#queueOp([logAlpha, u], () => {
+      const out = this.#allocate([nnz]);
+      ops.hardConcreteGates(this.#heap.f32, this.#at(logAlpha), this.#at(u), this.#at(out), nnz, h);
+      return out;
+    });
+  }
+
+  async hardConcreteGrad(logAlpha: Tensor, u: Tensor | null, dgates: Tensor, options: HardConcreteOptions = {}): Promise<Tensor> {
+    this.#check();
+    const nnz = checkHardConcrete(this, 'hardConcreteGrad', logAlpha, u, dgates);
+    const h = resolveHardConcrete(options, 'hardConcreteGrad');
+    return this.#queueOp([logAlpha, u, dgates], () => {
+      const out = this.#allocate([nnz]);
+      ops.hardConcreteGrad(this.#heap.f32, this.#at(logAlpha), this.#at(u), this.#at(dgates), this.#at(out), nnz, h);
+      return out;
+    });
+  }
+
+  async l0Penalty(logAlpha: Tensor, options: HardConcreteOptions = {}): Promise<L0PenaltyResult> {
+    this.#check();
+    const nnz = checkHardConcrete(this, 'l0Penalty', logAlpha, null);
+    const h = resolveHardConcrete(options, 'l0Penalty');
+    return this.#queueOp([logAlpha], () => {
+      const value = this.#allocate([1]);
+      const grad = this.#allocate([nnz]);
+      ops.l0Penalty(this.#heap.f32, this.#at(logAlpha), this.#at(value), this.#at(grad), nnz, h);
+      return { value, grad };
     });
   }
 

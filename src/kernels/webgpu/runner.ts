@@ -46,6 +46,7 @@ export class Runner {
   readonly counts = { compilations: 0, dispatches: 0 };
   readonly #compiled = new Map<string, Promise<CompiledProgram>>();
   #profile: Promise<number>[] | null = null;
+  #submitted: Promise<void> = Promise.resolve();
   #profiledPasses = 0;
 
   constructor(device: GPUDevice, options: { debug?: boolean } = {}) {
@@ -93,10 +94,27 @@ export class Runner {
     return { pipeline, layout };
   }
 
-  /** Encodes and submits `dispatches` in order, in one command buffer. */
-  async run(dispatches: readonly Dispatch[]): Promise<void> {
-    if (dispatches.length === 0) return;
-    const compiled = await Promise.all(dispatches.map((d) => this.compile(d.program)));
+  /**
+   * Encodes and submits `dispatches` in order, in one command buffer. Runs are submitted in call
+   * order even when an earlier one still waits for its pipelines to compile: in-place operations
+   * (optimiser steps) must not overtake a product called before them that reads the same tensor.
+   */
+  run(dispatches: readonly Dispatch[]): Promise<void> {
+    if (dispatches.length === 0) return this.#submitted;
+    const compiled = Promise.all(dispatches.map((d) => this.compile(d.program)));
+    compiled.catch(() => undefined);
+    const previous = this.#submitted;
+    const run = previous.then(async () => this.#submit(dispatches, await compiled));
+    this.#submitted = run.then(() => undefined, () => undefined);
+    return run;
+  }
+
+  /** Resolves once every run called so far has been submitted (or has failed). */
+  submitted(): Promise<void> {
+    return this.#submitted;
+  }
+
+  async #submit(dispatches: readonly Dispatch[], compiled: CompiledProgram[]): Promise<void> {
     const { device } = this;
     if (this.debug) {
       device.pushErrorScope('validation');

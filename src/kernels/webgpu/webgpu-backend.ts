@@ -3,7 +3,18 @@ import { BlocksparseError, ShapeError } from '../../errors.js';
 import type { BlockLayout, BlockSize } from '../../patterns/layout.js';
 import { BackendUnavailableError, DeviceLostError } from '../errors.js';
 import { checkBackwardData, checkForward, checkMatmul, checkShape, checkTensor, checkWeightGrad } from '../shapes.js';
-import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
+import {
+  checkActivationKind, checkAddBias, checkBlockNormKind, checkBlocks, checkDistinct, checkGatherIds, checkHardConcrete, checkLayerNorm, checkLayerNormGrad,
+  checkMatrix, checkSameShape, checkSoftmaxCrossEntropy, resolveAdam, resolveHardConcrete, resolveSgd, scatterSources, type HardConcreteParams,
+} from '../ops.js';
+import type {
+  ActivationKind, AdamStepOptions, Backend, BackendStats, BlockNormKind, GateOptions, HardConcreteOptions, HostData, L0PenaltyResult, LayerNormGradResult,
+  LayerNormResult, MatmulOptions, SgdStepOptions, SoftmaxCrossEntropyResult, Tensor, WeightGradOptions, WeightGradResult,
+} from '../types.js';
+import { checkNumber } from '../../check.js';
+import {
+  ACTIVATION_CODES, ColumnOp, ColumnProgram, ElementwiseOp, ElementwiseProgram, RowOp, RowProgram, type TrainingOpValues,
+} from './programs/training-ops.js';
 import { BufferUsage, createGPU, describeAdapter, MAP_MODE_READ, requestAdapter, type AdapterOptions, type AdapterSummary } from './device.js';
 import { WebGPUError } from './errors.js';
 import { LayoutTableCache } from './layout-tables.js';
@@ -68,6 +79,11 @@ export class WebGPUBackend implements Backend {
   /** Bound where a kernel's optional operand is absent: one for read-only bindings, one for writable ones. */
   readonly #dummyRead: GPUBuffer;
   readonly #dummyWrite: GPUBuffer;
+  /** Absent outputs of the training ops (three writable bindings must be three buffers). */
+  readonly #dummyOutputs: GPUBuffer[];
+  readonly #elementwise = new ElementwiseProgram();
+  readonly #rows = new RowProgram();
+  readonly #columns = new ColumnProgram();
   #lost: DeviceLostError | null = null;
   #pendingError: WebGPUError | null = null;
   #disposed = false;
@@ -89,6 +105,7 @@ export class WebGPUBackend implements Backend {
     this.#tables = new LayoutTableCache(device);
     this.#dummyRead = device.createBuffer({ size: 16, usage: BufferUsage.STORAGE, label: 'absent operand' });
     this.#dummyWrite = device.createBuffer({ size: 16, usage: BufferUsage.STORAGE, label: 'absent output' });
+    this.#dummyOutputs = [0, 1, 2].map((i) => device.createBuffer({ size: 16, usage: BufferUsage.STORAGE, label: `absent training-op output ${i}` }));
     this.#lostSignal = device.lost.then((info) => {
       this.#lost ??= new DeviceLostError(info.reason ?? 'unknown', info.message || 'the GPU device is gone');
       throw this.#lost;
@@ -177,6 +194,10 @@ export class WebGPUBackend implements Backend {
     const source = tensor as WebGPUTensor;
     const out = new Float32Array(source.size);
     if (source.size === 0) return out;
+    // After every operation called before (they may still wait for a pipeline to compile).
+    await this.#await(this.#runner.submitted());
+    this.#check();
+    checkTensor(this, tensor, 'tensor');
     const bytes = 4 * source.size;
     const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'read' });
     try {
@@ -354,6 +375,231 @@ export class WebGPUBackend implements Backend {
     return out;
   }
 
+  /**
+   * Runs training-op dispatches: `inputs` bound to a .. e and `outputs` to o0 .. o2 (absent ones to
+   * dummies), each tensor bound whole. `units` are elements, rows or columns of `program`.
+   */
+  async #trainingOp(
+    program: ElementwiseProgram | RowProgram | ColumnProgram, units: number, values: TrainingOpValues,
+    inputs: (Tensor | null)[], outputs: Tensor[],
+  ): Promise<void> {
+    const dispatches = this.#trainingDispatches(program, units, values, inputs, outputs);
+    await this.#await(this.#runner.run(dispatches));
+  }
+
+  #trainingDispatches(
+    program: ElementwiseProgram | RowProgram | ColumnProgram, units: number, values: TrainingOpValues,
+    inputs: (Tensor | null)[], outputs: Tensor[],
+  ): Dispatch[] {
+    if (units === 0) return [];
+    const bind = (t: Tensor | null | undefined, dummy: GPUBuffer): BufferBinding =>
+      t ? wholeBuffer((t as WebGPUTensor).buffer, this.limits, `a tensor of shape [${t.shape.join(', ')}] (an operand of the ${program.key} kernels)`).binding : this.#dummy(dummy);
+    const buffers = [...[0, 1, 2, 3, 4].map((i) => bind(inputs[i], this.#dummyRead)), ...[0, 1, 2].map((i) => bind(outputs[i], this.#dummyOutputs[i]))];
+    return program.dispatches(buffers, units, values, this.limits.maxWorkgroups);
+  }
+
+  /** A small temporary GPU buffer holding `values` (block maps), destroyed by the caller after submission. */
+  #upload(values: Float32Array): WebGPUTensor {
+    return this.tensor(values, [values.length]) as WebGPUTensor;
+  }
+
+  /** An elementwise op writing a new tensor of x's shape. */
+  async #map(values: TrainingOpValues, x: Tensor, inputs: (Tensor | null)[], what: string): Promise<Tensor> {
+    const out = this.#allocate(x.shape, what);
+    await this.#trainingOp(this.#elementwise, x.size, values, inputs, [out]);
+    return out;
+  }
+
+  async addBias(x: Tensor, bias: Tensor): Promise<Tensor> {
+    this.#check();
+    const [, width] = checkAddBias(this, x, bias);
+    return this.#map({ op: ElementwiseOp.addBias, count: x.size, width }, x, [x, bias], 'addBias');
+  }
+
+  async sumRows(x: Tensor): Promise<Tensor> {
+    this.#check();
+    const [n, width] = checkMatrix(this, x, 'x', 'sumRows');
+    const out = this.#allocate([width], 'sumRows');
+    await this.#trainingOp(this.#columns, width, { op: ColumnOp.sum, count: width, width, rows: n, floats: [1] }, [x], [out]);
+    return out;
+  }
+
+  async activation(kind: ActivationKind, x: Tensor): Promise<Tensor> {
+    this.#check();
+    checkActivationKind(kind);
+    checkTensor(this, x, 'x');
+    return this.#map({ op: ElementwiseOp.activation, count: x.size, flag: ACTIVATION_CODES[kind] }, x, [x], kind);
+  }
+
+  async activationGrad(kind: ActivationKind, x: Tensor, dy: Tensor): Promise<Tensor> {
+    this.#check();
+    checkActivationKind(kind);
+    checkSameShape(this, x, 'x', dy, 'dy', 'activationGrad');
+    return this.#map({ op: ElementwiseOp.activationGrad, count: x.size, flag: ACTIVATION_CODES[kind] }, x, [x, dy], `${kind} gradient`);
+  }
+
+  async softmaxCrossEntropy(logits: Tensor, labels: Tensor): Promise<SoftmaxCrossEntropyResult> {
+    this.#check();
+    const [n, k] = checkSoftmaxCrossEntropy(this, logits, labels);
+    const dlogits = this.#allocate([n, k], 'dlogits');
+    const loss = this.#allocate([1], 'loss');
+    const correct = this.#allocate([1], 'correct');
+    const rowLoss = this.#allocate([n], 'row losses');
+    const rowHits = this.#allocate([n], 'row hits');
+    try {
+      await this.#await(this.#runner.run([
+        ...this.#trainingDispatches(this.#rows, n, { op: RowOp.softmaxCrossEntropy, count: n, width: k, floats: [1 / n, NaN] }, [logits, labels], [dlogits, rowLoss, rowHits]),
+        ...this.#trainingDispatches(this.#columns, 1, { op: ColumnOp.sum, count: 1, width: 1, rows: n, floats: [1 / n] }, [rowLoss], [loss]),
+        ...this.#trainingDispatches(this.#columns, 1, { op: ColumnOp.sum, count: 1, width: 1, rows: n, floats: [1] }, [rowHits], [correct]),
+      ]));
+    } finally {
+      rowLoss.dispose();
+      rowHits.dispose();
+    }
+    return { loss, dlogits, correct };
+  }
+
+  async layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Promise<LayerNormResult> {
+    this.#check();
+    const [n, width] = checkLayerNorm(this, x, gamma, beta, eps);
+    const y = this.#allocate([n, width], 'layerNorm');
+    const mean = this.#allocate([n], 'layerNorm mean');
+    const rstd = this.#allocate([n], 'layerNorm rstd');
+    await this.#trainingOp(this.#rows, n, { op: RowOp.layerNorm, count: n, width, floats: [eps] }, [x, gamma, beta], [y, mean, rstd]);
+    return { y, mean, rstd };
+  }
+
+  async layerNormGrad(x: Tensor, dy: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor): Promise<LayerNormGradResult> {
+    this.#check();
+    const [n, width] = checkLayerNormGrad(this, x, dy, gamma, mean, rstd);
+    const dx = this.#allocate([n, width], 'layerNorm dx');
+    const dgamma = this.#allocate([width], 'layerNorm dgamma');
+    const dbeta = this.#allocate([width], 'layerNorm dbeta');
+    await this.#await(this.#runner.run([
+      ...this.#trainingDispatches(this.#rows, n, { op: RowOp.layerNormGrad, count: n, width }, [x, dy, gamma, mean, rstd], [dx]),
+      ...this.#trainingDispatches(this.#columns, width, { op: ColumnOp.layerNormParams, count: width, width, rows: n }, [x, dy, mean, rstd], [dgamma, dbeta]),
+    ]));
+    return { dx, dgamma, dbeta };
+  }
+
+  async sgdStep(param: Tensor, grad: Tensor, velocity: Tensor | null, options: SgdStepOptions): Promise<void> {
+    this.#check();
+    const h = resolveSgd(this, param, grad, velocity, options);
+    const outputs = velocity ? [param, velocity] : [param];
+    await this.#trainingOp(this.#elementwise, param.size, { op: ElementwiseOp.sgd, count: param.size, flag: h.nesterov ? 1 : 0, floats: [h.lr, h.momentum, h.weightDecay] }, [grad], outputs);
+  }
+
+  async adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, options: AdamStepOptions): Promise<void> {
+    this.#check();
+    const h = resolveAdam(this, param, grad, m, v, options);
+    await this.#trainingOp(this.#elementwise, param.size, {
+      op: ElementwiseOp.adam, count: param.size, floats: [h.beta1, h.beta2, h.eps, h.l2, h.decay, h.stepSize, h.bias2Sqrt, 1 - h.beta1, 1 - h.beta2],
+    }, [grad], [param, m, v]);
+  }
+
+  async scale(x: Tensor, s: number): Promise<Tensor> {
+    this.#check();
+    checkTensor(this, x, 'x');
+    checkNumber('s', s, -Number.MAX_VALUE, Number.MAX_VALUE, 'scale');
+    return this.#map({ op: ElementwiseOp.scale, count: x.size, floats: [s] }, x, [x], 'scale');
+  }
+
+  async axpy(alpha: number, x: Tensor, y: Tensor): Promise<void> {
+    this.#check();
+    checkNumber('alpha', alpha, -Number.MAX_VALUE, Number.MAX_VALUE, 'axpy');
+    checkSameShape(this, x, 'x', y, 'y', 'axpy');
+    checkDistinct('axpy', [[y, 'y']], [[x, 'x']]);
+    await this.#trainingOp(this.#elementwise, x.size, { op: ElementwiseOp.axpy, count: x.size, floats: [alpha] }, [x], [y]);
+  }
+
+  async copy(x: Tensor): Promise<Tensor> {
+    this.#check();
+    checkTensor(this, x, 'x');
+    return this.#map({ op: ElementwiseOp.copy, count: x.size }, x, [x], 'copy');
+  }
+
+  async fill(x: Tensor, value: number): Promise<void> {
+    this.#check();
+    checkTensor(this, x, 'x');
+    if (typeof value !== 'number') checkNumber('value', value, -Infinity, Infinity, 'fill');
+    await this.#trainingOp(this.#elementwise, x.size, { op: ElementwiseOp.fill, count: x.size, floats: [value] }, [], [x]);
+  }
+
+  async blockNorms(w: Tensor, kind: BlockNormKind): Promise<Tensor> {
+    this.#check();
+    checkBlockNormKind(kind);
+    const [nnz, per] = checkBlocks(this, w, 'w', 'blockNorms');
+    const out = this.#allocate([nnz], 'block norms');
+    await this.#trainingOp(this.#rows, nnz, { op: RowOp.blockNorm, count: nnz, width: per, flag: kind === 'l2' ? 0 : 1 }, [w], [out]);
+    return out;
+  }
+
+  /** out block j = src block sources[j] (or zeros for -1); sources travel as float32, exact below 2^24. */
+  async #gather(src: Tensor, sources: Int32Array, per: number, shape: number[], what: string): Promise<Tensor> {
+    if (src.shape[0] > 2 ** 24) throw new ShapeError(`${what}: ${src.shape[0]} blocks; the WebGPU backend gathers at most 2^24`);
+    const out = this.#allocate(shape, what);
+    if (out.size === 0) return out;
+    const map = this.#upload(Float32Array.from(sources));
+    try {
+      await this.#trainingOp(this.#elementwise, out.size, { op: ElementwiseOp.gather, count: out.size, width: per }, [src, map], [out]);
+    } finally {
+      map.dispose();
+    }
+    return out;
+  }
+
+  async gatherBlocks(w: Tensor, ids: Int32Array): Promise<Tensor> {
+    this.#check();
+    const [nnz, per] = checkBlocks(this, w, 'w', 'gatherBlocks');
+    checkGatherIds(ids, nnz);
+    return this.#gather(w, ids, per, [ids.length, ...w.shape.slice(1)], 'gatherBlocks');
+  }
+
+  async scatterBlocks(src: Tensor, ids: Int32Array, nnzOut: number): Promise<Tensor> {
+    this.#check();
+    const [m, per] = checkBlocks(this, src, 'src', 'scatterBlocks');
+    const sources = scatterSources(ids, m, nnzOut);
+    return this.#gather(src, sources, per, [nnzOut, ...src.shape.slice(1)], 'scatterBlocks');
+  }
+
+  /** The hard-concrete uniforms: flag 1 with noise; p0 beta, p1 gamma, p2 zeta, p3 the L0 shift. */
+  #hardConcreteValues(op: number, nnz: number, h: HardConcreteParams, noise: boolean): TrainingOpValues {
+    return { op, count: nnz, flag: noise ? 1 : 0, floats: [h.beta, h.gamma, h.zeta, h.shift] };
+  }
+
+  async hardConcreteGates(logAlpha: Tensor, u: Tensor | null, options: HardConcreteOptions = {}): Promise<Tensor> {
+    this.#check();
+    const nnz = checkHardConcrete(this, 'hardConcreteGates', logAlpha, u);
+    const h = resolveHardConcrete(options, 'hardConcreteGates');
+    return this.#map(this.#hardConcreteValues(ElementwiseOp.hardConcreteGates, nnz, h, u !== null), logAlpha, [logAlpha, u], 'gates');
+  }
+
+  async hardConcreteGrad(logAlpha: Tensor, u: Tensor | null, dgates: Tensor, options: HardConcreteOptions = {}): Promise<Tensor> {
+    this.#check();
+    const nnz = checkHardConcrete(this, 'hardConcreteGrad', logAlpha, u, dgates);
+    const h = resolveHardConcrete(options, 'hardConcreteGrad');
+    return this.#map(this.#hardConcreteValues(ElementwiseOp.hardConcreteGrad, nnz, h, u !== null), logAlpha, [logAlpha, u, dgates], 'dlogAlpha');
+  }
+
+  async l0Penalty(logAlpha: Tensor, options: HardConcreteOptions = {}): Promise<L0PenaltyResult> {
+    this.#check();
+    const nnz = checkHardConcrete(this, 'l0Penalty', logAlpha, null);
+    const h = resolveHardConcrete(options, 'l0Penalty');
+    const value = this.#allocate([1], 'L0 penalty');
+    const grad = this.#allocate([nnz], 'L0 penalty gradient');
+    if (nnz === 0) return { value, grad }; // new buffers are zeros
+    const probabilities = this.#allocate([nnz], 'gate probabilities');
+    try {
+      await this.#await(this.#runner.run([
+        ...this.#trainingDispatches(this.#elementwise, nnz, this.#hardConcreteValues(ElementwiseOp.l0, nnz, h, false), [logAlpha], [grad, probabilities]),
+        ...this.#trainingDispatches(this.#columns, 1, { op: ColumnOp.sum, count: 1, width: 1, rows: nnz, floats: [1] }, [probabilities], [value]),
+      ]));
+    } finally {
+      probabilities.dispose();
+    }
+    return { value, grad };
+  }
+
   async sync(): Promise<void> {
     this.#check();
     await this.#await(this.device.queue.onSubmittedWorkDone());
@@ -395,6 +641,7 @@ export class WebGPUBackend implements Backend {
     this.#tables.destroy();
     this.#dummyRead.destroy();
     this.#dummyWrite.destroy();
+    for (const buffer of this.#dummyOutputs) buffer.destroy();
     this.device.onuncapturederror = null;
     this.device.destroy();
     // Dawn keeps Node's event loop alive while its GPU object is referenced.

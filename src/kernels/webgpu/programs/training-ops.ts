@@ -1,0 +1,399 @@
+import { entryPoint, type StorageBinding, type WebGPUProgram } from '../program.js';
+import type { BufferBinding, Dispatch } from '../runner.js';
+
+/*
+ * The training operations (bias, activations, losses, layer norm, optimiser steps, block norms,
+ * block gathers, hard-concrete gates) as three programs that share one binding set and one
+ * uniform block, each choosing its operation by a uniform `op` (a uniform branch: one pipeline per
+ * program, so a CPU fallback adapter compiles three pipelines for all of them):
+ *   elementwise  a thread per element, 256 per workgroup;
+ *   rows         a workgroup of 64 per row, reductions along the row by a tree in shared memory;
+ *   columns      a workgroup of 64 x 4 per tile of 64 columns, the 4 thread rows taking every
+ *                fourth matrix row, then adding their partial sums (no atomics).
+ * Each splits its workgroups into dispatches of at most maxComputeWorkgroupsPerDimension (uniform
+ * `lo`: the first element, row or column of the dispatch). Operands are bound whole: a tensor over
+ * the device's maxStorageBufferBindingSize is refused with a ShapeError by the backend.
+ * Float hyper-parameters travel as their float32 bits in the i32 uniforms p0 .. p8.
+ */
+
+/** The shared storage bindings: five read-only inputs and three outputs (in-place operands are bound as outputs). */
+const BINDINGS: readonly StorageBinding[] = [
+  { name: 'a', access: 'read', element: 'f32' },
+  { name: 'b', access: 'read', element: 'f32' },
+  { name: 'c', access: 'read', element: 'f32' },
+  { name: 'd', access: 'read', element: 'f32' },
+  { name: 'e', access: 'read', element: 'f32' },
+  { name: 'o0', access: 'read_write', element: 'f32' },
+  { name: 'o1', access: 'read_write', element: 'f32' },
+  { name: 'o2', access: 'read_write', element: 'f32' },
+];
+
+/** The shared uniforms: op code, element/row count, first unit, row width, matrix rows, an integer flag, float bits. */
+export const TRAINING_OP_UNIFORMS = ['op', 'count', 'lo', 'width', 'rows', 'flag', 'p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'] as const;
+
+/** Elementwise op codes. */
+export const ElementwiseOp = {
+  addBias: 0, activation: 1, activationGrad: 2, scale: 3, axpy: 4, copy: 5, fill: 6, sgd: 7, adam: 8, gather: 9, hardConcreteGates: 10, hardConcreteGrad: 11, l0: 12,
+} as const;
+/** Row op codes. */
+export const RowOp = { softmaxCrossEntropy: 0, layerNorm: 1, layerNormGrad: 2, blockNorm: 3 } as const;
+/** Column op codes. */
+export const ColumnOp = { sum: 0, layerNormParams: 1 } as const;
+
+/** Activation codes (the `flag` uniform). */
+export const ACTIVATION_CODES = { relu: 0, gelu: 1, tanh: 2 } as const;
+
+const f32Bits = new Float32Array(1);
+const i32Bits = new Int32Array(f32Bits.buffer);
+/** The float32 bits of `value` as an i32 (a float hyper-parameter in the i32 uniforms). */
+export function floatBits(value: number): number {
+  f32Bits[0] = value;
+  return i32Bits[0];
+}
+
+/** Uniform values of one training op (floats as numbers; they are converted to bits). */
+export interface TrainingOpValues {
+  op: number;
+  count: number;
+  width?: number;
+  rows?: number;
+  flag?: number;
+  floats?: readonly number[];
+}
+
+const COMMON = `
+fn pf(bits: i32) -> f32 { return bitcast<f32>(bits); }
+fn sigmoid(x: f32) -> f32 {
+  if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
+  let e = exp(x);
+  return e / (1.0 + e);
+}
+// tanh without overflow for large |x| (some drivers' built-in overflows to NaN).
+fn tanhStable(x: f32) -> f32 {
+  let t = exp(-2.0 * abs(x));
+  return sign(x) * (1.0 - t) / (1.0 + t);
+}`;
+
+/** A training-op program: the shared bindings and uniforms, its workgroup shape and units per workgroup. */
+abstract class TrainingOpProgram implements WebGPUProgram {
+  abstract readonly key: string;
+  abstract readonly workgroupSize: readonly [number, number, number];
+  readonly bindings = BINDINGS;
+  readonly uniforms = TRAINING_OP_UNIFORMS;
+  /** Elements, rows or columns one workgroup covers. */
+  abstract readonly unitsPerWorkgroup: number;
+  abstract body(): string;
+
+  /**
+   * The dispatches covering `units` elements / rows / columns with `buffers` (8, in binding order),
+   * at most `maxWorkgroups` workgroups each.
+   */
+  dispatches(buffers: readonly BufferBinding[], units: number, values: TrainingOpValues, maxWorkgroups: number): Dispatch[] {
+    const perDispatch = maxWorkgroups * this.unitsPerWorkgroup;
+    const floats = values.floats ?? [];
+    const bits = Array.from({ length: 9 }, (_, i) => floatBits(floats[i] ?? 0));
+    const out: Dispatch[] = [];
+    for (let lo = 0; lo < units; lo += perDispatch) {
+      const workgroups = Math.ceil(Math.min(perDispatch, units - lo) / this.unitsPerWorkgroup);
+      out.push({
+        program: this,
+        buffers,
+        uniforms: [values.op, values.count, lo, values.width ?? 0, values.rows ?? 0, values.flag ?? 0, ...bits],
+        workgroups: [workgroups, 1, 1],
+      });
+    }
+    return out;
+  }
+}
+
+/** A thread per element. */
+export class ElementwiseProgram extends TrainingOpProgram {
+  readonly key = 'training elementwise';
+  readonly workgroupSize = [256, 1, 1] as const;
+  readonly unitsPerWorkgroup = 256;
+
+  body(): string {
+    const k0 = Math.sqrt(2 / Math.PI).toFixed(9);
+    return `${COMMON}
+
+fn activate(kind: i32, x: f32) -> f32 {
+  if (kind == 0) { return select(0.0, x, x > 0.0); }
+  if (kind == 2) { return tanhStable(x); }
+  return 0.5 * x * (1.0 + tanhStable(${k0} * (x + 0.044715 * x * x * x)));
+}
+
+fn derivative(kind: i32, x: f32) -> f32 {
+  if (kind == 0) { return select(0.0, 1.0, x > 0.0); }
+  if (kind == 2) {
+    let t = tanhStable(x);
+    return 1.0 - t * t;
+  }
+  let t = tanhStable(${k0} * (x + 0.044715 * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${k0} * (1.0 + 3.0 * 0.044715 * x * x);
+}
+
+// The hard-concrete pre-activation: with noise (flag 1) (log u - log(1 - u) + logAlpha) / beta.
+fn gateLogit(i: i32) -> f32 {
+  if (u.flag == 0) { return a[i]; }
+  let noise = b[i];
+  return (log(noise) - log(1.0 - noise) + a[i]) / pf(u.p0);
+}
+
+${entryPoint(this.workgroupSize)} {
+  let i = u.lo + i32(wg.x) * 256 + i32(lid.x);
+  if (i >= u.count) { return; }
+  switch (u.op) {
+    case 0: { o0[i] = a[i] + b[i % u.width]; }
+    case 1: { o0[i] = activate(u.flag, a[i]); }
+    case 2: { o0[i] = b[i] * derivative(u.flag, a[i]); }
+    case 3: { o0[i] = pf(u.p0) * a[i]; }
+    case 4: { o0[i] = o0[i] + pf(u.p0) * a[i]; }
+    case 5: { o0[i] = a[i]; }
+    case 6: { o0[i] = pf(u.p0); }
+    case 7: {
+      // SGD: p0 lr, p1 momentum, p2 weight decay, flag nesterov.
+      let momentum = pf(u.p1);
+      var g = a[i] + pf(u.p2) * o0[i];
+      if (momentum > 0.0) {
+        let buf = momentum * o1[i] + g;
+        o1[i] = buf;
+        if (u.flag != 0) { g = g + momentum * buf; } else { g = buf; }
+      }
+      o0[i] = o0[i] - pf(u.p0) * g;
+    }
+    case 8: {
+      // Adam: p0 beta1, p1 beta2, p2 eps, p3 L2, p4 decoupled decay factor, p5 lr / bc1, p6 sqrt(bc2),
+      // p7 1 - beta1, p8 1 - beta2 (from float64, as PyTorch: 1 - f32(0.999) is 1.3e-5 off).
+      let p = o0[i] * pf(u.p4);
+      let g = a[i] + pf(u.p3) * p;
+      let m = pf(u.p0) * o1[i] + pf(u.p7) * g;
+      let v = pf(u.p1) * o2[i] + pf(u.p8) * g * g;
+      o1[i] = m;
+      o2[i] = v;
+      o0[i] = p - pf(u.p5) * m / (sqrt(v) / pf(u.p6) + pf(u.p2));
+    }
+    case 9: {
+      // Gather along the first axis: b holds each output block's source block (-1: zeros).
+      let source = i32(b[i / u.width]);
+      if (source < 0) { o0[i] = 0.0; } else { o0[i] = a[source * u.width + i % u.width]; }
+    }
+    case 10: {
+      // Hard-concrete gate: p1 gamma, p2 zeta.
+      let s = sigmoid(gateLogit(i)) * (pf(u.p2) - pf(u.p1)) + pf(u.p1);
+      o0[i] = clamp(s, 0.0, 1.0);
+    }
+    case 11: {
+      let s = sigmoid(gateLogit(i));
+      let spread = pf(u.p2) - pf(u.p1);
+      let stretched = s * spread + pf(u.p1);
+      var inner = 1.0;
+      if (u.flag != 0) { inner = 1.0 / pf(u.p0); }
+      o0[i] = select(0.0, c[i] * spread * s * (1.0 - s) * inner, stretched >= 0.0 && stretched <= 1.0);
+    }
+    case 12: {
+      // L0: p3 the shift beta log(-gamma / zeta); o0 the gradient, o1 the probabilities (summed next).
+      let s = sigmoid(a[i] - pf(u.p3));
+      o0[i] = s * (1.0 - s);
+      o1[i] = s;
+    }
+    default: {}
+  }
+}
+`;
+  }
+}
+
+/** A workgroup of 64 per row of `width`. */
+export class RowProgram extends TrainingOpProgram {
+  readonly key = 'training rows';
+  readonly workgroupSize = [64, 1, 1] as const;
+  readonly unitsPerWorkgroup = 1;
+
+  body(): string {
+    return `${COMMON}
+
+var<workgroup> red: array<f32, 64>;
+var<workgroup> redAt: array<i32, 64>;
+
+fn sumAll(t: u32, v: f32) -> f32 {
+  red[t] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (t < s) { red[t] = red[t] + red[t + s]; }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+fn maxAll(t: u32, v: f32) -> f32 {
+  red[t] = v;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (t < s) { red[t] = max(red[t], red[t + s]); }
+    workgroupBarrier();
+  }
+  let r = red[0];
+  workgroupBarrier();
+  return r;
+}
+
+// The first position of the largest value: (value, position) pairs, larger value or equal value
+// and smaller position wins.
+fn argmaxAll(t: u32, v: f32, at: i32) -> i32 {
+  red[t] = v;
+  redAt[t] = at;
+  workgroupBarrier();
+  for (var s = 32u; s > 0u; s = s >> 1u) {
+    if (t < s) {
+      let other = red[t + s];
+      let otherAt = redAt[t + s];
+      if (other > red[t] || (other == red[t] && otherAt < redAt[t])) {
+        red[t] = other;
+        redAt[t] = otherAt;
+      }
+    }
+    workgroupBarrier();
+  }
+  let r = redAt[0];
+  workgroupBarrier();
+  return r;
+}
+
+${entryPoint(this.workgroupSize)} {
+  let row = u.lo + i32(wg.x);
+  if (row >= u.count) { return; }
+  let width = u.width;
+  let base = row * width;
+  let t = lid.x;
+  let first = i32(t);
+  let fw = f32(width);
+  switch (u.op) {
+    case 0: {
+      // Softmax cross-entropy: a logits, b labels; o0 dlogits, o1 row losses, o2 row hits; p0 1/N, p1 NaN.
+      var best = a[base];
+      var bestAt = 0;
+      for (var j = first; j < width; j += 64) {
+        if (a[base + j] > best) { best = a[base + j]; bestAt = j; }
+      }
+      let top = argmaxAll(t, best, bestAt);
+      let shift = a[base + top];
+      var local = 0.0;
+      for (var j = first; j < width; j += 64) { local += exp(a[base + j] - shift); }
+      let sum = sumAll(t, local);
+      let label = b[row];
+      let valid = label >= 0.0 && label < fw && floor(label) == label;
+      let at = select(-1, i32(label), valid);
+      let invN = pf(u.p0);
+      for (var j = first; j < width; j += 64) {
+        o0[base + j] = (exp(a[base + j] - shift) / sum - select(0.0, 1.0, j == at)) * invN;
+      }
+      if (t == 0u) {
+        if (valid) { o1[row] = log(sum) + shift - a[base + at]; } else { o1[row] = pf(u.p1); }
+        o2[row] = select(0.0, 1.0, valid && top == at);
+      }
+    }
+    case 1: {
+      // Layer norm: a x, b gamma, c beta, p0 eps; o0 y, o1 mean, o2 rstd.
+      var local = 0.0;
+      for (var j = first; j < width; j += 64) { local += a[base + j]; }
+      let mean = sumAll(t, local) / fw;
+      var squares = 0.0;
+      for (var j = first; j < width; j += 64) {
+        let centred = a[base + j] - mean;
+        squares += centred * centred;
+      }
+      let rstd = 1.0 / sqrt(sumAll(t, squares) / fw + pf(u.p0));
+      for (var j = first; j < width; j += 64) { o0[base + j] = (a[base + j] - mean) * rstd * b[j] + c[j]; }
+      if (t == 0u) {
+        o1[row] = mean;
+        o2[row] = rstd;
+      }
+    }
+    case 2: {
+      // Layer norm's input gradient: a x, b dy, c gamma, d mean, e rstd; o0 dx.
+      let mean = d[row];
+      let rstd = e[row];
+      var sumG = 0.0;
+      var sumGX = 0.0;
+      for (var j = first; j < width; j += 64) {
+        let g = b[base + j] * c[j];
+        sumG += g;
+        sumGX += g * (a[base + j] - mean) * rstd;
+      }
+      let meanG = sumAll(t, sumG) / fw;
+      let meanGX = sumAll(t, sumGX) / fw;
+      for (var j = first; j < width; j += 64) {
+        let xhat = (a[base + j] - mean) * rstd;
+        o0[base + j] = rstd * (b[base + j] * c[j] - meanG - xhat * meanGX);
+      }
+    }
+    case 3: {
+      // Block norm of a: flag 0 l2, 1 max; o0[row].
+      var local = 0.0;
+      if (u.flag == 0) {
+        for (var j = first; j < width; j += 64) { local += a[base + j] * a[base + j]; }
+        let norm = sqrt(sumAll(t, local));
+        if (t == 0u) { o0[row] = norm; }
+      } else {
+        for (var j = first; j < width; j += 64) { local = max(local, abs(a[base + j])); }
+        let norm = maxAll(t, local);
+        if (t == 0u) { o0[row] = norm; }
+      }
+    }
+    default: {}
+  }
+}
+`;
+  }
+}
+
+/** A workgroup of 64 x 4 per tile of 64 columns of a [rows, width] matrix. */
+export class ColumnProgram extends TrainingOpProgram {
+  readonly key = 'training columns';
+  readonly workgroupSize = [64, 4, 1] as const;
+  readonly unitsPerWorkgroup = 64;
+
+  body(): string {
+    return `
+fn pf(bits: i32) -> f32 { return bitcast<f32>(bits); }
+
+var<workgroup> part0: array<f32, 256>;
+var<workgroup> part1: array<f32, 256>;
+
+${entryPoint(this.workgroupSize)} {
+  let col = u.lo + i32(wg.x) * 64 + i32(lid.x);
+  let width = u.width;
+  var s0 = 0.0;
+  var s1 = 0.0;
+  if (col < width) {
+    for (var r = i32(lid.y); r < u.rows; r += 4) {
+      let at = r * width + col;
+      if (u.op == 0) {
+        s0 += a[at];
+      } else {
+        // Layer norm's parameter gradients: a x, b dy, c mean, d rstd.
+        let dy = b[at];
+        s0 += dy * (a[at] - c[r]) * d[r];
+        s1 += dy;
+      }
+    }
+  }
+  part0[tid] = s0;
+  part1[tid] = s1;
+  workgroupBarrier();
+  if (lid.y == 0u && col < width) {
+    let x = lid.x;
+    let t0 = (part0[x] + part0[x + 64u]) + (part0[x + 128u] + part0[x + 192u]);
+    if (u.op == 0) {
+      o0[col] = pf(u.p0) * t0;
+    } else {
+      o0[col] = t0;
+      o1[col] = (part1[x] + part1[x + 64u]) + (part1[x + 128u] + part1[x + 192u]);
+    }
+  }
+}
+`;
+  }
+}

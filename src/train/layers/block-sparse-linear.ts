@@ -1,0 +1,189 @@
+import { checkNumber } from '../../check.js';
+import { ParameterError, ShapeError } from '../../errors.js';
+import type { Backend, HardConcreteOptions, Tensor } from '../../kernels/types.js';
+import type { BlockLayout } from '../../patterns/layout.js';
+import { resolveRng, type RandomOptions, type Rng } from '../../random.js';
+import { checkLayerInput } from './linear.js';
+import { disposeParameter, makeParameter, setGrad, type ForwardMode, type Layer, type Parameter } from './layer.js';
+
+/** L0 gates per block (Louizos, Welling & Kingma 2018): hard-concrete constants and the initial drop rate. */
+export interface L0GateOptions extends HardConcreteOptions {
+  /** Initial probability that a gate is closed: log alpha starts near log((1 - p) / p) (default 0.5, as their code). */
+  dropRate?: number;
+}
+
+/** Options of `BlockSparseLinear`. */
+export interface BlockSparseLinearOptions extends RandomOptions {
+  /** Add a bias (default true). */
+  bias?: boolean;
+  /** Gate every block with a hard-concrete L0 gate (trained through the gated kernels). */
+  l0?: L0GateOptions;
+}
+
+/** The hard-concrete constants with the paper's defaults: beta 2/3, gamma -0.1, zeta 1.1. */
+export function hardConcreteConstants(options: HardConcreteOptions = {}): Required<HardConcreteOptions> {
+  const beta = options.beta ?? 2 / 3;
+  const gamma = options.gamma ?? -0.1;
+  const zeta = options.zeta ?? 1.1;
+  if (!(beta > 0)) throw new ParameterError('beta', 'a number > 0', beta, 'hard-concrete gates');
+  if (!(gamma < 0)) throw new ParameterError('gamma', 'a number < 0', gamma, 'hard-concrete gates');
+  if (!(zeta > 1)) throw new ParameterError('zeta', 'a number > 1', zeta, 'hard-concrete gates');
+  return { beta, gamma, zeta };
+}
+
+/**
+ * A block-sparse layer y = x W + b whose W holds only the layout's present blocks
+ * ([nnz, bs, bs], block-id order), run by the backend's block-sparse kernels. Initialised as
+ * nn.Linear but with each output feature's real fan-in: the weights and bias of output block k
+ * are uniform in [-1/sqrt(f_k), 1/sqrt(f_k)] with f_k = bs x (input blocks feeding k); an output
+ * block fed by nothing gets a zero bias. With `l0`, block b is used as g_b W_b with a
+ * hard-concrete gate g_b: sampled in training, deterministic in evaluation; log alpha is a
+ * parameter trained through the gate gradient of the weight-gradient kernel.
+ */
+export class BlockSparseLinear implements Layer {
+  readonly kind = 'block-sparse-linear';
+  readonly backend: Backend;
+  readonly layout: BlockLayout;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  /** log alpha of the L0 gates, [nnz] (null without L0). */
+  readonly logAlpha: Parameter | null;
+  readonly hardConcrete: Required<HardConcreteOptions> | null;
+  readonly #rng: Rng;
+  #cache: { x: Tensor; gates: Tensor | null; u: Tensor | null } | null = null;
+
+  constructor(backend: Backend, layout: BlockLayout, options: BlockSparseLinearOptions = {}) {
+    this.backend = backend;
+    this.layout = layout;
+    this.inFeatures = layout.inFeatures;
+    this.outFeatures = layout.outFeatures;
+    const rng = resolveRng(options, 'BlockSparseLinear');
+    this.#rng = rng;
+    const bs = layout.blockSize;
+    const fanIn = layout.inDegrees();
+    const cols = layout.pairs().cols;
+    const w = new Float32Array(layout.nnz * bs * bs);
+    for (let b = 0; b < layout.nnz; b++) {
+      const bound = 1 / Math.sqrt(fanIn[cols[b]] * bs);
+      for (let i = b * bs * bs; i < (b + 1) * bs * bs; i++) w[i] = (rng() * 2 - 1) * bound;
+    }
+    this.weight = makeParameter('weight', backend.tensor(w, [layout.nnz, bs, bs]), true, 'blocks');
+    if (options.bias === false) this.bias = null;
+    else {
+      const bias = new Float32Array(layout.outFeatures);
+      for (let k = 0; k < layout.outBlocks; k++) {
+        if (fanIn[k] === 0) continue;
+        const bound = 1 / Math.sqrt(fanIn[k] * bs);
+        for (let j = k * bs; j < (k + 1) * bs; j++) bias[j] = (rng() * 2 - 1) * bound;
+      }
+      this.bias = makeParameter('bias', backend.tensor(bias, [layout.outFeatures]), false);
+    }
+    if (options.l0) {
+      this.hardConcrete = hardConcreteConstants(options.l0);
+      const p = checkNumber('dropRate', options.l0.dropRate ?? 0.5, 0, 1, 'BlockSparseLinear');
+      if (p === 0 || p === 1) throw new ParameterError('dropRate', 'a number in (0, 1)', p, 'BlockSparseLinear');
+      const mean = Math.log(1 - p) - Math.log(p);
+      const logAlpha = new Float32Array(layout.nnz);
+      for (let b = 0; b < layout.nnz; b++) logAlpha[b] = mean + 0.01 * gaussian(rng);
+      this.logAlpha = makeParameter('logAlpha', backend.tensor(logAlpha, [layout.nnz]), false, 'blocks');
+    } else {
+      this.hardConcrete = null;
+      this.logAlpha = null;
+    }
+  }
+
+  #release(): void {
+    this.#cache?.gates?.dispose();
+    this.#cache?.u?.dispose();
+    this.#cache = null;
+  }
+
+  /** The gates this pass uses: sampled (training) or deterministic (evaluation); null without L0. */
+  async #gates(training: boolean): Promise<{ gates: Tensor | null; u: Tensor | null }> {
+    if (!this.logAlpha || !this.hardConcrete) return { gates: null, u: null };
+    let u: Tensor | null = null;
+    if (training) {
+      const noise = new Float32Array(this.layout.nnz);
+      // u in (0, 1): [1e-6, 1 - 1e-6], so that log u and log(1 - u) stay finite in float32.
+      for (let b = 0; b < noise.length; b++) noise[b] = 1e-6 + this.#rng() * (1 - 2e-6);
+      u = this.backend.tensor(noise, [noise.length]);
+    }
+    return { gates: await this.backend.hardConcreteGates(this.logAlpha.value, u, this.hardConcrete), u };
+  }
+
+  /** y = x (g W) + b. */
+  async forward(x: Tensor, mode: ForwardMode): Promise<Tensor> {
+    checkLayerInput(x, this.inFeatures, 'BlockSparseLinear');
+    this.#release();
+    const { gates, u } = await this.#gates(mode.training);
+    const xw = await this.backend.forward(this.layout, x, this.weight.value, gates ? { gates } : {});
+    if (mode.training) this.#cache = { x, gates, u };
+    else gates?.dispose();
+    if (!this.bias) return xw;
+    const y = await this.backend.addBias(xw, this.bias.value);
+    xw.dispose();
+    return y;
+  }
+
+  /** dW = g (x^T dy) on present blocks, db, dlogAlpha through the gate gradient, and dx = dy (g W)^T. */
+  async backward(dy: Tensor, inputGrad = true): Promise<Tensor | null> {
+    const cache = this.#cache;
+    if (!cache) throw new ShapeError('BlockSparseLinear: backward needs a training forward pass first');
+    const { x, gates, u } = cache;
+    const gated = gates ? { gates } : {};
+    const { dw, dgates } = await this.backend.weightGrad(this.layout, x, dy, gates ? { gates, weights: this.weight.value } : {});
+    setGrad(this.weight, dw);
+    if (this.bias) setGrad(this.bias, await this.backend.sumRows(dy));
+    if (this.logAlpha && dgates) {
+      setGrad(this.logAlpha, await this.backend.hardConcreteGrad(this.logAlpha.value, u, dgates, this.hardConcrete!));
+      dgates.dispose();
+    }
+    const dx = inputGrad ? await this.backend.backwardData(this.layout, dy, this.weight.value, gated) : null;
+    this.#release();
+    return dx;
+  }
+
+  /**
+   * Adds the expected-L0 penalty lambda * bs^2 * sum_b P(g_b != 0) (each block weighted by its
+   * weight count) to log alpha's gradient, after backward; returns the penalty's value as a [1]
+   * tensor (on the backend: reading it is the caller's choice).
+   */
+  async addL0Penalty(lambda: number): Promise<Tensor> {
+    if (!this.logAlpha || !this.hardConcrete) throw new ParameterError('l0', 'set when the layer was made (the layer has no gates)', undefined, 'addL0Penalty');
+    checkNumber('lambda', lambda, 0, Number.MAX_VALUE, 'addL0Penalty');
+    const weight = lambda * this.layout.blockSize ** 2;
+    const { value, grad } = await this.backend.l0Penalty(this.logAlpha.value, this.hardConcrete);
+    if (!this.logAlpha.grad) setGrad(this.logAlpha, await this.backend.scale(grad, weight));
+    else await this.backend.axpy(weight, grad, this.logAlpha.grad);
+    grad.dispose();
+    const scaled = await this.backend.scale(value, weight);
+    value.dispose();
+    return scaled;
+  }
+
+  /** The test-time gates on the host ([nnz]; null without L0): blocks whose gate is 0 are effectively removed. */
+  async testGates(): Promise<Float32Array | null> {
+    const { gates } = await this.#gates(false);
+    if (!gates) return null;
+    const values = await this.backend.read(gates);
+    gates.dispose();
+    return values;
+  }
+
+  parameters(): Parameter[] {
+    return [this.weight, ...(this.bias ? [this.bias] : []), ...(this.logAlpha ? [this.logAlpha] : [])];
+  }
+
+  dispose(): void {
+    this.#release();
+    for (const p of this.parameters()) disposeParameter(p);
+  }
+}
+
+/** A standard normal draw (Box-Muller; V8's Math.log/cos, so the same bytes on every machine running Node). */
+function gaussian(rng: Rng): number {
+  const u = 1 - rng();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
+}

@@ -1,0 +1,54 @@
+import type { Backend, Tensor } from '../../kernels/types.js';
+
+/** Whether a forward pass is for training (stochastic gates sampled, caches kept for backward) or evaluation. */
+export interface ForwardMode {
+  training: boolean;
+}
+
+/** A trainable tensor of a layer and its gradient from the last backward pass (null before one). */
+export interface Parameter {
+  /** Unique within a model, e.g. "0.weight" (set by Sequential). */
+  name: string;
+  value: Tensor;
+  grad: Tensor | null;
+  /** Whether weight decay applies (weights yes; biases, norm gains and gate logits no). */
+  readonly decay: boolean;
+  /** 'blocks' for block weights [nnz, bs, bs] and per-block tensors [nnz], which pruning remaps; 'dense' otherwise. */
+  readonly shapeKind: 'blocks' | 'dense';
+}
+
+/**
+ * A layer with an explicit backward pass. forward(x) returns a new tensor the caller owns and
+ * keeps what backward needs (x itself is borrowed: the caller keeps it alive until backward);
+ * backward(dy) sets every parameter's grad and returns dx (caller owns; dy stays the caller's),
+ * or null when `inputGrad` is false (the first layer of a model needs no dx).
+ */
+export interface Layer {
+  readonly kind: string;
+  readonly backend: Backend;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  forward(x: Tensor, mode: ForwardMode): Promise<Tensor>;
+  backward(dy: Tensor, inputGrad?: boolean): Promise<Tensor | null>;
+  parameters(): Parameter[];
+  /** Frees the parameters, gradients and caches. */
+  dispose(): void;
+}
+
+/** Replaces a parameter's gradient, disposing the old one. */
+export function setGrad(parameter: Parameter, grad: Tensor): void {
+  if (parameter.grad && parameter.grad !== grad) parameter.grad.dispose();
+  parameter.grad = grad;
+}
+
+/** A new parameter (grad null). */
+export function makeParameter(name: string, value: Tensor, decay: boolean, shapeKind: 'blocks' | 'dense' = 'dense'): Parameter {
+  return { name, value, grad: null, decay, shapeKind };
+}
+
+/** Disposes a parameter's value and gradient. */
+export function disposeParameter(p: Parameter): void {
+  p.value.dispose();
+  p.grad?.dispose();
+  p.grad = null;
+}

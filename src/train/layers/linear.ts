@@ -1,0 +1,73 @@
+import { checkInteger } from '../../check.js';
+import { ShapeError } from '../../errors.js';
+import type { Backend, Tensor } from '../../kernels/types.js';
+import { resolveRng, type RandomOptions } from '../../random.js';
+import { uniform } from './init.js';
+import { disposeParameter, makeParameter, setGrad, type ForwardMode, type Layer, type Parameter } from './layer.js';
+
+/** Checks that x is [N, features] with N >= 1; returns N. */
+export function checkLayerInput(x: Tensor, features: number, layer: string): number {
+  if (x.shape.length !== 2 || x.shape[1] !== features || x.shape[0] < 1) {
+    throw new ShapeError(`${layer}: input has shape [${x.shape.join(', ')}] but the layer needs [N, ${features}]`);
+  }
+  return x.shape[0];
+}
+
+/** Options of `Linear`. */
+export interface LinearOptions extends RandomOptions {
+  /** Add a bias (default true). */
+  bias?: boolean;
+}
+
+/**
+ * A dense layer y = x W + b, W [in, out]. Initialised as PyTorch's nn.Linear: W and b uniform
+ * in [-1/sqrt(in), 1/sqrt(in)] (seeded).
+ */
+export class Linear implements Layer {
+  readonly kind = 'linear';
+  readonly backend: Backend;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  #x: Tensor | null = null;
+
+  constructor(backend: Backend, inFeatures: number, outFeatures: number, options: LinearOptions = {}) {
+    this.backend = backend;
+    this.inFeatures = checkInteger('inFeatures', inFeatures, 1, 2 ** 24, 'Linear');
+    this.outFeatures = checkInteger('outFeatures', outFeatures, 1, 2 ** 24, 'Linear');
+    const rng = resolveRng(options, 'Linear');
+    const bound = 1 / Math.sqrt(inFeatures);
+    this.weight = makeParameter('weight', backend.tensor(uniform(rng, inFeatures * outFeatures, bound), [inFeatures, outFeatures]), true);
+    this.bias = options.bias === false ? null : makeParameter('bias', backend.tensor(uniform(rng, outFeatures, bound), [outFeatures]), false);
+  }
+
+  /** y = x W + b. */
+  async forward(x: Tensor, mode: ForwardMode): Promise<Tensor> {
+    checkLayerInput(x, this.inFeatures, 'Linear');
+    this.#x = mode.training ? x : null;
+    const xw = await this.backend.matmul(x, this.weight.value);
+    if (!this.bias) return xw;
+    const y = await this.backend.addBias(xw, this.bias.value);
+    xw.dispose();
+    return y;
+  }
+
+  /** dW = x^T dy, db = sum over rows of dy, dx = dy W^T. */
+  async backward(dy: Tensor, inputGrad = true): Promise<Tensor | null> {
+    const x = this.#x;
+    if (!x) throw new ShapeError('Linear: backward needs a training forward pass first');
+    setGrad(this.weight, await this.backend.matmul(x, dy, { transposeA: true }));
+    if (this.bias) setGrad(this.bias, await this.backend.sumRows(dy));
+    this.#x = null;
+    return inputGrad ? this.backend.matmul(dy, this.weight.value, { transposeB: true }) : null;
+  }
+
+  parameters(): Parameter[] {
+    return this.bias ? [this.weight, this.bias] : [this.weight];
+  }
+
+  dispose(): void {
+    for (const p of this.parameters()) disposeParameter(p);
+  }
+}

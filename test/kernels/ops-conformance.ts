@@ -1,0 +1,533 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ParameterError, ShapeError } from '../../src/errors.js';
+import { TensorError } from '../../src/kernels/errors.js';
+import { HARD_CONCRETE_DEFAULTS } from '../../src/kernels/ops.js';
+import { referenceForward } from '../../src/kernels/reference.js';
+import type { ActivationKind, AdamStepOptions, Backend, SgdStepOptions, Tensor } from '../../src/kernels/types.js';
+import { randomLayout } from '../../src/patterns/random-layout.js';
+import { resolveRng, type Rng } from '../../src/random.js';
+import { expectWithinBound } from './conformance.js';
+
+/*
+ * The training operations' conformance suite, run by every backend: each operation against a
+ * float64 reference written here, on random shapes (N = 1, widths that are no multiple of 4 or of
+ * a workgroup); every gradient reference checked first by central differences of the float64
+ * forward; optimiser steps against a float64 transcription of PyTorch's update rules over 3 steps;
+ * hard-concrete gates at closed values; ordering with the products; typed errors.
+ *
+ * Tolerances (U = 2^-24, float32's unit roundoff):
+ * - one rounding of an exact result (addBias, scale): 2 U |value|; axpy: 3 U (|y| + |alpha x|)
+ *   (two roundings and alpha's own as float32);
+ *   copies, fills, gathers and block max norms are exact;
+ * - sums of L terms (sumRows, the L0 value, l2 block norms): 2 L U sum |terms|, as conformance.ts;
+ * - transcendental functions: WGSL's exp is accurate to 3 + 2|x| ULP and log to 3 ULP (2^-21
+ *   absolute near 1). tanh is computed from t = exp(-2|x|) as (1 - t) / (1 + t): where t is near 1
+ *   its error is a few ULP of 1, elsewhere t is small, so tanh is within about 2^-21 absolute,
+ *   and gelu (times x / 2, |x| <= 4) and the gates (a log, a division, a sigmoid) within a few
+ *   times that: activations, gates and their gradients allow 2^-19 max(1, |value|);
+ * - softmax cross-entropy: a row's sum of K exponentials carries (K + 15) U relative error, hence
+ *   dlogits (2 K + 64) U (|p| + 1) / N and the loss (2 K + 64) U + 2^-20 + 2 N U |loss|;
+ * - layer norm: means and variances are sums of F terms and the parameter gradients sums of N,
+ *   each term a few roundings: 16 (F + N + 8) U (|value| + 1);
+ * - optimiser steps: a handful of roundings per element and step, 3 steps, values of order 1:
+ *   2^-18 (|value| + 1) (2^-18 |value| + 2^-40 for Adam's v, a sum of positive terms).
+ */
+
+const U = 2 ** -24;
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const GELU_C = 0.044715;
+const KINDS: ActivationKind[] = ['relu', 'gelu', 'tanh'];
+const ROW_SHAPES: [number, number][] = [[1, 1], [1, 7], [5, 67], [33, 10], [3, 130]];
+
+function uniform(rng: Rng, size: number, lo = -1, hi = 1): Float32Array {
+  const out = new Float32Array(size);
+  for (let i = 0; i < size; i++) out[i] = lo + (hi - lo) * rng();
+  return out;
+}
+
+/** Expects |actual - expected| <= bound(i, expected) everywhere, naming the worst element. */
+function expectWithin(actual: Float32Array, expected: ArrayLike<number>, bound: (i: number, e: number) => number, what: string, skip?: (i: number) => boolean): void {
+  expect(actual.length, `${what}: length`).toBe(expected.length);
+  let worst = 0;
+  let worstAt = -1;
+  for (let i = 0; i < expected.length; i++) {
+    if (skip?.(i)) continue;
+    const ratio = Math.abs(actual[i] - expected[i]) / (bound(i, expected[i]) + 1e-300);
+    if (!(ratio <= worst)) {
+      worst = ratio;
+      worstAt = i;
+    }
+  }
+  expect(worst, `${what}: element ${worstAt} is ${actual[worstAt]}, reference ${expected[worstAt]}`).toBeLessThanOrEqual(1);
+}
+
+const relative = (tol: number, floor = 1) => (_: number, e: number) => tol * (Math.abs(e) + floor);
+
+// ---- float64 references ----
+
+function refActivation(kind: ActivationKind, v: number): number {
+  if (kind === 'relu') return Math.max(v, 0);
+  if (kind === 'tanh') return Math.tanh(v);
+  return 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v ** 3)));
+}
+
+function refDerivative(kind: ActivationKind, v: number): number {
+  if (kind === 'relu') return v > 0 ? 1 : 0;
+  if (kind === 'tanh') return 1 - Math.tanh(v) ** 2;
+  const t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v ** 3));
+  return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
+}
+
+function refSoftmaxCrossEntropy(z: ArrayLike<number>, labels: ArrayLike<number>, n: number, k: number) {
+  const dlogits = new Float64Array(n * k);
+  let loss = 0;
+  let correct = 0;
+  for (let r = 0; r < n; r++) {
+    let max = -Infinity;
+    let argmax = -1;
+    for (let j = 0; j < k; j++) if (z[r * k + j] > max) [max, argmax] = [z[r * k + j], j];
+    let sum = 0;
+    for (let j = 0; j < k; j++) sum += Math.exp(z[r * k + j] - max);
+    loss += (Math.log(sum) + max - z[r * k + labels[r]]) / n;
+    if (argmax === labels[r]) correct++;
+    for (let j = 0; j < k; j++) dlogits[r * k + j] = (Math.exp(z[r * k + j] - max) / sum - (j === labels[r] ? 1 : 0)) / n;
+  }
+  return { loss, dlogits, correct };
+}
+
+function refLayerNorm(x: ArrayLike<number>, gamma: ArrayLike<number>, beta: ArrayLike<number>, eps: number, n: number, f: number) {
+  const y = new Float64Array(n * f);
+  const mean = new Float64Array(n);
+  const rstd = new Float64Array(n);
+  for (let r = 0; r < n; r++) {
+    let s = 0;
+    for (let j = 0; j < f; j++) s += x[r * f + j];
+    mean[r] = s / f;
+    let v = 0;
+    for (let j = 0; j < f; j++) v += (x[r * f + j] - mean[r]) ** 2;
+    rstd[r] = 1 / Math.sqrt(v / f + eps);
+    for (let j = 0; j < f; j++) y[r * f + j] = (x[r * f + j] - mean[r]) * rstd[r] * gamma[j] + beta[j];
+  }
+  return { y, mean, rstd };
+}
+
+function refLayerNormGrad(x: ArrayLike<number>, dy: ArrayLike<number>, gamma: ArrayLike<number>, eps: number, n: number, f: number) {
+  const { mean, rstd } = refLayerNorm(x, gamma, new Float64Array(f), eps, n, f);
+  const dx = new Float64Array(n * f);
+  const dgamma = new Float64Array(f);
+  const dbeta = new Float64Array(f);
+  for (let r = 0; r < n; r++) {
+    let sg = 0;
+    let sgx = 0;
+    for (let j = 0; j < f; j++) {
+      const xhat = (x[r * f + j] - mean[r]) * rstd[r];
+      const g = dy[r * f + j] * gamma[j];
+      sg += g;
+      sgx += g * xhat;
+      dgamma[j] += dy[r * f + j] * xhat;
+      dbeta[j] += dy[r * f + j];
+    }
+    for (let j = 0; j < f; j++) {
+      const xhat = (x[r * f + j] - mean[r]) * rstd[r];
+      dx[r * f + j] = rstd[r] * (dy[r * f + j] * gamma[j] - sg / f - xhat * sgx / f);
+    }
+  }
+  return { dx, dgamma, dbeta };
+}
+
+const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
+const HC = HARD_CONCRETE_DEFAULTS;
+
+function refGateLogit(logAlpha: number, u: number | null): number {
+  return u === null ? logAlpha : (Math.log(u) - Math.log(1 - u) + logAlpha) / HC.beta;
+}
+const stretched = (logAlpha: number, u: number | null) => sigmoid(refGateLogit(logAlpha, u)) * (HC.zeta - HC.gamma) + HC.gamma;
+const refGate = (logAlpha: number, u: number | null) => Math.min(1, Math.max(0, stretched(logAlpha, u)));
+function refGateGrad(logAlpha: number, u: number | null, dg: number): number {
+  const s = sigmoid(refGateLogit(logAlpha, u));
+  const z = s * (HC.zeta - HC.gamma) + HC.gamma;
+  return z < 0 || z > 1 ? 0 : dg * (HC.zeta - HC.gamma) * s * (1 - s) / (u === null ? 1 : HC.beta);
+}
+const L0_SHIFT = HC.beta * Math.log(-HC.gamma / HC.zeta);
+
+/** torch.optim.SGD's step (dampening 0), transcribed in float64; buf is undefined before the first step. */
+function refSgd(p: Float64Array, g: ArrayLike<number>, state: { buf?: Float64Array }, o: Required<SgdStepOptions>): void {
+  const d = Float64Array.from(g, (v, i) => v + o.weightDecay * p[i]);
+  if (o.momentum !== 0) {
+    if (!state.buf) state.buf = d.slice();
+    else for (let i = 0; i < d.length; i++) state.buf[i] = o.momentum * state.buf[i] + d[i];
+    for (let i = 0; i < d.length; i++) d[i] = o.nesterov ? d[i] + o.momentum * state.buf[i] : state.buf[i];
+  }
+  for (let i = 0; i < p.length; i++) p[i] -= o.lr * d[i];
+}
+
+/** torch.optim.Adam / AdamW's step (amsgrad off), transcribed in float64. */
+function refAdam(p: Float64Array, g: ArrayLike<number>, m: Float64Array, v: Float64Array, o: Required<AdamStepOptions>): void {
+  for (let i = 0; i < p.length; i++) {
+    let grad = g[i];
+    if (o.decoupled) p[i] *= 1 - o.lr * o.weightDecay;
+    else grad += o.weightDecay * p[i];
+    m[i] = o.beta1 * m[i] + (1 - o.beta1) * grad;
+    v[i] = o.beta2 * v[i] + (1 - o.beta2) * grad * grad;
+    const bc1 = 1 - o.beta1 ** o.step;
+    const bc2 = 1 - o.beta2 ** o.step;
+    p[i] -= (o.lr / bc1) * m[i] / (Math.sqrt(v[i]) / Math.sqrt(bc2) + o.eps);
+  }
+}
+
+/** Central difference of a float64 function of x at element i. */
+function numericGrad(f: (x: Float64Array) => number, x: ArrayLike<number>, i: number, h = 1e-6): number {
+  const plus = Float64Array.from(x);
+  const minus = Float64Array.from(x);
+  plus[i] += h;
+  minus[i] -= h;
+  return (f(plus) - f(minus)) / (2 * h);
+}
+
+function expectGradient(f: (x: Float64Array) => number, x: ArrayLike<number>, analytic: ArrayLike<number>, what: string, indices: number[]): void {
+  for (const i of indices) {
+    const numeric = numericGrad(f, x, i);
+    expect(Math.abs(numeric - analytic[i]), `${what}[${i}]: numeric ${numeric}, analytic ${analytic[i]}`).toBeLessThanOrEqual(1e-6 * (1 + Math.abs(analytic[i])));
+  }
+}
+
+const pick = (rng: Rng, size: number, count: number) => Array.from({ length: Math.min(count, size) }, () => Math.floor(rng() * size));
+
+/**
+ * Runs the training-operation suite on the backend `make` returns; `make` returns null when the
+ * backend cannot run here (the suite is then skipped, or fails when `required`).
+ */
+export function opsConformance(name: string, make: () => Promise<Backend | null>, required = false): void {
+  describe(`${name} backend training operations`, () => {
+    let backend: Backend | null = null;
+    const rng = resolveRng({ seed: `ops-conformance-${name}` });
+    beforeAll(async () => {
+      backend = await make();
+      if (!backend && required) throw new Error(`the ${name} backend is not available here, and it is required`);
+    });
+    afterAll(async () => {
+      await backend?.dispose();
+    });
+    const run = (title: string, body: (b: Backend) => Promise<void>) =>
+      it(title, async (context) => {
+        if (!backend) {
+          context.skip(`the ${name} backend is not available here`);
+          return;
+        }
+        await body(backend);
+      });
+
+    run('addBias and sumRows (the bias gradient) match the reference', async (b) => {
+      for (const [n, f] of ROW_SHAPES) {
+        const x = uniform(rng, n * f);
+        const bias = uniform(rng, f);
+        const X = b.tensor(x, [n, f]);
+        const y = await b.addBias(X, b.tensor(bias, [f]));
+        expect(y.shape).toEqual([n, f]);
+        expectWithin(await b.read(y), Float64Array.from(x, (v, i) => v + bias[i % f]), relative(2 * U, 0), `addBias [${n}, ${f}]`);
+        const s = await b.sumRows(X);
+        expect(s.shape).toEqual([f]);
+        const ref = new Float64Array(f);
+        const absRef = new Float64Array(f);
+        x.forEach((v, i) => {
+          ref[i % f] += v;
+          absRef[i % f] += Math.abs(v);
+        });
+        expectWithinBound(await b.read(s), ref, absRef, n, `sumRows [${n}, ${f}]`);
+      }
+    });
+
+    run('activations and their gradients match the reference (gradients checked by finite differences first)', async (b) => {
+      for (const shape of [[1], [3, 5], [2, 300]]) {
+        const size = shape.reduce((a, c) => a * c, 1);
+        const x = uniform(rng, size, -4, 4);
+        const dy = uniform(rng, size);
+        for (const kind of KINDS) {
+          const analytic = Float64Array.from(x, (v) => refDerivative(kind, v));
+          for (const i of pick(rng, size, 4)) {
+            expectGradient((xs) => refActivation(kind, xs[0]), [x[i]], [analytic[i]], `${kind}'`, [0]);
+          }
+          const X = b.tensor(x, shape);
+          const y = await b.activation(kind, X);
+          expect(y.shape).toEqual(shape);
+          expectWithin(await b.read(y), Float64Array.from(x, (v) => refActivation(kind, v)), relative(2 ** -19), `${kind} ${shape}`);
+          const dx = await b.activationGrad(kind, X, b.tensor(dy, shape));
+          expectWithin(await b.read(dx), Float64Array.from(x, (v, i) => dy[i] * analytic[i]), relative(2 ** -19), `${kind} gradient ${shape}`);
+        }
+      }
+      // Large inputs neither overflow nor give NaN; relu'(0) = 0 as PyTorch.
+      const big = Float32Array.from([-100, -30, 0, 30, 100]);
+      const B = b.tensor(big, [5]);
+      const plain = (a: Float32Array) => Array.from(a, (v) => v + 0); // -0 as 0
+      expect(plain(await b.read(await b.activation('tanh', B)))).toEqual([-1, -1, 0, 1, 1]);
+      expect(plain(await b.read(await b.activation('gelu', B)))).toEqual([0, 0, 0, 30, 100]);
+      expect(Array.from(await b.read(await b.activationGrad('relu', B, b.tensor(new Float32Array(5).fill(1), [5]))))).toEqual([0, 0, 0, 1, 1]);
+    });
+
+    run('softmax cross-entropy: mean loss, gradient and correct count match the reference', async (b) => {
+      for (const [n, k] of [...ROW_SHAPES.filter(([, k]) => k > 1), [4, 2] as [number, number]]) {
+        const z = uniform(rng, n * k, -3, 3);
+        const labels = Float32Array.from({ length: n }, () => Math.floor(rng() * k));
+        const ref = refSoftmaxCrossEntropy(z, labels, n, k);
+        const lossOf = (zs: Float64Array) => refSoftmaxCrossEntropy(zs, labels, n, k).loss;
+        expectGradient(lossOf, z, ref.dlogits, `dlogits [${n}, ${k}]`, pick(rng, n * k, 6));
+        // shift the logits far up: stability needs the row max subtracted
+        const shifted = Float32Array.from(z, (v) => v + 80);
+        for (const logits of [z, shifted]) {
+          const out = await b.softmaxCrossEntropy(b.tensor(logits, [n, k]), b.tensor(labels, [n]));
+          expect(out.loss.shape).toEqual([1]);
+          expect(out.correct.shape).toEqual([1]);
+          expect(out.dlogits.shape).toEqual([n, k]);
+          const loss = (await b.read(out.loss))[0];
+          const lossBound = (2 * k + 64) * U + 2 ** -20 + 2 * n * U * Math.abs(ref.loss) + (logits === shifted ? 2 ** -17 : 0);
+          expect(Math.abs(loss - ref.loss), `loss [${n}, ${k}]: ${loss} vs ${ref.loss}`).toBeLessThanOrEqual(lossBound);
+          expect((await b.read(out.correct))[0]).toBe(ref.correct);
+          const slack = logits === shifted ? 2 ** -17 : 0;
+          expectWithin(await b.read(out.dlogits), ref.dlogits, (_, e) => ((2 * k + 64) * U + slack) * (Math.abs(e) * n + 1) / n, `dlogits [${n}, ${k}]`);
+        }
+      }
+      // The first maximum counts: row 0 ties at 0 and 2 (label 0 correct), row 1's label is wrong.
+      const out = await b.softmaxCrossEntropy(b.tensor(Float32Array.from([1, 0, 1, 5, 2, 2]), [2, 3]), b.tensor(Float32Array.from([0, 1]), [2]));
+      expect((await b.read(out.correct))[0]).toBe(1);
+      // A label outside [0, K) makes the loss NaN, so that training stops on it.
+      const bad = await b.softmaxCrossEntropy(b.tensor(Float32Array.from([1, 2, 3, 4]), [2, 2]), b.tensor(Float32Array.from([0, 2]), [2]));
+      expect((await b.read(bad.loss))[0]).toBeNaN();
+    });
+
+    run('layer norm and its gradients match the reference (gradients checked by finite differences first)', async (b) => {
+      const eps = 1e-5;
+      for (const [n, f] of ROW_SHAPES.filter(([, f]) => f > 1)) {
+        const x = uniform(rng, n * f);
+        const gamma = uniform(rng, f, 0.5, 1.5);
+        const beta = uniform(rng, f);
+        const dy = uniform(rng, n * f);
+        const ref = refLayerNorm(x, gamma, beta, eps, n, f);
+        const grads = refLayerNormGrad(x, dy, gamma, eps, n, f);
+        const dot = (y: Float64Array) => y.reduce((s, v, i) => s + v * dy[i], 0);
+        expectGradient((xs) => dot(refLayerNorm(xs, gamma, beta, eps, n, f).y), x, grads.dx, 'layer norm dx', pick(rng, n * f, 4));
+        expectGradient((gs) => dot(refLayerNorm(x, gs, beta, eps, n, f).y), gamma, grads.dgamma, 'layer norm dgamma', pick(rng, f, 3));
+        expectGradient((bs) => dot(refLayerNorm(x, gamma, bs, eps, n, f).y), beta, grads.dbeta, 'layer norm dbeta', pick(rng, f, 3));
+
+        const X = b.tensor(x, [n, f]);
+        const G = b.tensor(gamma, [f]);
+        const out = await b.layerNorm(X, G, b.tensor(beta, [f]), eps);
+        const tol = relative(16 * (f + n + 8) * U);
+        expectWithin(await b.read(out.y), ref.y, tol, `layer norm y [${n}, ${f}]`);
+        expectWithin(await b.read(out.mean), ref.mean, tol, `layer norm mean [${n}, ${f}]`);
+        expectWithin(await b.read(out.rstd), ref.rstd, tol, `layer norm rstd [${n}, ${f}]`);
+        const back = await b.layerNormGrad(X, b.tensor(dy, [n, f]), G, out.mean, out.rstd);
+        expectWithin(await b.read(back.dx), grads.dx, tol, `layer norm dx [${n}, ${f}]`);
+        expectWithin(await b.read(back.dgamma), grads.dgamma, tol, `layer norm dgamma [${n}, ${f}]`);
+        expectWithin(await b.read(back.dbeta), grads.dbeta, tol, `layer norm dbeta [${n}, ${f}]`);
+      }
+    });
+
+    run('SGD steps follow PyTorch (momentum, Nesterov, weight decay) over 3 steps', async (b) => {
+      const cases: Required<SgdStepOptions>[] = [
+        { lr: 0.1, momentum: 0, nesterov: false, weightDecay: 0 },
+        { lr: 0.1, momentum: 0.9, nesterov: false, weightDecay: 0.01 },
+        { lr: 0.05, momentum: 0.9, nesterov: true, weightDecay: 0.001 },
+      ];
+      for (const options of cases) {
+        const size = 67;
+        const p0 = uniform(rng, size);
+        const param = b.tensor(p0, [size]);
+        const velocity = options.momentum > 0 ? b.zeros([size]) : null;
+        const ref = Float64Array.from(p0);
+        const state: { buf?: Float64Array } = {};
+        for (let step = 1; step <= 3; step++) {
+          const g = uniform(rng, size);
+          await b.sgdStep(param, b.tensor(g, [size]), velocity, options);
+          refSgd(ref, g, state, options);
+        }
+        const what = `SGD ${JSON.stringify(options)}`;
+        expectWithin(await b.read(param), ref, relative(2 ** -18), `${what}: param`);
+        if (velocity) expectWithin(await b.read(velocity), state.buf!, relative(2 ** -18), `${what}: velocity`);
+      }
+    });
+
+    run('Adam and AdamW steps follow PyTorch (bias correction, L2 or decoupled decay) over 3 steps', async (b) => {
+      const base = { lr: 0.01, beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0, decoupled: false, step: 0 };
+      for (const overrides of [{}, { weightDecay: 0.1 }, { weightDecay: 0.1, decoupled: true }, { lr: 0.1, beta1: 0.5, beta2: 0.9 }]) {
+        const options = { ...base, ...overrides };
+        const size = 300;
+        const p0 = uniform(rng, size);
+        const [param, m, v] = [b.tensor(p0, [size]), b.zeros([size]), b.zeros([size])];
+        const [ref, refM, refV] = [Float64Array.from(p0), new Float64Array(size), new Float64Array(size)];
+        for (let step = 1; step <= 3; step++) {
+          const g = uniform(rng, size);
+          await b.adamStep(param, b.tensor(g, [size]), m, v, { ...options, step });
+          refAdam(ref, g, refM, refV, { ...options, step });
+        }
+        const what = `Adam ${JSON.stringify(overrides)}`;
+        expectWithin(await b.read(param), ref, relative(2 ** -18), `${what}: param`);
+        expectWithin(await b.read(m), refM, relative(2 ** -18), `${what}: m`);
+        expectWithin(await b.read(v), refV, relative(2 ** -18, 2 ** -22), `${what}: v`);
+      }
+    });
+
+    run('scale, axpy, copy and fill', async (b) => {
+      for (const shape of [[1], [67], [2, 300], [0, 3]]) {
+        const size = shape.reduce((a, c) => a * c, 1);
+        const x = uniform(rng, size);
+        const y = uniform(rng, size);
+        const X = b.tensor(x, shape);
+        const scaled = await b.scale(X, -0.75);
+        expect(scaled.shape).toEqual(shape);
+        expectWithin(await b.read(scaled), Float64Array.from(x, (v) => -0.75 * v), relative(2 * U, 0), `scale ${shape}`);
+        const Y = b.tensor(y, shape);
+        await b.axpy(0.3, X, Y);
+        expectWithin(await b.read(Y), Float64Array.from(y, (v, i) => v + 0.3 * x[i]), (i) => 3 * U * (Math.abs(y[i]) + Math.abs(0.3 * x[i])), `axpy ${shape}`);
+        const copied = await b.copy(X);
+        expect(copied.shape).toEqual(shape);
+        expect(Array.from(await b.read(copied))).toEqual(Array.from(x));
+        await b.fill(copied, 2.5);
+        expect(Array.from(await b.read(copied))).toEqual(new Array(size).fill(2.5));
+        expect(Array.from(await b.read(X))).toEqual(Array.from(x));
+      }
+    });
+
+    run('block norms (l2 and max) match the reference', async (b) => {
+      for (const shape of [[7, 8, 8], [3, 5, 5], [1, 32, 32], [0, 8, 8]]) {
+        const [nnz, r, c] = shape;
+        const per = r * c;
+        const w = uniform(rng, nnz * per);
+        const W = b.tensor(w, shape);
+        const l2 = new Float64Array(nnz);
+        const squares = new Float64Array(nnz);
+        const max = new Float64Array(nnz);
+        for (let i = 0; i < w.length; i++) {
+          const blk = Math.floor(i / per);
+          squares[blk] += w[i] * w[i];
+          max[blk] = Math.max(max[blk], Math.abs(w[i]));
+        }
+        squares.forEach((s, i) => (l2[i] = Math.sqrt(s)));
+        const norms = await b.blockNorms(W, 'l2');
+        expect(norms.shape).toEqual([nnz]);
+        expectWithin(await b.read(norms), l2, relative(2 * (per + 4) * U, 0), `l2 norms ${shape}`);
+        expect(Array.from(await b.read(await b.blockNorms(W, 'max')))).toEqual(Array.from(max));
+      }
+    });
+
+    run('gatherBlocks and scatterBlocks move whole blocks, and round-trip', async (b) => {
+      const [nnz, bs] = [5, 3];
+      const w = uniform(rng, nnz * bs * bs);
+      const W = b.tensor(w, [nnz, bs, bs]);
+      const ids = Int32Array.from([4, 0, 2]);
+      const kept = await b.gatherBlocks(W, ids);
+      expect(kept.shape).toEqual([3, bs, bs]);
+      const expected = Array.from(ids).flatMap((id) => Array.from(w.subarray(id * bs * bs, (id + 1) * bs * bs)));
+      expect(Array.from(await b.read(kept))).toEqual(expected);
+      const regrown = await b.scatterBlocks(kept, Int32Array.from([1, 5, 3]), 6);
+      expect(regrown.shape).toEqual([6, bs, bs]);
+      const scattered = await b.read(regrown);
+      const block = (arr: Float32Array, i: number) => Array.from(arr.subarray(i * bs * bs, (i + 1) * bs * bs));
+      for (const [j, id] of [1, 5, 3].entries()) expect(block(scattered, id)).toEqual(expected.slice(j * bs * bs, (j + 1) * bs * bs));
+      for (const id of [0, 2, 4]) expect(block(scattered, id)).toEqual(new Array(bs * bs).fill(0));
+      expect(Array.from(await b.read(await b.gatherBlocks(regrown, Int32Array.from([1, 5, 3]))))).toEqual(expected);
+      // per-block state of one value (log alpha) and no blocks at all
+      const logAlpha = b.tensor(Float32Array.from([10, 11, 12, 13, 14]), [5]);
+      expect(Array.from(await b.read(await b.gatherBlocks(logAlpha, Int32Array.from([3, 3, 1]))))).toEqual([13, 13, 11]);
+      expect((await b.gatherBlocks(W, new Int32Array(0))).shape).toEqual([0, bs, bs]);
+      expect(Array.from(await b.read(await b.scatterBlocks(b.zeros([0]), new Int32Array(0), 2)))).toEqual([0, 0]);
+    });
+
+    run('hard-concrete gates, their gradient and the L0 penalty: closed values and the reference', async (b) => {
+      const one = (v: number) => b.tensor(Float32Array.from([v]), [1]);
+      // logAlpha = 0, u = 0.5: sigmoid(0) (zeta - gamma) + gamma = 0.5 * 1.2 - 0.1 = 0.5, with or without noise.
+      expect((await b.read(await b.hardConcreteGates(one(0), one(0.5))))[0]).toBeCloseTo(0.5, 6);
+      expect((await b.read(await b.hardConcreteGates(one(0), null)))[0]).toBeCloseTo(0.5, 6);
+      // d gate / d logAlpha there: 1.2 * 1/4 / beta = 0.45 with noise, 1.2 / 4 = 0.3 without.
+      expect((await b.read(await b.hardConcreteGrad(one(0), one(0.5), one(1))))[0]).toBeCloseTo(0.45, 6);
+      expect((await b.read(await b.hardConcreteGrad(one(0), null, one(2))))[0]).toBeCloseTo(0.6, 6);
+      // Clamped: gates exactly 1 and 0, zero gradient.
+      const ends = b.tensor(Float32Array.from([10, -10]), [2]);
+      expect(Array.from(await b.read(await b.hardConcreteGates(ends, null)))).toEqual([1, 0]);
+      expect(Array.from(await b.read(await b.hardConcreteGrad(ends, null, b.tensor(Float32Array.from([1, 1]), [2]))))).toEqual([0, 0]);
+      // P(gate != 0) = 1/2 where logAlpha = beta log(-gamma / zeta); its derivative is 1/4.
+      const half = await b.l0Penalty(one(L0_SHIFT));
+      expect(half.value.shape).toEqual([1]);
+      expect((await b.read(half.value))[0]).toBeCloseTo(0.5, 6);
+      expect((await b.read(half.grad))[0]).toBeCloseTo(0.25, 6);
+      // A fuller gate temperature, and the defaults spelled out, agree.
+      expect((await b.read(await b.hardConcreteGates(one(0), one(0.5), { beta: 0.5, gamma: -0.2, zeta: 1.2 })))[0]).toBeCloseTo(0.5, 6);
+
+      const nnz = 300;
+      const logAlpha = uniform(rng, nnz, -3, 3);
+      const u = uniform(rng, nnz, 0.05, 0.95);
+      const dg = uniform(rng, nnz);
+      const LA = b.tensor(logAlpha, [nnz]);
+      for (const noise of [u, null]) {
+        const ui = (i: number) => (noise ? noise[i] : null);
+        const gates = Float64Array.from(logAlpha, (la, i) => refGate(la, ui(i)));
+        const grad = Float64Array.from(logAlpha, (la, i) => refGateGrad(la, ui(i), dg[i]));
+        const nearKink = (i: number) => Math.min(Math.abs(stretched(logAlpha[i], ui(i))), Math.abs(stretched(logAlpha[i], ui(i)) - 1)) < 1e-4;
+        const smooth = pick(rng, nnz, 8).filter((i) => !nearKink(i));
+        expectGradient((las) => las.reduce((s, la, i) => s + dg[i] * refGate(la, ui(i)), 0), logAlpha, grad, 'hard-concrete gradient', smooth);
+        const U_ = noise ? b.tensor(noise, [nnz]) : null;
+        expectWithin(await b.read(await b.hardConcreteGates(LA, U_)), gates, relative(2 ** -19), `gates, noise ${!!noise}`);
+        expectWithin(await b.read(await b.hardConcreteGrad(LA, U_, b.tensor(dg, [nnz]))), grad, relative(2 ** -19), `gate gradient, noise ${!!noise}`, nearKink);
+      }
+      const probability = Float64Array.from(logAlpha, (la) => sigmoid(la - L0_SHIFT));
+      const value = probability.reduce((s, p) => s + p, 0);
+      const l0Grad = Float64Array.from(probability, (p) => p * (1 - p));
+      expectGradient((las) => las.reduce((s, la) => s + sigmoid(la - L0_SHIFT), 0), logAlpha, l0Grad, 'L0 gradient', pick(rng, nnz, 6));
+      const l0 = await b.l0Penalty(LA);
+      // a sum of nnz positive terms, each within 2^-18 relative (exp and one division)
+      expectWithin(await b.read(l0.value), [value], relative(2 * nnz * U + 2 ** -18, 0), 'L0 value');
+      expectWithin(await b.read(l0.grad), l0Grad, relative(2 ** -19, 0.25), 'L0 gradient');
+      expect(Array.from(await b.read((await b.l0Penalty(b.zeros([0]))).value))).toEqual([0]);
+    });
+
+    run('operations keep call order with the products: an in-place step never overtakes a product reading its tensor', async (b) => {
+      const layout = randomLayout({ inBlocks: 2, outBlocks: 3, density: 0.7, blockSize: 8, seed: 3 });
+      const n = 5;
+      const x = uniform(rng, n * layout.inFeatures);
+      const w = uniform(rng, layout.nnz * 64);
+      const X = b.tensor(x, [n, layout.inFeatures]);
+      const W = b.tensor(w, [layout.nnz, 8, 8]);
+      const y = b.forward(layout, X, W);
+      const steps = [b.fill(X, 0), b.sgdStep(W, b.tensor(new Float32Array(w.length).fill(1), [layout.nnz, 8, 8]), null, { lr: 0.5 })];
+      const read = b.read(W); // waits for the step
+      expectWithinBound(await b.read(await y), referenceForward(layout, x, n, w), referenceForward(layout, Float64Array.from(x, Math.abs), n, Float64Array.from(w, Math.abs)), layout.inFeatures, 'forward before the in-place steps');
+      await Promise.all(steps);
+      expect(Array.from(await read)).toEqual(Array.from(w, (v) => Math.fround(v - 0.5)));
+      expect(Array.from(await b.read(X))).toEqual(new Array(x.length).fill(0));
+    });
+
+    run('raises ShapeError naming both shapes, TensorError for dead tensors, ParameterError for bad options', async (b) => {
+      const x = b.tensor(new Float32Array(15), [3, 5]);
+      await expect(b.addBias(x, b.tensor(new Float32Array(4), [4]))).rejects.toThrow(ShapeError);
+      await expect(b.addBias(x, b.tensor(new Float32Array(4), [4]))).rejects.toThrow(/\[4\].*\[3, 5\]/);
+      await expect(b.activationGrad('relu', x, b.tensor(new Float32Array(15), [5, 3]))).rejects.toThrow(/\[3, 5\].*\[5, 3\]/);
+      await expect(b.softmaxCrossEntropy(x, b.tensor(new Float32Array(4), [4]))).rejects.toThrow(/labels has shape \[4\] but logits \[3, 5\]/);
+      await expect(b.layerNorm(x, b.tensor(new Float32Array(3), [3]), b.tensor(new Float32Array(5), [5]))).rejects.toThrow(/gamma has shape \[3\].*\[3, 5\]/);
+      await expect(b.sgdStep(x, b.tensor(new Float32Array(15), [15]), null, { lr: 0.1 })).rejects.toThrow(/\[3, 5\].*\[15\]/);
+      await expect(b.sumRows(b.tensor(new Float32Array(15), [15]))).rejects.toThrow(ShapeError);
+      await expect(b.scatterBlocks(x, Int32Array.from([0, 1]), 4)).rejects.toThrow(ShapeError);
+
+      const dead = b.tensor(new Float32Array(15), [3, 5]);
+      dead.dispose();
+      await expect(b.addBias(dead, b.tensor(new Float32Array(5), [5]))).rejects.toThrow(TensorError);
+      await expect(b.sgdStep(dead, x, null, { lr: 0.1 })).rejects.toThrow(TensorError);
+      await expect(b.hardConcreteGates(dead, null)).rejects.toThrow(TensorError);
+      await expect(b.copy(dead)).rejects.toThrow(TensorError);
+
+      const g = b.tensor(new Float32Array(15), [3, 5]);
+      await expect(b.sgdStep(x, g, null, { lr: 0.1, momentum: 0.9 })).rejects.toThrow(ParameterError);
+      await expect(b.sgdStep(x, g, null, { lr: -1 })).rejects.toThrow(/lr/);
+      await expect(b.adamStep(x, g, b.zeros([3, 5]), b.zeros([3, 5]), { lr: 0.1, step: 0 })).rejects.toThrow(/step/);
+      await expect(b.adamStep(x, g, x, b.zeros([3, 5]), { lr: 0.1, step: 1 })).rejects.toThrow(ParameterError);
+      await expect(b.axpy(1, x, x)).rejects.toThrow(ParameterError);
+      await expect(b.activation('sigmoid' as ActivationKind, x)).rejects.toThrow(/kind/);
+      await expect(b.blockNorms(x, 'l1' as 'l2')).rejects.toThrow(ParameterError);
+      await expect(b.gatherBlocks(x, Int32Array.from([3]))).rejects.toThrow(/ids\[0\]/);
+      await expect(b.scatterBlocks(x, Int32Array.from([0, 2, 0]), 4)).rejects.toThrow(/distinct/);
+      const la = b.tensor(new Float32Array(3), [3]);
+      await expect(b.hardConcreteGates(la, null, { gamma: 0.1 })).rejects.toThrow(/gamma/);
+      await expect(b.hardConcreteGrad(la, null, b.tensor(new Float32Array(4), [4]))).rejects.toThrow(/dgates has shape \[4\]/);
+      const foreign = { ...x, backend: { name: 'other' } } as unknown as Tensor;
+      await expect(b.scale(foreign, 2)).rejects.toThrow(TensorError);
+    });
+  });
+}
