@@ -58,3 +58,31 @@ export function randomPermutation(rng: Rng, n: number): Int32Array {
   for (let i = 0; i < n; i++) perm[i] = i;
   return shuffleInPlace(rng, perm);
 }
+
+/** The state of a stateful generator: Alea's three fractions and carry (plain numbers, JSON-safe). */
+export interface RngState {
+  c: number;
+  s0: number;
+  s1: number;
+  s2: number;
+}
+
+/** An Rng whose state can be saved and restored exactly (for checkpoints). */
+export interface StatefulRng extends Rng {
+  state(): RngState;
+}
+
+/** A seeded Alea generator with `state()`, or one resumed from a saved state (same continuation, byte for byte). */
+export function statefulRng(from: Seed | RngState, context?: string): StatefulRng {
+  if (typeof from === 'object' && from !== null) {
+    const { c, s0, s1, s2 } = from;
+    if (![c, s0, s1, s2].every((v) => typeof v === 'number' && Number.isFinite(v))) {
+      throw new ParameterError('state', 'an object {c, s0, s1, s2} of finite numbers', from, context);
+    }
+    return seedrandom.alea('', { state: { c, s0, s1, s2 } as never }) as unknown as StatefulRng;
+  }
+  if (!((typeof from === 'number' && Number.isFinite(from)) || typeof from === 'string')) {
+    throw new ParameterError('seed', 'a finite number or a string', from, context);
+  }
+  return seedrandom.alea(String(from), { state: true }) as unknown as StatefulRng;
+}

@@ -9,3 +9,4 @@ export * from './layers/activation.js';
 export * from './layers/layer-norm.js';
 export * from './layers/sequential.js';
 export * from './optimizers.js';
+export * from './hooks.js';
