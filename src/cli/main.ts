@@ -11,6 +11,7 @@ import { addDemoCommand } from './demo.js';
 import { addCompareCommand } from './compare.js';
 import { addSweepCommand } from './sweep.js';
 import { addBenchCommand } from './bench.js';
+import { addTrainCommand } from './train.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   addCompareCommand(program);
   addSweepCommand(program);
   addBenchCommand(program);
+  addTrainCommand(program);
   addPatternsCommand(program);
   addDemoCommand(program);
   return program;

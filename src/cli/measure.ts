@@ -5,7 +5,7 @@ import { DEFAULT_METRICS, METRICS, estimateSeconds, resolveMetrics } from '../an
 import type { BlockLayout } from '../patterns/layout.js';
 import { availableParallelism } from 'node:os';
 import { parseIntegerOption, parseSeedOption } from './options.js';
-import { formatDuration, progressBar } from './progress.js';
+import { formatDuration, progressBar } from '../progress.js';
 
 /** Adds the options that choose and tune metrics (shared by inspect and compare). */
 export function addMetricOptions(command: Command, defaultMetrics: string): void {

@@ -5,7 +5,7 @@ import { savePlot } from '../analysis/plot.js';
 import { PATTERNS, type PatternDefinition } from '../patterns/registry.js';
 import { parseIntegerOption, parseNumberOption } from './options.js';
 import { addPatternParamOptions, addShapeOptions, buildOptionsFrom } from './pattern-options.js';
-import { progressBar } from './progress.js';
+import { progressBar } from '../progress.js';
 import { formatTable, formatValue } from './table.js';
 import { UsageError } from './usage-error.js';
 import { jsonReplacer } from './inspect.js';

@@ -1,8 +1,10 @@
 import { checkNumber } from '../../check.js';
 import { ParameterError, ShapeError } from '../../errors.js';
 import type { Backend, HardConcreteOptions, Tensor } from '../../kernels/types.js';
+import { denseLayout } from '../../patterns/dense.js';
 import type { BlockLayout } from '../../patterns/layout.js';
-import { resolveRng, type RandomOptions, type Rng } from '../../random.js';
+import { resolveRng, statefulRng, type RandomOptions, type Rng, type RngState, type StatefulRng } from '../../random.js';
+import type { Optimizer } from '../optimizers.js';
 import { checkLayerInput } from './linear.js';
 import { disposeParameter, makeParameter, setGrad, type ForwardMode, type Layer, type Parameter } from './layer.js';
 
@@ -10,6 +12,14 @@ import { disposeParameter, makeParameter, setGrad, type ForwardMode, type Layer,
 export interface L0GateOptions extends HardConcreteOptions {
   /** Initial probability that a gate is closed: log alpha starts near log((1 - p) / p) (default 0.5, as their code). */
   dropRate?: number;
+}
+
+/**
+ * How the blocks of a new layout relate to the old one: `kept[j]` is the old block id whose
+ * weights new block j takes, or -1 for a new block (zero weights, fresh gate, zero optimiser state).
+ */
+export interface BlockMap {
+  kept: Int32Array;
 }
 
 /** Options of `BlockSparseLinear`. */
@@ -38,12 +48,12 @@ export function hardConcreteConstants(options: HardConcreteOptions = {}): Requir
  * are uniform in [-1/sqrt(f_k), 1/sqrt(f_k)] with f_k = bs x (input blocks feeding k); an output
  * block fed by nothing gets a zero bias. With `l0`, block b is used as g_b W_b with a
  * hard-concrete gate g_b: sampled in training, deterministic in evaluation; log alpha is a
- * parameter trained through the gate gradient of the weight-gradient kernel.
+ * parameter trained through the gate gradient of the weight-gradient kernel. Pruning, regrowth
+ * and L0 change the layout in place with `setBlocks` (the Parameter objects stay the same).
  */
 export class BlockSparseLinear implements Layer {
   readonly kind = 'block-sparse-linear';
   readonly backend: Backend;
-  readonly layout: BlockLayout;
   readonly inFeatures: number;
   readonly outFeatures: number;
   readonly weight: Parameter;
@@ -51,16 +61,26 @@ export class BlockSparseLinear implements Layer {
   /** log alpha of the L0 gates, [nnz] (null without L0). */
   readonly logAlpha: Parameter | null;
   readonly hardConcrete: Required<HardConcreteOptions> | null;
-  readonly #rng: Rng;
+  /** The gate noise stream (seeded from the layer's seed; saved in checkpoints). */
+  #noise: StatefulRng | null = null;
   #cache: { x: Tensor; gates: Tensor | null; u: Tensor | null } | null = null;
+  #layout: BlockLayout;
+  /** log alpha's initial mean log((1 - p) / p) (new blocks of setBlocks start there); null without L0. */
+  #logAlphaInit: number | null = null;
+  /**
+   * When true, backward also computes the dense weight gradient X^T dY over every (c, k) block
+   * and keeps its block L2 norms (for RigL's regrowth); see `denseGradNorms`.
+   */
+  recordDenseGradNorms = false;
+  #denseGradNorms: Tensor | null = null;
+  #denseLayout: BlockLayout | null = null;
 
   constructor(backend: Backend, layout: BlockLayout, options: BlockSparseLinearOptions = {}) {
     this.backend = backend;
-    this.layout = layout;
+    this.#layout = layout;
     this.inFeatures = layout.inFeatures;
     this.outFeatures = layout.outFeatures;
     const rng = resolveRng(options, 'BlockSparseLinear');
-    this.#rng = rng;
     const bs = layout.blockSize;
     const fanIn = layout.inDegrees();
     const cols = layout.pairs().cols;
@@ -85,13 +105,74 @@ export class BlockSparseLinear implements Layer {
       const p = checkNumber('dropRate', options.l0.dropRate ?? 0.5, 0, 1, 'BlockSparseLinear');
       if (p === 0 || p === 1) throw new ParameterError('dropRate', 'a number in (0, 1)', p, 'BlockSparseLinear');
       const mean = Math.log(1 - p) - Math.log(p);
+      this.#logAlphaInit = mean;
       const logAlpha = new Float32Array(layout.nnz);
       for (let b = 0; b < layout.nnz; b++) logAlpha[b] = mean + 0.01 * gaussian(rng);
       this.logAlpha = makeParameter('logAlpha', backend.tensor(logAlpha, [layout.nnz]), false, 'blocks');
+      this.#noise = statefulRng(Math.floor(rng() * 2 ** 32), 'BlockSparseLinear');
     } else {
       this.hardConcrete = null;
       this.logAlpha = null;
     }
+  }
+
+  /** The layout in use (setBlocks replaces it). */
+  get layout(): BlockLayout {
+    return this.#layout;
+  }
+
+  /**
+   * The L2 norms of the dense weight gradient's blocks from the last backward with
+   * `recordDenseGradNorms` on: [inBlocks * outBlocks], block (c, k) at c * outBlocks + k (the
+   * layer keeps it; null before). Absent blocks included: RigL regrows where these are largest.
+   */
+  get denseGradNorms(): Tensor | null {
+    return this.#denseGradNorms;
+  }
+
+  /** Hands the recorded dense gradient norms to the caller (who then owns them) and forgets them; null when none. */
+  takeDenseGradNorms(): Tensor | null {
+    const norms = this.#denseGradNorms;
+    this.#denseGradNorms = null;
+    return norms;
+  }
+
+  /**
+   * Replaces the layout (same inBlocks, outBlocks and block size): new block j takes the weights
+   * and gate logit of old block `map.kept[j]`, or zero weights and the initial gate logit when
+   * that is -1 (RigL and SET start regrown weights at zero); the optimiser's state of the weight
+   * and of log alpha is remapped the same way (zeros for new blocks). Their gradients and the
+   * forward cache are dropped (the bias is untouched). Without `map`, blocks are matched by (c, k). The new layout's provenance
+   * is the caller's to set (pruning and regrowth record theirs).
+   */
+  async setBlocks(layout: BlockLayout, map?: BlockMap, optimizer?: Optimizer): Promise<void> {
+    const old = this.#layout;
+    if (layout.inBlocks !== old.inBlocks || layout.outBlocks !== old.outBlocks || layout.blockSize !== old.blockSize) {
+      throw new ShapeError(
+        `BlockSparseLinear.setBlocks: the layout has ${layout.inBlocks} x ${layout.outBlocks} blocks of ${layout.blockSize} but the layer has ${old.inBlocks} x ${old.outBlocks} blocks of ${old.blockSize}`,
+      );
+    }
+    const kept = map ? checkBlockMap(map, layout.nnz, old.nnz) : blockMapOf(old, layout).kept;
+    this.#release();
+    const remap = (t: Tensor) => remapBlocks(this.backend, t, kept, layout.nnz);
+    const blockParameters = [this.weight, ...(this.logAlpha ? [this.logAlpha] : [])];
+    for (const p of blockParameters) {
+      const next = p === this.logAlpha ? await this.#remapLogAlpha(kept) : await remap(p.value);
+      p.value.dispose();
+      p.value = next;
+      p.grad?.dispose();
+      p.grad = null;
+      if (optimizer) await optimizer.remap(p, remap);
+    }
+    this.#layout = layout;
+  }
+
+  /** log alpha for the new blocks: carried over, or the initial mean for new blocks (without the tiny init noise, which only breaks ties). */
+  async #remapLogAlpha(kept: Int32Array): Promise<Tensor> {
+    const old = await this.backend.read(this.logAlpha!.value);
+    const next = new Float32Array(kept.length);
+    for (let j = 0; j < kept.length; j++) next[j] = kept[j] >= 0 ? old[kept[j]] : this.#logAlphaInit!;
+    return this.backend.tensor(next, [kept.length]);
   }
 
   #release(): void {
@@ -107,7 +188,7 @@ export class BlockSparseLinear implements Layer {
     if (training) {
       const noise = new Float32Array(this.layout.nnz);
       // u in (0, 1): [1e-6, 1 - 1e-6], so that log u and log(1 - u) stay finite in float32.
-      for (let b = 0; b < noise.length; b++) noise[b] = 1e-6 + this.#rng() * (1 - 2e-6);
+      for (let b = 0; b < noise.length; b++) noise[b] = 1e-6 + this.#noise!() * (1 - 2e-6);
       u = this.backend.tensor(noise, [noise.length]);
     }
     return { gates: await this.backend.hardConcreteGates(this.logAlpha.value, u, this.hardConcrete), u };
@@ -135,6 +216,16 @@ export class BlockSparseLinear implements Layer {
     const gated = gates ? { gates } : {};
     const { dw, dgates } = await this.backend.weightGrad(this.layout, x, dy, gates ? { gates, weights: this.weight.value } : {});
     setGrad(this.weight, dw);
+    if (this.recordDenseGradNorms) {
+      const { inBlocks, outBlocks, blockSize } = this.layout;
+      this.#denseLayout ??= denseLayout({ inBlocks, outBlocks, blockSize });
+      // The gradient of the loss with respect to every block's (ungated) weights, as RigL reads it.
+      const { dw: dense } = await this.backend.weightGrad(this.#denseLayout, x, dy);
+      const norms = await this.backend.blockNorms(dense, 'l2');
+      dense.dispose();
+      this.#denseGradNorms?.dispose();
+      this.#denseGradNorms = norms;
+    }
     if (this.bias) setGrad(this.bias, await this.backend.sumRows(dy));
     if (this.logAlpha && dgates) {
       setGrad(this.logAlpha, await this.backend.hardConcreteGrad(this.logAlpha.value, u, dgates, this.hardConcrete!));
@@ -172,12 +263,25 @@ export class BlockSparseLinear implements Layer {
     return values;
   }
 
+  /** The gate noise generator's state (null without L0), for checkpoints. */
+  noiseState(): RngState | null {
+    return this.#noise ? this.#noise.state() : null;
+  }
+
+  /** Resumes the gate noise from a saved state: the next training passes draw exactly what they would have. */
+  setNoiseState(state: RngState): void {
+    if (!this.#noise) throw new ParameterError('l0', 'set when the layer was made (the layer has no gates)', undefined, 'setNoiseState');
+    this.#noise = statefulRng(state, 'setNoiseState');
+  }
+
   parameters(): Parameter[] {
     return [this.weight, ...(this.bias ? [this.bias] : []), ...(this.logAlpha ? [this.logAlpha] : [])];
   }
 
   dispose(): void {
     this.#release();
+    this.#denseGradNorms?.dispose();
+    this.#denseGradNorms = null;
     for (const p of this.parameters()) disposeParameter(p);
   }
 }
@@ -186,4 +290,50 @@ export class BlockSparseLinear implements Layer {
 function gaussian(rng: Rng): number {
   const u = 1 - rng();
   return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rng());
+}
+
+/** The map that carries over every block of `to` also present in `from` (matched by (c, k)); the others are new. */
+export function blockMapOf(from: BlockLayout, to: BlockLayout): BlockMap {
+  const kept = new Int32Array(to.nnz);
+  for (let c = 0; c < to.inBlocks; c++) {
+    for (let j = to.rowPtr[c]; j < to.rowPtr[c + 1]; j++) kept[j] = c < from.inBlocks ? from.blockId(c, to.colIdx[j]) : -1;
+  }
+  return { kept };
+}
+
+function checkBlockMap(map: BlockMap, nnz: number, oldNnz: number): Int32Array {
+  const context = 'BlockSparseLinear.setBlocks';
+  const { kept } = map;
+  if (!(kept instanceof Int32Array) || kept.length !== nnz) {
+    throw new ParameterError('map.kept', `an Int32Array of one entry per block of the new layout (${nnz})`, kept, context);
+  }
+  const seen = new Uint8Array(oldNnz);
+  for (let j = 0; j < nnz; j++) {
+    const id = kept[j];
+    if (id === -1) continue;
+    if (id < 0 || id >= oldNnz) throw new ParameterError(`map.kept[${j}]`, `-1 or an old block id in [0, ${oldNnz})`, id, context);
+    if (seen[id]) throw new ParameterError(`map.kept[${j}]`, 'distinct old block ids', id, context);
+    seen[id] = 1;
+  }
+  return kept;
+}
+
+/** t [oldNnz, ...] -> [nnz, ...]: block j is t[kept[j]], or zeros where kept[j] is -1. */
+async function remapBlocks(backend: Backend, t: Tensor, kept: Int32Array, nnz: number): Promise<Tensor> {
+  let m = 0;
+  for (let j = 0; j < nnz; j++) if (kept[j] >= 0) m++;
+  if (m === 0) return backend.zeros([nnz, ...t.shape.slice(1)]);
+  const sources = new Int32Array(m);
+  const targets = new Int32Array(m);
+  for (let j = 0, i = 0; j < nnz; j++) {
+    if (kept[j] < 0) continue;
+    sources[i] = kept[j];
+    targets[i++] = j;
+  }
+  const gathered = await backend.gatherBlocks(t, sources);
+  // targets ascend, so when every block is kept they are 0..nnz-1 and the gather is the answer.
+  if (m === nnz) return gathered;
+  const out = await backend.scatterBlocks(gathered, targets, nnz);
+  gathered.dispose();
+  return out;
 }

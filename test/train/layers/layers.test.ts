@@ -110,14 +110,25 @@ describe('layer gradients (finite differences)', () => {
   });
 
   it('BlockSparseLinear with L0 gates (fixed noise), including log alpha', async () => {
-    const base = resolveRng({ seed: 4 });
-    let fixed: number | null = null;
     const layout = randomLayout({ inBlocks: 3, density: 0.5, blockSize: 8, seed: 4 });
-    const layer = new BlockSparseLinear(backend, layout, { rng: () => fixed ?? base(), l0: { dropRate: 0.4 } });
-    // u = 0.5: the stretched gate is sigmoid(log alpha / beta) * 1.2 - 0.1, away from the clamps.
-    await gradientCheck(layer, 4, { before: () => (fixed = 0.5) });
+    const layer = new BlockSparseLinear(backend, layout, { seed: 4, l0: { dropRate: 0.4 } });
+    // The same noise in every pass: restore the noise state before each forward.
+    const state = layer.noiseState()!;
+    await gradientCheck(layer, 4, { before: () => layer.setNoiseState(state) });
     const logAlpha = layer.parameters().find((p) => p.name === 'logAlpha')!;
     expect(logAlpha.grad).not.toBeNull();
+    // Training passes draw fresh noise (different gates); evaluation gates are deterministic.
+    const x = backend.tensor(random(2 * layer.inFeatures), [2, layer.inFeatures]);
+    const y1 = await backend.read(await layer.forward(x, { training: true }));
+    const y2 = await backend.read(await layer.forward(x, { training: true }));
+    expect(Array.from(y1)).not.toEqual(Array.from(y2));
+    layer.setNoiseState(state);
+    const y3 = await backend.read(await layer.forward(x, { training: true }));
+    layer.setNoiseState(state);
+    expect(Array.from(await backend.read(await layer.forward(x, { training: true })))).toEqual(Array.from(y3));
+    const e1 = await backend.read(await layer.forward(x, { training: false }));
+    const e2 = await backend.read(await layer.forward(x, { training: false }));
+    expect(Array.from(e1)).toEqual(Array.from(e2));
     layer.dispose();
   });
 

@@ -1,0 +1,267 @@
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { writeFileAtomic } from '../atomic-write.js';
+import { checkInteger, checkNumber } from '../check.js';
+import { BlocksparseError } from '../errors.js';
+import { BACKEND_CHOICES, getBackend, type BackendChoice } from '../kernels/get-backend.js';
+import { saveLayout } from '../patterns/files.js';
+import type { BlockLayout, BlockSize } from '../patterns/layout.js';
+import { loadLayout } from '../patterns/files.js';
+import { buildPatternSpec } from '../patterns/spec.js';
+import type { Seed } from '../random.js';
+import { loadCheckpoint, restoreModel, restoreOptimizer } from '../train/checkpoint.js';
+import { batchCount } from '../train/data/batches.js';
+import { l0Layout } from '../train/sparsity/l0.js';
+import { parsePruneSpec, parseRegrowSpec, trainingHooks, type PruneSpec, type RegrowSpec } from './train-hooks.js';
+import { loadFashionMNIST } from '../train/data/fashion-mnist.js';
+import { BlockSparseLinear } from '../train/layers/block-sparse-linear.js';
+import { CHECKPOINT_DIR, train, type EpochMetrics } from '../train/loop.js';
+import { buildMLP, layerDensities, parameterCount, type LayoutFactory } from '../train/model.js';
+import { Adam, SGD, type Optimizer } from '../train/optimizers.js';
+import type { Sequential } from '../train/layers/sequential.js';
+import { formatDuration } from '../progress.js';
+import { parseIntegerOption, parseNumberOption, parseSeedOption } from './options.js';
+import { UsageError } from './usage-error.js';
+
+/** The data sets `train --data` knows. */
+export const TRAIN_DATASETS = ['fashion-mnist'] as const;
+/** The optimisers `train --optimizer` knows. */
+export const TRAIN_OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
+
+/** The run's settings, stored in the checkpoint (its `run` record) so that --resume continues the same run. */
+export interface TrainRunConfig {
+  data: (typeof TRAIN_DATASETS)[number];
+  hidden: number[];
+  layout: string | null;
+  blockSize: BlockSize;
+  batch: number;
+  lr: number;
+  optimizer: (typeof TRAIN_OPTIMIZERS)[number];
+  momentum: number;
+  weightDecay: number;
+  l0: number | null;
+  /** --prune, resolved against the run's length (null: none). */
+  prune: PruneSpec | null;
+  /** --regrow, resolved (null: none). */
+  regrow: RegrowSpec | null;
+  seed: Seed;
+  limit: number | null;
+}
+
+interface TrainCliOptions {
+  data: TrainRunConfig['data'];
+  hidden?: number[];
+  layout?: string;
+  blockSize: string;
+  epochs: number;
+  batch: number;
+  lr: number;
+  optimizer: TrainRunConfig['optimizer'];
+  momentum: number;
+  weightDecay: number;
+  l0?: number;
+  prune?: string;
+  regrow?: string;
+  backend: BackendChoice;
+  seed: Seed;
+  limit?: number;
+  out?: string;
+  resume?: string;
+}
+
+/** Options that define the run: with --resume they come from the checkpoint and may not be given. */
+const RUN_OPTIONS = ['data', 'hidden', 'layout', 'blockSize', 'batch', 'lr', 'optimizer', 'momentum', 'weightDecay', 'l0', 'prune', 'regrow', 'seed', 'limit'] as const;
+
+const parseSizes = (value: string): number[] => {
+  const items = value.split(',').map((s) => s.trim());
+  if (items.length === 0 || items.some((s) => !/^\d+$/.test(s) || Number(s) < 1)) throw new InvalidArgumentError('must be a comma-separated list of positive integers, e.g. 256,256.');
+  return items.map(Number);
+};
+
+/** Adds `train`: trains an MLP on Fashion-MNIST with block-sparse hidden-to-hidden layers. */
+export function addTrainCommand(program: Command): void {
+  program
+    .command('train')
+    .description(
+      'train an MLP (784 -> hidden... -> 10) on Fashion-MNIST; the layers between hidden layers use --layout (dense without it), ' +
+        'the input and output layers are dense. Writes <out>/metrics.jsonl, <out>/checkpoint/, <out>/layout-<i>.json (the final layout ' +
+        'of the i-th block-sparse layer, from 0) and <out>/summary.json',
+    )
+    .addOption(new Option('--data <name>', 'data set').choices([...TRAIN_DATASETS]).default('fashion-mnist'))
+    .addOption(new Option('--hidden <sizes>', 'hidden layer widths, comma-separated (e.g. 512,512); multiples of --block-size with --layout').argParser(parseSizes))
+    .addOption(new Option('--layout <spec|file>', 'layout of each hidden-to-hidden layer: a pattern spec ("watts-strogatz:k=8,p=0.1"; shape and block size filled in per layer, seed from --seed) or a .json/.npy layout file (default: dense layers; "dense" blocks with --l0)'))
+    .addOption(new Option('--block-size <size>', 'block size of the block-sparse layers').choices(['8', '16', '32']).default('32'))
+    .addOption(new Option('--epochs <int>', 'total epochs (with --resume: continue up to this many)').argParser(parseIntegerOption).default(10))
+    .addOption(new Option('--batch <int>', 'examples per training step').argParser(parseIntegerOption).default(128))
+    .addOption(new Option('--lr <number>', 'learning rate').argParser(parseNumberOption).default(1e-3))
+    .addOption(new Option('--optimizer <name>', 'optimiser: adam, adamw (decoupled weight decay) or sgd').choices([...TRAIN_OPTIMIZERS]).default('adam'))
+    .addOption(new Option('--momentum <number>', 'SGD momentum (sgd only)').argParser(parseNumberOption).default(0.9))
+    .addOption(new Option('--weight-decay <number>', 'weight decay of the weights (not biases or gates)').argParser(parseNumberOption).default(0))
+    .addOption(new Option('--l0 <lambda>', 'L0 gates on every block of the block-sparse layers, with this penalty weight per weight (default: no gates)').argParser(parseNumberOption))
+    .addOption(new Option('--prune <spec>', 'gradual block magnitude pruning of the block-sparse layers (Zhu & Gupta cubic schedule): <final sparsity>[,begin=STEP][,end=STEP][,every=STEPS][,initial=S][,norm=l2|max]; defaults begin 0, every 1/20 of the run, end at 75% of the run, initial 0, norm l2'))
+    .addOption(new Option('--regrow <spec>', 'prune-and-regrow at block granularity, nnz kept: set|rigl[,every=STEPS][,fraction=F][,end=STEP][,norm=l2|max]; defaults every 100 (or 1/10 of a shorter run), fraction 0.3 (SET zeta / RigL alpha), end at 75% of the run'))
+    .addOption(new Option('--backend <name>', 'kernel backend: auto takes a hardware WebGPU adapter, else the CPU').choices(BACKEND_CHOICES as string[]).default('auto'))
+    .addOption(new Option('--seed <seed>', 'seed of the initial weights, layouts, data order and gate noise').argParser(parseSeedOption).default(0))
+    .addOption(new Option('--limit <int>', 'use only the first N training examples (quick runs; the test set stays whole)').argParser(parseIntegerOption))
+    .addOption(new Option('--out <dir>', 'output directory (with --resume: default the resumed directory)'))
+    .addOption(new Option('--resume <dir>', 'continue the run whose output directory (or checkpoint directory) this is; its settings come from the checkpoint'))
+    .action(async (options: TrainCliOptions, command: Command) => runTrain(options, command));
+}
+
+/** The checkpoint directory of --resume: <dir>/checkpoint when there is one, else <dir> itself. */
+function resumeCheckpointDir(dir: string): string {
+  return existsSync(join(dir, CHECKPOINT_DIR, 'manifest.json')) || existsSync(join(dir, `${CHECKPOINT_DIR}.previous`, 'manifest.json')) ? join(dir, CHECKPOINT_DIR) : dir;
+}
+
+function configFromOptions(options: TrainCliOptions, totalSteps: number): TrainRunConfig {
+  if (!options.hidden) throw new UsageError('--hidden is required (or --resume)');
+  return {
+    prune: options.prune === undefined ? null : parsePruneSpec(options.prune, totalSteps),
+    regrow: options.regrow === undefined ? null : parseRegrowSpec(options.regrow, totalSteps),
+    data: options.data,
+    hidden: options.hidden,
+    layout: options.layout ?? (options.l0 !== undefined ? 'dense' : null),
+    blockSize: Number(options.blockSize) as BlockSize,
+    batch: checkInteger('batch', options.batch, 1, 2 ** 24),
+    lr: checkNumber('lr', options.lr, 0, Number.MAX_VALUE),
+    optimizer: options.optimizer,
+    momentum: checkNumber('momentum', options.momentum, 0, 1),
+    weightDecay: checkNumber('weightDecay', options.weightDecay, 0, Number.MAX_VALUE),
+    l0: options.l0 === undefined ? null : checkNumber('l0', options.l0, 0, Number.MAX_VALUE),
+    seed: options.seed,
+    limit: options.limit ?? null,
+  };
+}
+
+/** The layout factory of --layout: a file's layout for every layer, or the spec built per layer. */
+function layoutFactory(config: TrainRunConfig): LayoutFactory | undefined {
+  const text = config.layout;
+  if (text === null) return undefined;
+  const wrap = <T>(make: () => T): T => {
+    try {
+      return make();
+    } catch (error) {
+      if (error instanceof BlocksparseError) throw new UsageError(`--layout ${JSON.stringify(text)}: ${error.message}`);
+      throw error;
+    }
+  };
+  if (/\.(json|npy)$/i.test(text)) {
+    const layout: BlockLayout = wrap(() => loadLayout(text, /\.npy$/i.test(text) ? { blockSize: config.blockSize } : {}));
+    return () => layout;
+  }
+  const seed = config.seed;
+  return ({ index, inBlocks, outBlocks, blockSize }) =>
+    wrap(() => buildPatternSpec(text, { inBlocks, outBlocks, blockSize, seed: typeof seed === 'number' ? seed + index : `${seed}#${index}` }));
+}
+
+function makeOptimizer(config: TrainRunConfig, model: Sequential): Optimizer {
+  const parameters = model.parameters();
+  if (config.optimizer === 'sgd') return new SGD(parameters, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
+  return new Adam(parameters, { lr: config.lr, weightDecay: config.weightDecay, decoupled: config.optimizer === 'adamw' });
+}
+
+async function runTrain(options: TrainCliOptions, command: Command): Promise<void> {
+  const started = performance.now();
+  const epochs = checkInteger('epochs', options.epochs, 1, 1e6);
+  let config: TrainRunConfig;
+  let resumeFrom: string | undefined;
+  let out = options.out;
+  if (options.resume !== undefined) {
+    const given = RUN_OPTIONS.filter((name) => command.getOptionValueSource(name) === 'cli');
+    if (given.length > 0) {
+      const flag = given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+      throw new UsageError(`--${flag} cannot be given with --resume: the run's settings come from its checkpoint (only --epochs, --backend and --out may change)`);
+    }
+    resumeFrom = resumeCheckpointDir(options.resume);
+    config = loadCheckpoint(resumeFrom).manifest.run as unknown as TrainRunConfig;
+    if (!config || !Array.isArray(config.hidden)) throw new UsageError(`--resume ${options.resume}: the checkpoint was not written by blocksparse train (no run settings)`);
+    out ??= resumeFrom === options.resume ? dirname(resumeFrom) : options.resume;
+  } else {
+    if (out === undefined) throw new UsageError('--out is required (or --resume)');
+  }
+
+  const limit = (resumeFrom ? config!.limit : options.limit) ?? undefined;
+  const trainSet = loadFashionMNIST({ split: 'train', limit });
+  const testSet = loadFashionMNIST({ split: 'test' });
+  if (!resumeFrom) config = configFromOptions(options, epochs * batchCount(trainSet.n, checkInteger('batch', options.batch, 1, 2 ** 24)));
+  // Checkpoints written before --prune and --regrow existed have neither.
+  config = { ...config!, prune: config!.prune ?? null, regrow: config!.regrow ?? null };
+
+  const backend = await getBackend(options.backend, { log: (m) => process.stderr.write(`${m}\n`) });
+  let model: Sequential | undefined;
+  let optimizer: Optimizer | undefined;
+  try {
+    if (resumeFrom) {
+      // The model as saved (layouts may have been pruned or regrown), so that the hooks hold its layers.
+      const checkpoint = loadCheckpoint(resumeFrom);
+      model = restoreModel(checkpoint, backend);
+      optimizer = restoreOptimizer(checkpoint, model);
+    } else {
+      model = buildMLP(backend, {
+        inputs: trainSet.features, hidden: config.hidden, classes: trainSet.classes, layout: layoutFactory(config),
+        blockSize: config.blockSize, seed: config.seed, ...(config.l0 !== null ? { l0: {} } : {}),
+      });
+      optimizer = makeOptimizer(config, model);
+    }
+    const hooks = trainingHooks(model, config);
+    const result = await train({
+      model, optimizer, backend, train: trainSet, test: testSet, epochs, batchSize: config.batch, seed: config.seed, hooks,
+      outDir: out, resumeFrom, run: { ...config },
+      onEpoch: (m) => process.stderr.write(`${formatEpoch(m, epochs)}\n`),
+    });
+    model = result.model;
+    optimizer = result.optimizer;
+
+    const layouts: string[] = [];
+    const l0Layouts: string[] = [];
+    const steps = result.metrics.length ? result.metrics[result.metrics.length - 1].step : 0;
+    for (const layer of model.layers) {
+      if (!(layer instanceof BlockSparseLinear)) continue;
+      const name = `layout-${layouts.length}.json`;
+      saveLayout(join(out, name), layer.layout);
+      if (config.l0 !== null) {
+        // The layout the gates learned: blocks whose test-time gate is open.
+        const learned = `l0-layout-${layouts.length}.json`;
+        saveLayout(join(out, learned), await l0Layout(layer, { lambda: config.l0, step: steps }));
+        l0Layouts.push(learned);
+      }
+      layouts.push(name);
+    }
+    const last = result.metrics[result.metrics.length - 1];
+    const trainSeconds = result.metrics.reduce((s, m) => s + m.seconds, 0);
+    const samples = result.metrics.reduce((s, m) => s + m.samplesPerSecond * m.seconds, 0);
+    const summary = {
+      ...config,
+      epochs: result.metrics.length,
+      backend: backend.description,
+      testAccuracy: last?.testAccuracy ?? null,
+      testLoss: last?.testLoss ?? null,
+      trainAccuracy: last?.trainAccuracy ?? null,
+      trainLoss: last?.trainLoss ?? null,
+      parameterCount: parameterCount(model),
+      layerDensities: layerDensities(model),
+      layouts,
+      ...(config.l0 !== null ? { l0Layouts } : {}),
+      wallSeconds: (performance.now() - started) / 1000,
+      trainSeconds,
+      samplesPerSecond: trainSeconds > 0 ? samples / trainSeconds : null,
+    };
+    writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    process.stdout.write(
+      `test accuracy ${last ? (100 * last.testAccuracy).toFixed(2) : '-'}% after ${result.metrics.length} epochs; ` +
+        `${summary.parameterCount} parameters; ${formatDuration(summary.wallSeconds)}; wrote ${out}\n`,
+    );
+  } finally {
+    model?.dispose();
+    optimizer?.dispose();
+    await backend.dispose();
+  }
+}
+
+function formatEpoch(m: EpochMetrics, epochs: number): string {
+  return (
+    `epoch ${m.epoch + 1}/${epochs}: train loss ${m.trainLoss.toFixed(4)}, accuracy ${(100 * m.trainAccuracy).toFixed(2)}%; ` +
+    `test loss ${m.testLoss.toFixed(4)}, accuracy ${(100 * m.testAccuracy).toFixed(2)}%; ${formatDuration(m.seconds)} (${Math.round(m.samplesPerSecond)} samples/s)`
+  );
+}
