@@ -54,3 +54,27 @@ describe('README kernel and training examples', () => {
     }
   });
 });
+
+describe('README training-loop example', () => {
+  it('prunes during train() and records the provenance', async () => {
+    const { buildMLP, train, Adam, gradualPruning, loadFashionMNIST, buildPatternSpec, BlockSparseLinear } = await import('../src/index.js');
+    const backend = await getBackend('cpu', { threads: 1 });
+    try {
+      const model = buildMLP(backend, { hidden: [64, 64], blockSize: 16, seed: 1,
+        layout: ({ inBlocks, outBlocks, blockSize }) => buildPatternSpec('dense', { inBlocks, outBlocks, blockSize }) });
+      const optimizer = new Adam(model.parameters(), { lr: 1e-3 });
+      const layers = model.layers.filter((l): l is InstanceType<typeof BlockSparseLinear> => l instanceof BlockSparseLinear);
+      await train({
+        model, optimizer, train: loadFashionMNIST({ split: 'train', limit: 256 }), test: loadFashionMNIST({ split: 'test', limit: 100 }),
+        epochs: 1, batchSize: 32, seed: 1,
+        hooks: [gradualPruning({ layers, schedule: { initial: 0, final: 0.5, begin: 0, end: 6, frequency: 2 } })],
+      });
+      expect(layers[0].layout.nnz).toBe(8);
+      expect(layers[0].layout.provenance).toMatchObject({ generator: 'pruned', params: { method: 'magnitude' } });
+      model.dispose();
+      optimizer.dispose();
+    } finally {
+      await backend.dispose();
+    }
+  });
+});

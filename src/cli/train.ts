@@ -41,6 +41,8 @@ export interface TrainRunConfig {
   momentum: number;
   weightDecay: number;
   l0: number | null;
+  /** --sparse-input: the input layer block-sparse too. */
+  sparseInput: boolean;
   /** --prune, resolved against the run's length (null: none). */
   prune: PruneSpec | null;
   /** --regrow, resolved (null: none). */
@@ -61,6 +63,7 @@ interface TrainCliOptions {
   momentum: number;
   weightDecay: number;
   l0?: number;
+  sparseInput: boolean;
   prune?: string;
   regrow?: string;
   backend: BackendChoice;
@@ -71,7 +74,7 @@ interface TrainCliOptions {
 }
 
 /** Options that define the run: with --resume they come from the checkpoint and may not be given. */
-const RUN_OPTIONS = ['data', 'hidden', 'layout', 'blockSize', 'batch', 'lr', 'optimizer', 'momentum', 'weightDecay', 'l0', 'prune', 'regrow', 'seed', 'limit'] as const;
+const RUN_OPTIONS = ['data', 'hidden', 'layout', 'blockSize', 'batch', 'lr', 'optimizer', 'momentum', 'weightDecay', 'l0', 'sparseInput', 'prune', 'regrow', 'seed', 'limit'] as const;
 
 const parseSizes = (value: string): number[] => {
   const items = value.split(',').map((s) => s.trim());
@@ -99,6 +102,7 @@ export function addTrainCommand(program: Command): void {
     .addOption(new Option('--momentum <number>', 'SGD momentum (sgd only)').argParser(parseNumberOption).default(0.9))
     .addOption(new Option('--weight-decay <number>', 'weight decay of the weights (not biases or gates)').argParser(parseNumberOption).default(0))
     .addOption(new Option('--l0 <lambda>', 'L0 gates on every block of the block-sparse layers, with this penalty weight per weight (default: no gates)').argParser(parseNumberOption))
+    .option('--sparse-input', 'make the input layer block-sparse too, with the same pattern (needs a block size dividing 784: 8 or 16)', false)
     .addOption(new Option('--prune <spec>', 'gradual block magnitude pruning of the block-sparse layers (Zhu & Gupta cubic schedule): <final sparsity>[,begin=STEP][,end=STEP][,every=STEPS][,initial=S][,norm=l2|max]; defaults begin 0, every 1/20 of the run, end at 75% of the run, initial 0, norm l2'))
     .addOption(new Option('--regrow <spec>', 'prune-and-regrow at block granularity, nnz kept: set|rigl[,every=STEPS][,fraction=F][,end=STEP][,norm=l2|max]; defaults every 100 (or 1/10 of a shorter run), fraction 0.3 (SET zeta / RigL alpha), end at 75% of the run'))
     .addOption(new Option('--backend <name>', 'kernel backend: auto takes a hardware WebGPU adapter, else the CPU').choices(BACKEND_CHOICES as string[]).default('auto'))
@@ -117,6 +121,7 @@ function resumeCheckpointDir(dir: string): string {
 function configFromOptions(options: TrainCliOptions, totalSteps: number): TrainRunConfig {
   if (!options.hidden) throw new UsageError('--hidden is required (or --resume)');
   return {
+    sparseInput: Boolean(options.sparseInput),
     prune: options.prune === undefined ? null : parsePruneSpec(options.prune, totalSteps),
     regrow: options.regrow === undefined ? null : parseRegrowSpec(options.regrow, totalSteps),
     data: options.data,
@@ -151,8 +156,8 @@ function layoutFactory(config: TrainRunConfig): LayoutFactory | undefined {
     return () => layout;
   }
   const seed = config.seed;
-  return ({ index, inBlocks, outBlocks, blockSize }) =>
-    wrap(() => buildPatternSpec(text, { inBlocks, outBlocks, blockSize, seed: typeof seed === 'number' ? seed + index : `${seed}#${index}` }));
+  return ({ index, role, inBlocks, outBlocks, blockSize }) =>
+    wrap(() => buildPatternSpec(text, { inBlocks, outBlocks, blockSize, seed: role === 'input' ? `${seed}#input` : typeof seed === 'number' ? seed + index : `${seed}#${index}` }));
 }
 
 function makeOptimizer(config: TrainRunConfig, model: Sequential): Optimizer {
@@ -186,7 +191,7 @@ async function runTrain(options: TrainCliOptions, command: Command): Promise<voi
   const testSet = loadFashionMNIST({ split: 'test' });
   if (!resumeFrom) config = configFromOptions(options, epochs * batchCount(trainSet.n, checkInteger('batch', options.batch, 1, 2 ** 24)));
   // Checkpoints written before --prune and --regrow existed have neither.
-  config = { ...config!, prune: config!.prune ?? null, regrow: config!.regrow ?? null };
+  config = { ...config!, sparseInput: config!.sparseInput ?? false, prune: config!.prune ?? null, regrow: config!.regrow ?? null };
 
   const backend = await getBackend(options.backend, { log: (m) => process.stderr.write(`${m}\n`) });
   let model: Sequential | undefined;
@@ -200,7 +205,7 @@ async function runTrain(options: TrainCliOptions, command: Command): Promise<voi
     } else {
       model = buildMLP(backend, {
         inputs: trainSet.features, hidden: config.hidden, classes: trainSet.classes, layout: layoutFactory(config),
-        blockSize: config.blockSize, seed: config.seed, ...(config.l0 !== null ? { l0: {} } : {}),
+        blockSize: config.blockSize, seed: config.seed, sparseInput: config.sparseInput, ...(config.l0 !== null ? { l0: {} } : {}),
       });
       optimizer = makeOptimizer(config, model);
     }

@@ -17,3 +17,4 @@ export { layoutToNpy, layoutFromNpy, type NpyReadOptions } from './npy.js';
 export * from './files.js';
 export { layoutToSVG, layoutToPNG, saveLayoutPicture, type PictureOptions, type PictureMode, type DensityScale } from './picture.js';
 export { diagonalBlockCount } from './diagonal.js';
+export { buildPatternSpec, parsePatternSpec, type PatternSpec } from './spec.js';

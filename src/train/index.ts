@@ -17,3 +17,4 @@ export * from './sparsity/l0.js';
 export * from './model.js';
 export * from './checkpoint.js';
 export * from './loop.js';
+export * from './study.js';

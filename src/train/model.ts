@@ -15,9 +15,10 @@ import { LayerNorm } from './layers/layer-norm.js';
 import { Linear } from './layers/linear.js';
 import { Sequential } from './layers/sequential.js';
 
-/** The shape a layout factory is asked for: the hidden-to-hidden layer `index` (0 for the first) maps inBlocks to outBlocks blocks. */
+/** The shape a layout factory is asked for: the hidden-to-hidden layer `index` (0 for the first), or the input layer (role 'input', index 0), maps inBlocks to outBlocks blocks. */
 export interface LayoutRequest {
   index: number;
+  role: 'input' | 'hidden';
   inBlocks: number;
   outBlocks: number;
   blockSize: BlockSize;
@@ -44,14 +45,16 @@ export interface MLPOptions {
   seed?: Seed;
   /** Hard-concrete L0 gates on every block-sparse layer (needs `layout`). */
   l0?: L0GateOptions;
+  /** Make the input layer block-sparse too (needs `layout`, and `inputs` a multiple of the block size: 784 = 49 x 16 = 98 x 8), so that wide models can keep a small parameter count. Default false. */
+  sparseInput?: boolean;
 }
 
 /**
  * A multi-layer perceptron: Linear(inputs -> h1), then for each pair of consecutive hidden widths
  * a BlockSparseLinear with the factory's layout (h_i / bs x h_{i+1} / bs blocks; a dense Linear
  * without a factory), then Linear(h_last -> classes), with `activation` after every hidden layer.
- * The input and output layers stay dense: 784 and 10 are not multiples of any block size, and
- * they hold a small share of the weights of a wide model. Raises ParameterError naming `hidden`
+ * The output layer stays dense (10 classes are not a block multiple); the input layer is dense
+ * unless `sparseInput` (784 is a multiple of 8 and 16, not of 32). Raises ParameterError naming `hidden`
  * when a width is not a multiple of the block size, and `layout` when the factory returns a
  * layout of another shape (naming both sizes).
  */
@@ -67,35 +70,39 @@ export function buildMLP(backend: Backend, options: MLPOptions): Sequential {
   const seed = options.seed ?? 0;
   if (options.l0 && !options.layout) throw new ParameterError('layout', "given with l0 (the gates live on block-sparse layers; use the 'dense' pattern to learn a layout from all blocks)", undefined, context);
   if (options.layout) {
-    if (hidden.length < 2) throw new ParameterError('hidden', 'at least two widths when a layout is given (the layout is for hidden-to-hidden layers)', hidden.join(','), context);
+    if (hidden.length < 2 && !options.sparseInput) throw new ParameterError('hidden', 'at least two widths when a layout is given without sparseInput (the layout is for hidden-to-hidden layers)', hidden.join(','), context);
     const bad = hidden.findIndex((h) => h % blockSize !== 0);
     if (bad >= 0) {
       throw new ParameterError('hidden', `widths that are multiples of the block size ${blockSize}`, `${hidden.join(',')} (${hidden[bad]} is not)`, context);
     }
   }
+  const sparseInput = options.sparseInput ?? false;
+  if (sparseInput) {
+    if (!options.layout) throw new ParameterError('layout', 'given with sparseInput (the input layer needs a layout)', undefined, context);
+    if (inputs % blockSize !== 0) throw new ParameterError('inputs', `a multiple of the block size ${blockSize} with sparseInput`, inputs, context);
+  }
   const layers: Layer[] = [];
   const seedOf = (i: number) => `${seed}#layer${i}`;
   const push = (layer: Layer) => layers.push(layer);
-  push(new Linear(backend, inputs, hidden[0], { seed: seedOf(layers.length) }));
+  const sparseLayer = (role: 'input' | 'hidden', index: number, from: number, to: number, what: string) => {
+    const wanted = { index, role, inBlocks: from / blockSize, outBlocks: to / blockSize, blockSize };
+    const layout = options.layout!(wanted);
+    if (!(layout instanceof BlockLayout)) throw new ParameterError('layout', 'a factory returning a BlockLayout', layout, context);
+    if (layout.inBlocks !== wanted.inBlocks || layout.outBlocks !== wanted.outBlocks || layout.blockSize !== blockSize) {
+      throw new ParameterError(
+        'layout',
+        `${wanted.inBlocks} x ${wanted.outBlocks} blocks of ${blockSize} for ${what} (${from} -> ${to} features)`,
+        `${layout.inBlocks} x ${layout.outBlocks} blocks of ${layout.blockSize} (${layout.inFeatures} -> ${layout.outFeatures} features)`,
+        context,
+      );
+    }
+    return new BlockSparseLinear(backend, layout, { seed: seedOf(layers.length), ...(options.l0 ? { l0: options.l0 } : {}) });
+  };
+  push(sparseInput ? sparseLayer('input', 0, inputs, hidden[0], 'the input layer') : new Linear(backend, inputs, hidden[0], { seed: seedOf(layers.length) }));
   push(new Activation(backend, activation, hidden[0]));
   for (let i = 0; i + 1 < hidden.length; i++) {
     const [from, to] = [hidden[i], hidden[i + 1]];
-    if (!options.layout) {
-      push(new Linear(backend, from, to, { seed: seedOf(layers.length) }));
-    } else {
-      const wanted = { index: i, inBlocks: from / blockSize, outBlocks: to / blockSize, blockSize };
-      const layout = options.layout(wanted);
-      if (!(layout instanceof BlockLayout)) throw new ParameterError('layout', 'a factory returning a BlockLayout', layout, context);
-      if (layout.inBlocks !== wanted.inBlocks || layout.outBlocks !== wanted.outBlocks || layout.blockSize !== blockSize) {
-        throw new ParameterError(
-          'layout',
-          `${wanted.inBlocks} x ${wanted.outBlocks} blocks of ${blockSize} for hidden layer ${i + 1} -> ${i + 2} (${from} -> ${to} features)`,
-          `${layout.inBlocks} x ${layout.outBlocks} blocks of ${layout.blockSize} (${layout.inFeatures} -> ${layout.outFeatures} features)`,
-          context,
-        );
-      }
-      push(new BlockSparseLinear(backend, layout, { seed: seedOf(layers.length), ...(options.l0 ? { l0: options.l0 } : {}) }));
-    }
+    push(options.layout ? sparseLayer('hidden', i, from, to, `hidden layer ${i + 1} -> ${i + 2}`) : new Linear(backend, from, to, { seed: seedOf(layers.length) }));
     push(new Activation(backend, activation, to));
   }
   push(new Linear(backend, hidden[hidden.length - 1], classes, { seed: seedOf(layers.length) }));
@@ -146,12 +153,15 @@ export type LayerRecord =
   | { kind: 'linear'; inFeatures: number; outFeatures: number; bias: boolean }
   | { kind: 'activation'; activation: ActivationKind; features: number }
   | { kind: 'layer-norm'; features: number; eps: number }
-  | { kind: 'block-sparse-linear'; layout: LayoutJSON; bias: boolean; l0: Required<HardConcreteOptions> | null };
+  | { kind: 'block-sparse-linear'; layout: LayoutJSON; bias: boolean; l0: (Required<HardConcreteOptions> & { lrScale?: number }) | null };
 
 /** The architecture of a Sequential model of the layers this toolkit has, with each block-sparse layer's current layout. */
 export function describeModel(model: Sequential): LayerRecord[] {
   return model.layers.map((layer, i): LayerRecord => {
-    if (layer instanceof BlockSparseLinear) return { kind: 'block-sparse-linear', layout: layoutToJSON(layer.layout), bias: layer.bias !== null, l0: layer.hardConcrete };
+    if (layer instanceof BlockSparseLinear) {
+      const l0 = layer.hardConcrete ? { ...layer.hardConcrete, ...(layer.logAlpha?.lrScale !== undefined && layer.logAlpha.lrScale !== 1 ? { lrScale: layer.logAlpha.lrScale } : {}) } : null;
+      return { kind: 'block-sparse-linear', layout: layoutToJSON(layer.layout), bias: layer.bias !== null, l0 };
+    }
     if (layer instanceof Linear) return { kind: 'linear', inFeatures: layer.inFeatures, outFeatures: layer.outFeatures, bias: layer.bias !== null };
     if (layer instanceof Activation) return { kind: 'activation', activation: layer.kind, features: layer.inFeatures };
     if (layer instanceof LayerNorm) return { kind: 'layer-norm', features: layer.inFeatures, eps: layer.eps };

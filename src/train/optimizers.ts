@@ -110,7 +110,7 @@ export class SGD extends Optimizer {
   }
 
   protected async update(p: Parameter, grad: Tensor, slots: Tensor[]): Promise<void> {
-    const options: SgdStepOptions = { lr: this.lr, momentum: this.momentum, nesterov: this.nesterov, weightDecay: p.decay ? this.weightDecay : 0 };
+    const options: SgdStepOptions = { lr: this.lr * (p.lrScale ?? 1), momentum: this.momentum, nesterov: this.nesterov, weightDecay: p.decay ? this.weightDecay : 0 };
     await this.backend.sgdStep(p.value, grad, slots[0] ?? null, options);
   }
 }
@@ -151,7 +151,7 @@ export class Adam extends Optimizer {
 
   protected async update(p: Parameter, grad: Tensor, slots: Tensor[]): Promise<void> {
     const options: AdamStepOptions = {
-      lr: this.lr, beta1: this.beta1, beta2: this.beta2, eps: this.eps,
+      lr: this.lr * (p.lrScale ?? 1), beta1: this.beta1, beta2: this.beta2, eps: this.eps,
       weightDecay: p.decay ? this.weightDecay : 0, decoupled: this.decoupled, step: this.stepsOf(p),
     };
     await this.backend.adamStep(p.value, grad, slots[0], slots[1], options);

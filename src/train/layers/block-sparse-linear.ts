@@ -12,6 +12,8 @@ import { disposeParameter, makeParameter, setGrad, type ForwardMode, type Layer,
 export interface L0GateOptions extends HardConcreteOptions {
   /** Initial probability that a gate is closed: log alpha starts near log((1 - p) / p) (default 0.5, as their code). */
   dropRate?: number;
+  /** Learning-rate multiplier of log alpha (default 1). The deterministic gate closes only when log alpha falls below log(-gamma/zeta) (about -2.4 for the defaults), a long way for Adam's ~lr-sized steps; a larger multiplier lets short runs learn layouts. */
+  lrScale?: number;
 }
 
 /**
@@ -109,6 +111,7 @@ export class BlockSparseLinear implements Layer {
       const logAlpha = new Float32Array(layout.nnz);
       for (let b = 0; b < layout.nnz; b++) logAlpha[b] = mean + 0.01 * gaussian(rng);
       this.logAlpha = makeParameter('logAlpha', backend.tensor(logAlpha, [layout.nnz]), false, 'blocks');
+      this.logAlpha.lrScale = checkNumber('lrScale', options.l0.lrScale ?? 1, 0, 1e6, 'BlockSparseLinear');
       this.#noise = statefulRng(Math.floor(rng() * 2 ** 32), 'BlockSparseLinear');
     } else {
       this.hardConcrete = null;

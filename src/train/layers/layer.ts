@@ -15,6 +15,8 @@ export interface Parameter {
   readonly decay: boolean;
   /** 'blocks' for block weights [nnz, bs, bs] and per-block tensors [nnz], which pruning remaps; 'dense' otherwise. */
   readonly shapeKind: 'blocks' | 'dense';
+  /** Multiplies the optimiser's learning rate for this parameter (default 1; e.g. gate logits may learn faster). */
+  lrScale?: number;
 }
 
 /**

@@ -222,3 +222,40 @@ describe('models and optimisers', () => {
     layer.dispose();
   });
 });
+
+describe('learning-rate scale and sparse input layers', () => {
+  it('scales a parameter learning rate (SGD moves lrScale times as far)', async () => {
+    const layer = new Linear(backend, 3, 2, { seed: 4 });
+    const before = await backend.read(layer.weight.value);
+    const x = backend.tensor(random(2 * 3), [2, 3]);
+    const y = await layer.forward(x, { training: true });
+    await layer.backward(y);
+    const grad = await backend.read(layer.weight.grad!);
+    layer.weight.lrScale = 3;
+    await new SGD(layer.parameters(), { lr: 0.1 }).step();
+    const after = await backend.read(layer.weight.value);
+    for (let i = 0; i < before.length; i++) expect(after[i]).toBeCloseTo(before[i] - 0.3 * grad[i], 6);
+    layer.dispose();
+  });
+
+  it('builds a block-sparse input layer when the block size divides the inputs', async () => {
+    const { buildMLP } = await import('../../../src/train/model.js');
+    const { buildPatternSpec } = await import('../../../src/patterns/spec.js');
+    const layout = (r: { inBlocks: number; outBlocks: number; blockSize: 8 | 16 | 32 }) => buildPatternSpec('random:density=0.5', { ...r, seed: 1 });
+    const model = buildMLP(backend, { hidden: [64], blockSize: 16, sparseInput: true, layout, seed: 1 });
+    const first = model.layers[0] as BlockSparseLinear;
+    expect(first).toBeInstanceOf(BlockSparseLinear);
+    expect([first.layout.inBlocks, first.layout.outBlocks]).toEqual([49, 4]);
+    model.dispose();
+    expectParameterNamed(() => buildMLP(backend, { hidden: [64], blockSize: 32, sparseInput: true, layout, seed: 1 }), 'inputs');
+  });
+});
+
+function expectParameterNamed(fn: () => unknown, parameter: string): void {
+  try {
+    fn();
+    expect.unreachable();
+  } catch (error) {
+    expect((error as { parameter?: string }).parameter).toBe(parameter);
+  }
+}
