@@ -152,6 +152,24 @@ describe('layer gradients (finite differences)', () => {
       const s = sig(la[b] - shift);
       expect(after[b] - before[b]).toBeCloseTo(0.01 * 64 * s * (1 - s), 5);
     }
+    // Finite differences of the backend's penalty value against its gradient.
+    const penalty = await backend.l0Penalty(logAlpha.value);
+    const grad = await backend.read(penalty.grad);
+    for (const b of [0, 1, 3]) {
+      const at = async (delta: number) => {
+        const shifted = la.slice();
+        shifted[b] += delta;
+        const t = backend.tensor(shifted, [la.length]);
+        const out = await backend.l0Penalty(t);
+        const v = (await backend.read(out.value))[0];
+        for (const u of [t, out.value, out.grad]) u.dispose();
+        return v;
+      };
+      const h = 1e-2;
+      expect(grad[b]).toBeCloseTo(((await at(h)) - (await at(-h))) / (2 * h), 3);
+    }
+    penalty.value.dispose();
+    penalty.grad.dispose();
     x.dispose();
     y.dispose();
     layer.dispose();

@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { BackendUnavailableError } from '../../src/kernels/errors.js';
+import { createCpuBackend } from '../../src/kernels/cpu/cpu-backend.js';
+import type { Backend } from '../../src/kernels/types.js';
+import { createWebGPUBackend } from '../../src/kernels/webgpu/webgpu-backend.js';
+import { randomLayout } from '../../src/patterns/random-layout.js';
+import { gaussianBlobs } from '../../src/train/data/synthetic.js';
+import { Activation } from '../../src/train/layers/activation.js';
+import { BlockSparseLinear } from '../../src/train/layers/block-sparse-linear.js';
+import { LayerNorm } from '../../src/train/layers/layer-norm.js';
+import { Linear } from '../../src/train/layers/linear.js';
+import { Sequential } from '../../src/train/layers/sequential.js';
+import { Adam } from '../../src/train/optimizers.js';
+
+/*
+ * The same model trained on the WebGPU backend (lavapipe on machines without a GPU) and on the
+ * CPU backend from the same initial weights and data: the losses agree step by step. Float32
+ * sums in different orders drift apart slowly, so the check is 1e-3 relative over 20 Adam steps
+ * (a wrong gradient or update moves the loss by far more within a few steps).
+ */
+
+const required = process.env.REQUIRE_WEBGPU === '1';
+process.env.LP_NATIVE_VECTOR_WIDTH ??= '128';
+
+async function losses(backend: Backend): Promise<number[]> {
+  const data = gaussianBlobs({ n: 48, features: 32, classes: 3, seed: 11, spread: 1.5 });
+  const model = new Sequential([
+    new BlockSparseLinear(backend, randomLayout({ inBlocks: 4, outBlocks: 4, density: 0.5, blockSize: 8, seed: 12 }), { seed: 13, l0: { dropRate: 0.2 } }),
+    new LayerNorm(backend, 32),
+    new Activation(backend, 'gelu', 32),
+    new Linear(backend, 32, 3, { seed: 14 }),
+  ]);
+  const optimizer = new Adam(model.parameters(), { lr: 0.01, weightDecay: 0.01, decoupled: true });
+  const x = backend.tensor(data.images, [48, 32]);
+  const labels = backend.tensor(Float32Array.from(data.labels), [48]);
+  const out: number[] = [];
+  const gated = model.layers[0] as BlockSparseLinear;
+  const noise = gated.noiseState()!;
+  for (let step = 0; step < 20; step++) {
+    gated.setNoiseState(noise); // the same gate noise on both backends
+    const logits = await model.forward(x, { training: true });
+    const { loss, dlogits, correct } = await backend.softmaxCrossEntropy(logits, labels);
+    await model.backward(dlogits);
+    await gated.addL0Penalty(1e-4).then((t) => t.dispose());
+    await optimizer.step();
+    out.push((await backend.read(loss))[0]);
+    for (const t of [logits, loss, dlogits, correct]) t.dispose();
+  }
+  model.dispose();
+  optimizer.dispose();
+  return out;
+}
+
+describe('training on WebGPU', () => {
+  let gpu: Backend | null = null;
+  beforeAll(async () => {
+    try {
+      gpu = await createWebGPUBackend();
+    } catch (error) {
+      if (!(error instanceof BackendUnavailableError) || required) throw error;
+      process.stderr.write(`skipping the WebGPU training test: ${error.message}\n`);
+    }
+  });
+  afterAll(async () => {
+    await gpu?.dispose();
+  });
+
+  it('gives the CPU backend\'s losses step by step (block-sparse with L0 gates, layer norm, GELU, AdamW)', async (context) => {
+    if (!gpu) {
+      context.skip('no WebGPU adapter here');
+      return;
+    }
+    const cpu = await createCpuBackend({ threads: 1 });
+    const expected = await losses(cpu);
+    await cpu.dispose();
+    const actual = await losses(gpu);
+    expect(expected[19]).toBeLessThan(0.5 * expected[0]);
+    for (let i = 0; i < 20; i++) expect(Math.abs(actual[i] - expected[i]), `step ${i}: webgpu ${actual[i]}, cpu ${expected[i]}`).toBeLessThanOrEqual(1e-3 * Math.abs(expected[i]));
+  }, 120_000);
+});
