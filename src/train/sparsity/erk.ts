@@ -72,3 +72,19 @@ export function erkAllocation(layers: readonly ErkLayer[], density: number): Erk
   }
   return blocks.map((b, i) => ({ density: b / sizes[i], blocks: b, dense: b === sizes[i] }));
 }
+
+/**
+ * ERK allocation for a total weight budget: `parameters` weights over all layers' blocks of
+ * `blockSize` x `blockSize`, i.e. erkAllocation at density parameters / (bs^2 x all blocks), the
+ * block counts summing to round(that density x all blocks). Raises ParameterError when the budget
+ * is not in (0, bs^2 x all blocks].
+ */
+export function erkAllocationForBudget(layers: readonly ErkLayer[], options: { parameters: number; blockSize: number }): ErkAllocation[] {
+  const context = 'erkAllocationForBudget';
+  const bs = checkInteger('blockSize', options.blockSize, 1, 1024, context);
+  if (!Array.isArray(layers) || layers.length === 0) throw new ParameterError('layers', 'a non-empty list of {inBlocks, outBlocks}', layers, context);
+  const total = layers.reduce((s, l) => s + l.inBlocks * l.outBlocks, 0) * bs * bs;
+  const parameters = checkNumber('parameters', options.parameters, 0, Number.isFinite(total) ? total : Number.MAX_VALUE, context);
+  if (parameters === 0) throw new ParameterError('parameters', `a number in (0, ${total}]`, parameters, context);
+  return erkAllocation(layers, parameters / total);
+}

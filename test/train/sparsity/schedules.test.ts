@@ -98,3 +98,13 @@ describe('ERK density allocation', () => {
     expectParameterError(() => erkAllocation([{ inBlocks: 3, outBlocks: 3 }], 0), 'density');
   });
 });
+
+describe('ERK for a parameter budget', () => {
+  it('turns a weight budget into the ERK block counts', async () => {
+    const { erkAllocationForBudget } = await import('../../../src/train/sparsity/erk.js');
+    // 70 blocks of 8 x 8 = 4480 weights over 500 blocks: density 0.14, the closed form above.
+    const out = erkAllocationForBudget([{ inBlocks: 10, outBlocks: 10 }, { inBlocks: 10, outBlocks: 40 }], { parameters: 4480, blockSize: 8 });
+    expect(out.map((x) => x.blocks)).toEqual([20, 50]);
+    expectParameterError(() => erkAllocationForBudget([{ inBlocks: 2, outBlocks: 2 }], { parameters: 300, blockSize: 8 }), 'parameters');
+  });
+});
