@@ -4,6 +4,7 @@ import {
   fchmodSync,
   fsyncSync,
   openSync,
+  readFileSync,
   realpathSync,
   renameSync,
   statSync,
@@ -145,6 +146,15 @@ export function asFileError(path: string, action: string, error: unknown): Error
   return wrapped;
 }
 
+/** The bytes of the file at `path`, or a FileError naming the path (missing, unreadable). */
+export function readFileChecked(path: string): Buffer {
+  try {
+    return readFileSync(path);
+  } catch (error) {
+    throw asFileError(path, 'read', error);
+  }
+}
+
 function checkPath(path: unknown): asserts path is string {
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
     throw new ParameterError('path', 'a non-empty string without NUL characters', path);
@@ -192,7 +202,7 @@ async function existingModeAsync(target: string): Promise<number | undefined> {
 }
 
 /** Makes the rename durable where the platform allows fsync on a directory (not on Windows). */
-function syncDirectory(dir: string): void {
+export function syncDirectory(dir: string): void {
   let fd: number | undefined;
   try {
     fd = openSync(dir, 'r');

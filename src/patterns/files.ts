@@ -1,6 +1,5 @@
-import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
-import { asFileError, writeFileAtomic } from '../atomic-write.js';
+import { readFileChecked, writeFileAtomic } from '../atomic-write.js';
 import { checkOneOf } from '../check.js';
 import { FormatError, ParameterError } from '../errors.js';
 import { layoutToJSONString, parseLayoutJSON } from './json-format.js';
@@ -40,12 +39,7 @@ export function saveLayout(path: string, layout: BlockLayout): void {
 export function loadLayout(path: string, options: LoadLayoutOptions = {}): BlockLayout {
   const kind = layoutFileKind(path);
   const blockSize = options.blockSize === undefined ? undefined : checkOneOf('blockSize', options.blockSize, BLOCK_SIZES, 'loadLayout');
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw asFileError(path, 'read', error);
-  }
+  const bytes = readFileChecked(path);
   try {
     if (kind === 'npy') {
       return layoutFromNpy(bytes, { blockSize, provenance: { generator: 'npy', params: { file: basename(path) } } });

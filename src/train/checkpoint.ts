@@ -7,9 +7,9 @@
  * regrowth change them during a run), so a restored model has the blocks the saved one had.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { asFileError } from '../atomic-write.js';
+import { asFileError, readFileChecked, syncDirectory } from '../atomic-write.js';
 import { FormatError, ParameterError } from '../errors.js';
 import type { Backend, Tensor } from '../kernels/types.js';
 import { layoutFromJSON } from '../patterns/json-format.js';
@@ -131,18 +131,6 @@ function writeFileDurably(path: string, chunks: Iterable<Uint8Array>): void {
     fsyncSync(fd);
   } catch (error) {
     throw asFileError(path, 'write', error);
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-}
-
-function syncDirectory(dir: string): void {
-  let fd: number | undefined;
-  try {
-    fd = openSync(dir, 'r');
-    fsyncSync(fd);
-  } catch {
-    // Not supported on every platform (Windows); the renames are still atomic.
   } finally {
     if (fd !== undefined) closeSync(fd);
   }
@@ -320,18 +308,8 @@ export function loadCheckpoint(dir: string): Checkpoint {
   if (!existsSync(join(from, CHECKPOINT_MANIFEST)) && existsSync(join(previousDir(from), CHECKPOINT_MANIFEST))) from = previousDir(from);
   const manifestPath = join(from, CHECKPOINT_MANIFEST);
   const tensorsPath = join(from, CHECKPOINT_TENSORS);
-  let text: string;
-  let raw: Buffer;
-  try {
-    text = readFileSync(manifestPath, 'utf8');
-  } catch (error) {
-    throw asFileError(manifestPath, 'read', error);
-  }
-  try {
-    raw = readFileSync(tensorsPath);
-  } catch (error) {
-    throw asFileError(tensorsPath, 'read', error);
-  }
+  const text = readFileChecked(manifestPath).toString('utf8');
+  const raw = readFileChecked(tensorsPath);
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);

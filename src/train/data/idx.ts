@@ -7,9 +7,8 @@
  * Element types: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64.
  * Anything malformed raises FormatError with `field` one of gzip, magic, type, dims, data, shape.
  */
-import { readFileSync } from 'node:fs';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { asFileError } from '../../atomic-write.js';
+import { readFileChecked } from '../../atomic-write.js';
 import { checkOneOf } from '../../check.js';
 import { FormatError, ParameterError } from '../../errors.js';
 
@@ -123,12 +122,7 @@ export function decodeIdx(bytes: Uint8Array, expect: IdxExpectation = {}): IdxAr
 
 /** The array in the IDX file at `path` (gzip or not); FileError if unreadable, FormatError (message starting with the path) if malformed. */
 export function readIdxFile(path: string, expect: IdxExpectation = {}): IdxArray {
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (error) {
-    throw asFileError(path, 'read', error);
-  }
+  const bytes = readFileChecked(path);
   try {
     return decodeIdx(bytes, expect);
   } catch (error) {
