@@ -6,7 +6,8 @@
  * 512 the forward product takes at most 0.30 x numpy's dense time, and time(d)/time(1) <= 1.3 d.
  *
  *   npm run bench:kernels -- [--backend cpu|webgpu|auto] [--products forward,backward-data,weight-gradient]
- *                            [--features 4096] [--min-time 0.3] [--json out.json] [--no-numpy]
+ *                            [--features 4096] [--min-time 0.5] [--samples 5] [--statistic min|median]
+ *                            [--json out.json] [--no-numpy]
  */
 import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
@@ -26,7 +27,9 @@ const { values } = parseArgs({
     densities: { type: 'string', default: FULL_BENCH_GRID.densities.join(',') },
     batches: { type: 'string', default: FULL_BENCH_GRID.batches.join(',') },
     features: { type: 'string', default: String(FULL_BENCH_GRID.features) },
-    'min-time': { type: 'string', default: '0.3' },
+    'min-time': { type: 'string', default: '0.5' },
+    samples: { type: 'string', default: '5' },
+    statistic: { type: 'string', default: 'min' },
     threads: { type: 'string' },
     json: { type: 'string' },
     'no-numpy': { type: 'boolean', default: false },
@@ -60,15 +63,15 @@ for product, n in ${JSON.stringify(shapes)}:
     run = {'forward': lambda: x @ w, 'backward-data': lambda: dy @ w.T, 'weight-gradient': lambda: x.T @ dy}[product]
     run()
     calls, times = 1, []
-    while len(times) < 3:
+    while len(times) < ${Number(values.samples)}:
         t = time.perf_counter()
         for _ in range(calls): run()
         s = time.perf_counter() - t
-        if s < ${Number(values['min-time'])} / 3 and calls < 65536:
+        if s < ${Number(values['min-time'])} / ${Number(values.samples)} and calls < 65536:
             calls *= 2
             continue
         times.append(s / calls)
-    out[product + ':' + str(n)] = sorted(times)[1]
+    out[product + ':' + str(n)] = min(times) if '${values.statistic}' == 'min' else sorted(times)[len(times) // 2]
 print(json.dumps({'times': out, 'numpy': np.__version__}))
 `;
   const run = spawnSync(PYTHON, ['-c', script], { encoding: 'utf8' });
@@ -85,11 +88,13 @@ process.stdout.write(`node ${process.version}, ${os.availableParallelism()} core
 // numpy before and after ours (never at the same time), the faster of the two as the baseline.
 const numpyBefore = numpyTimes();
 const backend = await getBackend(values.backend as BackendChoice, { threads: values.threads ? Number(values.threads) : undefined });
-process.stdout.write(`backend: ${backend.description}\nC = K = ${grid.features}, random layouts (dense at density 1), float32\n`);
+process.stdout.write(`backend: ${backend.description}\nC = K = ${grid.features}, random layouts (dense at density 1), float32; each time the ${values.statistic === 'min' ? 'fastest' : 'median'} of ${values.samples} measurements (ours and numpy alike)\n`);
 let rows: KernelBenchRow[];
 try {
   rows = await runKernelBench(backend, cases, {
     minSeconds: Number(values['min-time']),
+    samples: Number(values.samples),
+    statistic: values.statistic as 'median' | 'min',
     onRow: (r) => process.stderr.write(`  ${r.product} bs${r.blockSize} d=${r.density} N=${r.batch}: ${(r.seconds * 1e3).toFixed(2)} ms\n`),
   });
 } finally {

@@ -31,7 +31,8 @@ export function addBenchCommand(program: Command): void {
     .addOption(new Option('--densities <list>', 'fractions of blocks present, in (0, 1]').argParser(listOf(parseNumberOption)).default(g.densities, g.densities.join(',')))
     .addOption(new Option('--batches <list>', 'batch sizes N').argParser(listOf(parseIntegerOption)).default(g.batches, g.batches.join(',')))
     .addOption(new Option('--features <int>', 'input and output features C = K').argParser(parseIntegerOption).default(g.features))
-    .addOption(new Option('--min-time <seconds>', 'seconds of repeated calls per measurement').argParser(parseNumberOption).default(0.3))
+    .addOption(new Option('--min-time <seconds>', 'seconds of repeated calls per case (split over the measurements)').argParser(parseNumberOption).default(0.3))
+    .addOption(new Option('--statistic <which>', 'report the median of 3 measurements, or the fastest (noise only adds time)').choices(['median', 'min']).default('median'))
     .addOption(new Option('--threads <int>', 'CPU backend threads (default: every core)').argParser(parseIntegerOption))
     .addOption(new Option('--seed <seed>', 'seed of the layouts and data').argParser(parseSeedOption).default(0))
     .option('--json', 'print one JSON object: the backend and one row per case', false)
@@ -46,6 +47,7 @@ interface BenchCliOptions {
   batches: number[];
   features: number;
   minTime: number;
+  statistic: 'median' | 'min';
   threads?: number;
   seed: number | string;
   json: boolean;
@@ -64,6 +66,7 @@ async function runBench(options: BenchCliOptions): Promise<void> {
     if (!options.json) process.stdout.write(`backend: ${backend.description}\n`);
     const rows = await runKernelBench(backend, cases, {
       minSeconds: options.minTime,
+      statistic: options.statistic,
       seed: options.seed,
       onRow: options.json ? undefined : (row) => process.stderr.write(`  ${row.product} bs${row.blockSize} d=${row.density} N=${row.batch}: ${formatSeconds(row.seconds)}\n`),
     });

@@ -56,6 +56,13 @@ describe('kernel benchmark', () => {
     expect(new Set(rows.filter((r) => r.product === 'forward').map((r) => r.denseSeconds)).size).toBe(1);
   });
 
+  it('reports the fastest measurement with statistic min, and names a bad statistic', async () => {
+    const cases = benchCases({ ...grid, products: ['forward'], blockSizes: [8], densities: [0.25] });
+    const [row] = await runKernelBench(backend, cases, { minSeconds: 0.002, samples: 3, statistic: 'min' });
+    expect(row.seconds).toBeGreaterThan(0);
+    await expect(runKernelBench(backend, cases, { statistic: 'mean' as 'min' })).rejects.toThrow(/statistic must be one of "median", "min"/);
+  });
+
   it('times calls by the median of its measurements, after a warm-up call', async () => {
     let calls = 0;
     const t = backend.tensor(new Float32Array(4), [2, 2]);
