@@ -43,6 +43,8 @@ export interface TrainRunConfig {
   l0: number | null;
   /** --sparse-input: the input layer block-sparse too. */
   sparseInput: boolean;
+  /** --l0-lr-scale: learning-rate multiplier of the gate logits. */
+  l0LrScale: number;
   /** --prune, resolved against the run's length (null: none). */
   prune: PruneSpec | null;
   /** --regrow, resolved (null: none). */
@@ -64,6 +66,7 @@ interface TrainCliOptions {
   weightDecay: number;
   l0?: number;
   sparseInput: boolean;
+  l0LrScale: number;
   prune?: string;
   regrow?: string;
   backend: BackendChoice;
@@ -74,7 +77,7 @@ interface TrainCliOptions {
 }
 
 /** Options that define the run: with --resume they come from the checkpoint and may not be given. */
-const RUN_OPTIONS = ['data', 'hidden', 'layout', 'blockSize', 'batch', 'lr', 'optimizer', 'momentum', 'weightDecay', 'l0', 'sparseInput', 'prune', 'regrow', 'seed', 'limit'] as const;
+const RUN_OPTIONS = ['data', 'hidden', 'layout', 'blockSize', 'batch', 'lr', 'optimizer', 'momentum', 'weightDecay', 'l0', 'l0LrScale', 'sparseInput', 'prune', 'regrow', 'seed', 'limit'] as const;
 
 const parseSizes = (value: string): number[] => {
   const items = value.split(',').map((s) => s.trim());
@@ -88,8 +91,8 @@ export function addTrainCommand(program: Command): void {
     .command('train')
     .description(
       'train an MLP (784 -> hidden... -> 10) on Fashion-MNIST; the layers between hidden layers use --layout (dense without it), ' +
-        'the input and output layers are dense. Writes <out>/metrics.jsonl, <out>/checkpoint/, <out>/layout-<i>.json (the final layout ' +
-        'of the i-th block-sparse layer, from 0) and <out>/summary.json',
+        'the input layer is dense unless --sparse-input and the output layer is dense. Writes <out>/metrics.jsonl, <out>/checkpoint/, <out>/layout-<i>.json (the final layout ' +
+        'of the i-th block-sparse layer, from 0; with --l0 also l0-layout-<i>.json, the blocks whose test-time gate is open) and <out>/summary.json',
     )
     .addOption(new Option('--data <name>', 'data set').choices([...TRAIN_DATASETS]).default('fashion-mnist'))
     .addOption(new Option('--hidden <sizes>', 'hidden layer widths, comma-separated (e.g. 512,512); multiples of --block-size with --layout').argParser(parseSizes))
@@ -102,6 +105,7 @@ export function addTrainCommand(program: Command): void {
     .addOption(new Option('--momentum <number>', 'SGD momentum (sgd only)').argParser(parseNumberOption).default(0.9))
     .addOption(new Option('--weight-decay <number>', 'weight decay of the weights (not biases or gates)').argParser(parseNumberOption).default(0))
     .addOption(new Option('--l0 <lambda>', 'L0 gates on every block of the block-sparse layers, with this penalty weight per weight (default: no gates)').argParser(parseNumberOption))
+    .addOption(new Option('--l0-lr-scale <x>', 'learning-rate multiplier of the L0 gate logits: a test-time gate closes only below log alpha = -2.4, far for Adam steps of about --lr in short runs (the study uses 10)').argParser(parseNumberOption).default(1))
     .option('--sparse-input', 'make the input layer block-sparse too, with the same pattern (needs a block size dividing 784: 8 or 16)', false)
     .addOption(new Option('--prune <spec>', 'gradual block magnitude pruning of the block-sparse layers (Zhu & Gupta cubic schedule): <final sparsity>[,begin=STEP][,end=STEP][,every=STEPS][,initial=S][,norm=l2|max]; defaults begin 0, every 1/20 of the run, end at 75% of the run, initial 0, norm l2'))
     .addOption(new Option('--regrow <spec>', 'prune-and-regrow at block granularity, nnz kept: set|rigl[,every=STEPS][,fraction=F][,end=STEP][,norm=l2|max]; defaults every 100 (or 1/10 of a shorter run), fraction 0.3 (SET zeta / RigL alpha), end at 75% of the run'))
@@ -122,6 +126,7 @@ function configFromOptions(options: TrainCliOptions, totalSteps: number): TrainR
   if (!options.hidden) throw new UsageError('--hidden is required (or --resume)');
   return {
     sparseInput: Boolean(options.sparseInput),
+    l0LrScale: checkNumber('l0LrScale', options.l0LrScale, 0, 1e6),
     prune: options.prune === undefined ? null : parsePruneSpec(options.prune, totalSteps),
     regrow: options.regrow === undefined ? null : parseRegrowSpec(options.regrow, totalSteps),
     data: options.data,
@@ -191,7 +196,7 @@ async function runTrain(options: TrainCliOptions, command: Command): Promise<voi
   const testSet = loadFashionMNIST({ split: 'test' });
   if (!resumeFrom) config = configFromOptions(options, epochs * batchCount(trainSet.n, checkInteger('batch', options.batch, 1, 2 ** 24)));
   // Checkpoints written before --prune and --regrow existed have neither.
-  config = { ...config!, sparseInput: config!.sparseInput ?? false, prune: config!.prune ?? null, regrow: config!.regrow ?? null };
+  config = { ...config!, sparseInput: config!.sparseInput ?? false, l0LrScale: config!.l0LrScale ?? 1, prune: config!.prune ?? null, regrow: config!.regrow ?? null };
 
   const backend = await getBackend(options.backend, { log: (m) => process.stderr.write(`${m}\n`) });
   let model: Sequential | undefined;
@@ -205,7 +210,7 @@ async function runTrain(options: TrainCliOptions, command: Command): Promise<voi
     } else {
       model = buildMLP(backend, {
         inputs: trainSet.features, hidden: config.hidden, classes: trainSet.classes, layout: layoutFactory(config),
-        blockSize: config.blockSize, seed: config.seed, sparseInput: config.sparseInput, ...(config.l0 !== null ? { l0: {} } : {}),
+        blockSize: config.blockSize, seed: config.seed, sparseInput: config.sparseInput, ...(config.l0 !== null ? { l0: { lrScale: config.l0LrScale } } : {}),
       });
       optimizer = makeOptimizer(config, model);
     }

@@ -5,6 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { loadLayout } from '../../src/patterns/files.js';
 import { parsePruneSpec, parseRegrowSpec } from '../../src/cli/train-hooks.js';
 import { blocksToKeep, cubicSparsity } from '../../src/train/sparsity/schedules.js';
+import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { runCli } from '../helpers/cli.js';
 
 let dir: string;
@@ -49,8 +50,11 @@ describe('train --prune, --regrow, --l0', () => {
 
   it('L0 gates write the learned layout next to the gated one', () => {
     const out = join(dir, 'l0');
-    const run = runCli([...base, '--epochs', '1', '--l0', '0.01', '--out', out]);
+    const run = runCli([...base, '--epochs', '1', '--l0', '0.01', '--l0-lr-scale', '10', '--out', out]);
     expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(readFileSync(join(out, 'summary.json'), 'utf8')).l0LrScale).toBe(10);
+    const gated = loadCheckpoint(join(out, 'checkpoint')).manifest.architecture.find((l) => l.kind === 'block-sparse-linear');
+    expect(gated).toMatchObject({ l0: { lrScale: 10 } });
     expect(readdirSync(out)).toContain('l0-layout-0.json');
     const learned = loadLayout(join(out, 'l0-layout-0.json'));
     expect(learned.provenance.generator).toBe('l0');
