@@ -1,8 +1,8 @@
-import { timeCalls, formatSeconds } from '../kernels/bench.js';
+import { formatSeconds, randomValues, timeCalls } from '../kernels/bench.js';
 import { getBackend, type BackendChoice } from '../kernels/get-backend.js';
 import { referenceForward } from '../kernels/reference.js';
 import type { BlockLayout } from '../patterns/layout.js';
-import { resolveRng, type Seed } from '../random.js';
+import type { Seed } from '../random.js';
 import { formatTable } from './table.js';
 
 /** Options of `runLayoutsOnKernels`. */
@@ -14,11 +14,6 @@ export interface DemoKernelOptions {
   /** Seconds of repeated calls per timing. */
   minSeconds?: number;
 }
-
-const randomValues = (size: number, seed: string): Float32Array => {
-  const rng = resolveRng({ seed });
-  return Float32Array.from({ length: size }, () => rng() * 2 - 1);
-};
 
 /**
  * Runs each layout's forward, backward-data and weight-gradient products on a kernel backend with

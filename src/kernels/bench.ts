@@ -164,12 +164,16 @@ function release(result: Tensor | WeightGradResult): void {
   }
 }
 
-function randomTensor(backend: Backend, shape: number[], seed: string): Tensor {
+/** `size` values uniform in [-1, 1) from `seed` (the same on every machine). */
+export function randomValues(size: number, seed: Seed): Float32Array {
   const rng = resolveRng({ seed });
-  const size = shape.reduce((a, b) => a * b, 1);
   const values = new Float32Array(size);
   for (let i = 0; i < size; i++) values[i] = rng() * 2 - 1;
-  return backend.tensor(values, shape);
+  return values;
+}
+
+function randomTensor(backend: Backend, shape: number[], seed: string): Tensor {
+  return backend.tensor(randomValues(shape.reduce((a, b) => a * b, 1), seed), shape);
 }
 
 /**

@@ -112,13 +112,17 @@ export async function runStudy(backend: Backend, config: StudyConfig, data: { tr
       const hidden = sparse.length > 1 ? sparse[1] : null;
       let hiddenLayout = hidden?.layout ?? null;
       let parameters = parameterCount(model);
-      if (spec.l0 !== undefined && hidden) {
+      if (spec.l0 !== undefined) {
         // What the gates learned: count only blocks whose test-time gate is open.
-        hiddenLayout = await l0Layout(hidden, { lambda: spec.l0, step: last.step });
         parameters = 0;
         for (const layer of model.layers) {
-          if (layer instanceof BlockSparseLinear) parameters += (await l0Layout(layer)).nnz * layer.layout.blockSize ** 2 + layer.outFeatures;
-          else parameters += layer.parameters().reduce((s, p) => s + p.value.size, 0);
+          if (!(layer instanceof BlockSparseLinear)) {
+            parameters += layer.parameters().reduce((s, p) => s + p.value.size, 0);
+            continue;
+          }
+          const learned = await l0Layout(layer, { lambda: spec.l0, step: last.step });
+          parameters += learned.nnz * learned.blockSize ** 2 + layer.outFeatures;
+          if (layer === hidden) hiddenLayout = learned;
         }
       }
       const run: StudyRun = {

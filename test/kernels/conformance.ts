@@ -1,5 +1,5 @@
 import ndarray from 'ndarray';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
 import { ShapeError } from '../../src/errors.js';
 import { BlockLayout, type BlockSize } from '../../src/patterns/layout.js';
 import { bandedLayout } from '../../src/patterns/banded.js';
@@ -8,6 +8,7 @@ import { randomLayout } from '../../src/patterns/random-layout.js';
 import { resolveRng, type Rng } from '../../src/random.js';
 import { TensorError } from '../../src/kernels/errors.js';
 import { referenceBackwardData, referenceForward, referenceMatmul, referenceWeightGrad } from '../../src/kernels/reference.js';
+import { backendTests } from './suite.js';
 import type { Backend, Tensor } from '../../src/kernels/types.js';
 
 /*
@@ -75,23 +76,8 @@ function cases(): Case[] {
  */
 export function backendConformance(name: string, make: () => Promise<Backend | null>, required = false): void {
   describe(`${name} backend conformance`, () => {
-    let backend: Backend | null = null;
     const rng = resolveRng({ seed: `conformance-${name}` });
-    beforeAll(async () => {
-      backend = await make();
-      if (!backend && required) throw new Error(`the ${name} backend is not available here, and it is required`);
-    });
-    afterAll(async () => {
-      await backend?.dispose();
-    });
-    const run = (title: string, body: (b: Backend) => Promise<void>) =>
-      it(title, async (context) => {
-        if (!backend) {
-          context.skip(`the ${name} backend is not available here`);
-          return;
-        }
-        await body(backend);
-      });
+    const run = backendTests(name, make, required);
 
     run('round-trips tensors, from Float32Array and strided ndarray', async (b) => {
       const data = randomData(rng, 12);

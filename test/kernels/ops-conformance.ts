@@ -1,4 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect } from 'vitest';
+import { backendTests } from './suite.js';
 import { ParameterError, ShapeError } from '../../src/errors.js';
 import { TensorError } from '../../src/kernels/errors.js';
 import { HARD_CONCRETE_DEFAULTS } from '../../src/kernels/ops.js';
@@ -199,23 +200,8 @@ const pick = (rng: Rng, size: number, count: number) => Array.from({ length: Mat
  */
 export function opsConformance(name: string, make: () => Promise<Backend | null>, required = false): void {
   describe(`${name} backend training operations`, () => {
-    let backend: Backend | null = null;
     const rng = resolveRng({ seed: `ops-conformance-${name}` });
-    beforeAll(async () => {
-      backend = await make();
-      if (!backend && required) throw new Error(`the ${name} backend is not available here, and it is required`);
-    });
-    afterAll(async () => {
-      await backend?.dispose();
-    });
-    const run = (title: string, body: (b: Backend) => Promise<void>) =>
-      it(title, async (context) => {
-        if (!backend) {
-          context.skip(`the ${name} backend is not available here`);
-          return;
-        }
-        await body(backend);
-      });
+    const run = backendTests(name, make, required);
 
     run('addBias and sumRows (the bias gradient) match the reference', async (b) => {
       for (const [n, f] of ROW_SHAPES) {
