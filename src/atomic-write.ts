@@ -4,14 +4,13 @@ import {
   fchmodSync,
   fsyncSync,
   openSync,
-  readFileSync,
-  realpathSync,
   renameSync,
-  statSync,
+  lstatSync,
+  type Stats,
   unlinkSync,
   writeSync,
 } from 'node:fs';
-import { open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises';
+import { lstat, open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { BlocksparseError, FileError, ParameterError } from './errors.js';
 
@@ -33,19 +32,21 @@ const MAX_NAME_IN_TEMP = 180;
  * part: writes a temporary file next to it, fsyncs it, renames it over `path`, fsyncs the directory.
  * Throws FileError (naming `path` and the reason) when the file system fails, after removing the
  * temporary file; an error thrown while producing the chunks is rethrown as is, after the same
- * cleanup. A symbolic link at `path` is followed (its target is replaced, the link kept); an existing
- * file's permission bits are kept. A process killed mid-write leaves the target intact but may leave
+ * cleanup. Refused up front with a FileError: a symbolic link at `path` (it is never followed, so a
+ * link planted there cannot redirect the write), a directory or other non-regular file, and a file
+ * without write permission (mode 0444; refused even for root, as `rm -i` asks). An existing file's
+ * permission bits are kept. A process killed mid-write leaves the target intact but may leave
  * its `.<name>.<pid>.<random>.tmp` file behind.
  */
 export function writeFileAtomic(path: string, data: AtomicData): void {
   checkPath(path);
-  const target = resolveTarget(path);
+  const target = resolve(path);
+  const mode = existingMode(path, lstatOrUndefined(target));
   const temp = tempPathFor(target);
   let fd: number | undefined;
   let stage = 'create a temporary file';
   try {
     fd = openSync(temp, 'wx', 0o666);
-    const mode = existingMode(target);
     if (mode !== undefined) {
       stage = 'set permissions on the temporary file';
       fchmodSync(fd, mode);
@@ -82,13 +83,13 @@ export function writeFileAtomic(path: string, data: AtomicData): void {
 /** The async form of `writeFileAtomic`, with the same guarantees; also takes an async iterable. */
 export async function writeFileAtomicAsync(path: string, data: AtomicDataAsync): Promise<void> {
   checkPath(path);
-  const target = await resolveTargetAsync(path);
+  const target = resolve(path);
+  const mode = existingMode(path, await lstat(target).catch(() => undefined));
   const temp = tempPathFor(target);
   let handle: FileHandle | undefined;
   let stage = 'create a temporary file';
   try {
     handle = await open(temp, 'wx', 0o666);
-    const mode = await existingModeAsync(target);
     if (mode !== undefined) {
       stage = 'set permissions on the temporary file';
       await handle.chmod(mode);
@@ -146,35 +147,9 @@ export function asFileError(path: string, action: string, error: unknown): Error
   return wrapped;
 }
 
-/** The bytes of the file at `path`, or a FileError naming the path (missing, unreadable). */
-export function readFileChecked(path: string): Buffer {
-  try {
-    return readFileSync(path);
-  } catch (error) {
-    throw asFileError(path, 'read', error);
-  }
-}
-
 function checkPath(path: unknown): asserts path is string {
   if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
     throw new ParameterError('path', 'a non-empty string without NUL characters', path);
-  }
-}
-
-/** The file to replace: the target of a symbolic link, else the path itself. */
-function resolveTarget(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return resolve(path);
-  }
-}
-
-async function resolveTargetAsync(path: string): Promise<string> {
-  try {
-    return await realpath(path);
-  } catch {
-    return resolve(path);
   }
 }
 
@@ -183,22 +158,25 @@ function tempPathFor(target: string): string {
   return join(dirname(target), `.${name}.${process.pid}.${randomBytes(6).toString('hex')}.tmp`);
 }
 
-function existingMode(target: string): number | undefined {
+function lstatOrUndefined(path: string): Stats | undefined {
   try {
-    const info = statSync(target);
-    return info.isFile() ? info.mode & 0o7777 : undefined;
+    return lstatSync(path);
   } catch {
     return undefined;
   }
 }
 
-async function existingModeAsync(target: string): Promise<number | undefined> {
-  try {
-    const info = await stat(target);
-    return info.isFile() ? info.mode & 0o7777 : undefined;
-  } catch {
-    return undefined;
-  }
+/**
+ * The permission bits of the file being replaced (undefined when there is none); FileError when
+ * what is at the path must not be replaced: a symbolic link, a directory or special file, or a
+ * read-only file.
+ */
+function existingMode(path: string, info: Stats | undefined): number | undefined {
+  if (info === undefined) return undefined;
+  if (info.isSymbolicLink()) throw new FileError(path, 'refusing to write: it is a symbolic link (writes never follow a link; remove it or write elsewhere)');
+  if (!info.isFile()) throw new FileError(path, 'refusing to write: it exists and is not a regular file');
+  if ((info.mode & 0o222) === 0) throw new FileError(path, 'refusing to write: the file is read-only (make it writable or remove it first)');
+  return info.mode & 0o7777;
 }
 
 /** Makes the rename durable where the platform allows fsync on a directory (not on Windows). */

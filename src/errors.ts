@@ -61,3 +61,31 @@ export function describeValue(value: unknown): string {
   if (Array.isArray(value)) return `an array of length ${value.length}`;
   return typeof value;
 }
+
+/**
+ * An input asks for more memory (or a larger array, string or file) than allowed: `what` names the
+ * input, `bytes` the estimate, `limit` the budget or hard limit it exceeds, and the message says
+ * which option raises the budget where one can.
+ */
+export class ResourceError extends BlocksparseError {
+  readonly what: string;
+  readonly bytes: number;
+  readonly limit: number;
+  constructor(what: string, bytes: number, limit: number, message: string) {
+    super('E_RESOURCE', message);
+    this.what = what;
+    this.bytes = bytes;
+    this.limit = limit;
+  }
+}
+
+/** A run directory (or another resource) is held by another process; names the holder's pid. */
+export class LockError extends BlocksparseError {
+  readonly path: string;
+  readonly holder: number | undefined;
+  constructor(path: string, holder: number | undefined, message: string) {
+    super('E_LOCKED', `${path}: ${message}`);
+    this.path = path;
+    this.holder = holder;
+  }
+}

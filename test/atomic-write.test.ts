@@ -67,13 +67,18 @@ describe('writeFileAtomic', () => {
   });
 
   it('throws FileError naming the path when the rename fails, and cleans up', () => {
-    // A directory cannot be replaced by a file: the temporary file is written, the rename fails.
+    // A directory cannot be replaced by a file: one appears at the path while the temporary file
+    // is written (after the up-front checks), so the rename fails.
     const path = join(dir, 'occupied');
-    mkdirSync(path);
-    writeFileSync(join(path, 'inside.txt'), 'untouched');
+    function* chunks(): Iterable<string> {
+      yield 'da';
+      mkdirSync(path);
+      writeFileSync(join(path, 'inside.txt'), 'untouched');
+      yield 'ta';
+    }
     let error: unknown;
     try {
-      writeFileAtomic(path, 'data');
+      writeFileAtomic(path, chunks());
     } catch (e) {
       error = e;
     }
@@ -106,14 +111,27 @@ describe('writeFileAtomic', () => {
     expect(statSync(path).mode & 0o777).toBe(0o640);
   });
 
-  it('replaces the target of a symbolic link and keeps the link', () => {
+  it('never writes through a symbolic link at the path: refused, the link and its target untouched', async () => {
     const target = join(dir, 'real.json');
     const link = join(dir, 'link.json');
     writeFileSync(target, 'old');
     symlinkSync(target, link);
-    writeFileAtomic(link, 'new');
+    expect(() => writeFileAtomic(link, 'new')).toThrow(/link\.json: refusing to write: it is a symbolic link/);
+    await expect(writeFileAtomicAsync(link, 'new')).rejects.toThrow(FileError);
     expect(lstatSync(link).isSymbolicLink()).toBe(true);
-    expect(readFileSync(target, 'utf8')).toBe('new');
+    expect(readFileSync(target, 'utf8')).toBe('old');
+  });
+
+  it('refuses a read-only target (even as root) and a directory, leaving them as they were', async () => {
+    const path = join(dir, 'locked.json');
+    writeFileSync(path, 'old');
+    chmodSync(path, 0o444);
+    expect(() => writeFileAtomic(path, 'new')).toThrow(/locked\.json: refusing to write: the file is read-only/);
+    await expect(writeFileAtomicAsync(path, 'new')).rejects.toThrow(FileError);
+    expect(readFileSync(path, 'utf8')).toBe('old');
+    mkdirSync(join(dir, 'sub'));
+    expect(() => writeFileAtomic(join(dir, 'sub'), 'x')).toThrow(/not a regular file/);
+    expect(tempFiles()).toEqual([]);
   });
 
   it('uses a temporary name that fits even for a very long target name', () => {

@@ -2,7 +2,10 @@
 import { readFileSync, realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError } from 'commander';
+import { setMemoryBudget } from '../budget.js';
 import { BlocksparseError, ParameterError } from '../errors.js';
+import { oneLine } from '../printable.js';
+import { parseByteSizeOption } from './options.js';
 import { addGenerateCommand, PRESET_PATTERN } from './generate.js';
 import { addInspectCommand } from './inspect.js';
 import { addConvertCommand } from './convert.js';
@@ -32,7 +35,28 @@ export function buildProgram(): Command {
   addTrainCommand(program);
   addPatternsCommand(program);
   addDemoCommand(program);
+  addMemoryOption(program);
   return program;
+}
+
+/**
+ * Every command that runs something takes --max-memory: the budget that sizes from input are
+ * checked against before anything is allocated (src/budget.ts). It is set just before the command's
+ * action runs, and restored by `main` afterwards.
+ */
+function addMemoryOption(program: Command): void {
+  const visit = (command: Command): void => {
+    if (command.commands.length > 0) {
+      command.commands.forEach(visit);
+      return;
+    }
+    command.option('--max-memory <size>', 'memory budget for sizes from input, e.g. 512M, 8G (default: half of this machine\'s memory)', parseByteSizeOption);
+  };
+  program.commands.forEach(visit);
+  program.hook('preAction', (_program, action) => {
+    const { maxMemory } = action.opts<{ maxMemory?: number }>();
+    if (maxMemory !== undefined) setMemoryBudget(maxMemory);
+  });
 }
 
 /** `generate ws_4_10 ...` -> `generate preset ws_4_10 ...` for OpenAI's preset names that are not pattern commands. */
@@ -50,16 +74,20 @@ export async function main(args: string[]): Promise<number> {
     await program.parseAsync(rewritePresets(program, args), { from: 'user' });
     return 0;
   } catch (error) {
+    // Every error is one line: commander's suggestions ("(Did you mean ...)") and names from
+    // files are folded into it, control characters escaped.
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return 0; // --help, --version
-      process.stderr.write(`blocksparse: ${error.message.replace(/^error: /, 'error: ')}\n`);
+      process.stderr.write(`blocksparse: ${oneLine(error.message)}\n`);
       return 2;
     }
     if (error instanceof BlocksparseError) {
-      process.stderr.write(`blocksparse: error: ${cliMessage(error)}\n`);
+      process.stderr.write(`blocksparse: error: ${oneLine(cliMessage(error))}\n`);
       return 2;
     }
     throw error;
+  } finally {
+    setMemoryBudget(undefined);
   }
 }
 

@@ -1,4 +1,5 @@
 import { InvalidArgumentError } from 'commander';
+import { parseByteSize } from '../budget.js';
 import type { Seed } from '../random.js';
 
 /** Commander parser for an integer option value. */
@@ -24,4 +25,16 @@ export function parseSeedOption(value: string): Seed {
 /** kebab-case -> camelCase, as Commander names option attributes. */
 export function camelCase(name: string): string {
   return name.replace(/-([a-z])/g, (_m, c: string) => c.toUpperCase());
+}
+
+/** Commander parser for a size in bytes ("512M", "8G", "1.5GiB"; at least 1 MiB), as for --max-memory. */
+export function parseByteSizeOption(value: string): number {
+  let bytes: number;
+  try {
+    bytes = parseByteSize(value);
+  } catch {
+    throw new InvalidArgumentError('must be a size such as 512M, 8G or 1.5GiB.');
+  }
+  if (bytes < 2 ** 20) throw new InvalidArgumentError('must be at least 1M.');
+  return bytes;
 }

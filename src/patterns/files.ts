@@ -1,5 +1,6 @@
 import { basename, extname } from 'node:path';
-import { readFileChecked, writeFileAtomic } from '../atomic-write.js';
+import { writeFileAtomic } from '../atomic-write.js';
+import { readFileChecked } from '../read-file.js';
 import { checkOneOf } from '../check.js';
 import { FormatError, ParameterError } from '../errors.js';
 import { layoutToJSONString, parseLayoutJSON } from './json-format.js';

@@ -9,7 +9,8 @@
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { asFileError, readFileChecked, syncDirectory } from '../atomic-write.js';
+import { asFileError, syncDirectory } from '../atomic-write.js';
+import { readFileChecked } from '../read-file.js';
 import { FormatError, ParameterError } from '../errors.js';
 import type { Backend, Tensor } from '../kernels/types.js';
 import { layoutFromJSON } from '../patterns/json-format.js';

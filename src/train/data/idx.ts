@@ -8,7 +8,7 @@
  * Anything malformed raises FormatError with `field` one of gzip, magic, type, dims, data, shape.
  */
 import { gunzipSync, gzipSync } from 'node:zlib';
-import { readFileChecked } from '../../atomic-write.js';
+import { readFileChecked } from '../../read-file.js';
 import { checkOneOf } from '../../check.js';
 import { FormatError, ParameterError } from '../../errors.js';
 
