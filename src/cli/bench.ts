@@ -2,7 +2,7 @@ import { Command, InvalidArgumentError, Option } from 'commander';
 import { BACKEND_CHOICES, getBackend, type BackendChoice } from '../kernels/get-backend.js';
 import { BENCH_PRODUCTS, benchCases, formatSeconds, runKernelBench, SHORT_BENCH_GRID, type BenchProduct } from '../kernels/bench.js';
 import type { BlockSize } from '../patterns/layout.js';
-import { parseIntegerOption, parseNumberOption, parseSeedOption } from './options.js';
+import { checkThreadCount, parseIntegerOption, parseNumberOption, parseSeedOption } from './options.js';
 import { formatBenchTable } from './bench-table.js';
 
 /** Commander parser for a comma-separated list, each item through `parse`. */
@@ -33,7 +33,8 @@ export function addBenchCommand(program: Command): void {
     .addOption(new Option('--features <int>', 'input and output features C = K').argParser(parseIntegerOption).default(g.features))
     .addOption(new Option('--min-time <seconds>', 'seconds of repeated calls per case (split over the measurements)').argParser(parseNumberOption).default(0.3))
     .addOption(new Option('--statistic <which>', 'report the median of 3 measurements, or the fastest (noise only adds time)').choices(['median', 'min']).default('median'))
-    .addOption(new Option('--threads <int>', 'CPU backend threads (default: every core)').argParser(parseIntegerOption))
+    .addOption(new Option('--threads <int>', 'CPU backend threads, at most the cores unless --oversubscribe (default: every core)').argParser(parseIntegerOption))
+    .option('--oversubscribe', 'allow more --threads than this machine has cores', false)
     .addOption(new Option('--seed <seed>', 'seed of the layouts and data').argParser(parseSeedOption).default(0))
     .option('--json', 'print one JSON object: the backend and one row per case', false)
     .action(async (options: BenchCliOptions) => runBench(options));
@@ -49,6 +50,7 @@ interface BenchCliOptions {
   minTime: number;
   statistic: 'median' | 'min';
   threads?: number;
+  oversubscribe: boolean;
   seed: number | string;
   json: boolean;
 }
@@ -61,7 +63,8 @@ async function runBench(options: BenchCliOptions): Promise<void> {
     batches: options.batches,
     features: options.features,
   });
-  const backend = await getBackend(options.backend, { threads: options.threads, log: (m) => process.stderr.write(`${m}\n`) });
+  const threads = checkThreadCount('threads', options.threads, options.oversubscribe);
+  const backend = await getBackend(options.backend, { threads, log: (m) => process.stderr.write(`${m}\n`) });
   try {
     if (!options.json) process.stdout.write(`backend: ${backend.description}\n`);
     const rows = await runKernelBench(backend, cases, {

@@ -1,5 +1,7 @@
 import { InvalidArgumentError } from 'commander';
+import { availableParallelism } from 'node:os';
 import { parseByteSize } from '../budget.js';
+import { ParameterError } from '../errors.js';
 import type { Seed } from '../random.js';
 
 /** Commander parser for an integer option value. */
@@ -37,4 +39,20 @@ export function parseByteSizeOption(value: string): number {
   }
   if (bytes < 2 ** 20) throw new InvalidArgumentError('must be at least 1M.');
   return bytes;
+}
+
+/**
+ * A thread or worker count from the command line (`--workers`, `--threads`): at most the cores this
+ * machine has, unless `oversubscribe` (the --oversubscribe flag) allows up to `hardMax`; every
+ * thread costs memory (a worker holds its own copies), so 1000 threads on 2 cores is refused.
+ */
+export function checkThreadCount(option: string, value: number | undefined, oversubscribe: boolean, hardMax = 256): number | undefined {
+  if (value === undefined) return undefined;
+  const cores = Math.max(1, availableParallelism());
+  const max = oversubscribe ? hardMax : cores;
+  if (!Number.isSafeInteger(value) || value < 1 || value > max) {
+    const why = oversubscribe ? '' : ` (the cores of this machine; --oversubscribe allows up to ${hardMax})`;
+    throw new ParameterError(option, `an integer in [1, ${max}]${why}`, value);
+  }
+  return value;
 }

@@ -1,3 +1,4 @@
+import { checkMemory } from '../budget.js';
 import { checkInteger, checkNumber, checkOneOf } from '../check.js';
 import { ParameterError } from '../errors.js';
 import { BLOCK_SIZES, type BlockLayout, type BlockSize } from '../patterns/layout.js';
@@ -103,6 +104,10 @@ export function checkBenchGrid(grid: KernelBenchGrid): KernelBenchGrid {
   for (const [name, list] of [['products', grid.products], ['blockSizes', grid.blockSizes], ['densities', grid.densities], ['batches', grid.batches]] as const) {
     if (list.length === 0) throw new ParameterError(name, 'a non-empty list', '[]', context);
   }
+  // The largest case holds a dense C x K weight, its block-sparse copy, X [N, C], Y and dY [N, K].
+  const c = grid.features;
+  const n = Math.max(...grid.batches);
+  checkMemory(`kernel benchmark with --features ${c} and batch ${n}`, 4 * (2 * c * c + 3 * n * c), { elements: c * c });
   return grid;
 }
 

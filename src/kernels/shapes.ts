@@ -1,3 +1,4 @@
+import { checkMemory } from '../budget.js';
 import { ShapeError } from '../errors.js';
 import type { BlockLayout } from '../patterns/layout.js';
 import { TensorError } from './errors.js';
@@ -92,10 +93,16 @@ export function checkMatmul(backend: Backend, a: Tensor, b: Tensor, transposeA =
   return [m, ka, n];
 }
 
-/** Checks host data against a shape and returns the element count. */
+/**
+ * Checks a tensor's shape and returns its element count. Every tensor a backend allocates passes
+ * here, so a float32 tensor whose size comes from input is checked against the memory budget (and
+ * the 2^32 elements of one typed array) before it is allocated: a ResourceError, not a crash.
+ */
 export function checkShape(shape: readonly number[], name = 'shape'): number {
-  if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+  if (!Array.isArray(shape) || shape.length === 0 || shape.some((d) => !Number.isSafeInteger(d) || d < 0)) {
     throw new ShapeError(`${name} must be a non-empty list of non-negative integers; got ${JSON.stringify(shape)}`);
   }
-  return shape.reduce((a, b) => a * b, 1);
+  const size = shape.reduce((a, b) => a * b, 1);
+  checkMemory(`a float32 tensor of shape ${show(shape)}`, 4 * size, { elements: size });
+  return size;
 }
