@@ -85,10 +85,34 @@ export async function main(args: string[]): Promise<number> {
       process.stderr.write(`blocksparse: error: ${oneLine(cliMessage(error))}\n`);
       return 2;
     }
+    const environmental = environmentalError(error);
+    if (environmental !== undefined) {
+      process.stderr.write(`blocksparse: error: ${oneLine(environmental)}\n`);
+      return 2;
+    }
     throw error;
   } finally {
     setMemoryBudget(undefined);
   }
+}
+
+/**
+ * The last line of defence, for failures of the machine rather than of our code: a file-system
+ * error that no reader or writer turned into a FileError (it names its path), and the engine
+ * running out of memory although the budget allowed the work (the machine has less free than its
+ * size). Both become one line and exit 2; anything else is a bug and keeps its stack.
+ */
+function environmentalError(error: unknown): string | undefined {
+  if (!(error instanceof Error)) return undefined;
+  const { code, syscall, path } = error as NodeJS.ErrnoException;
+  if (typeof code === 'string' && typeof syscall === 'string') {
+    const reason = /^[A-Z0-9_]+: ([^,]+)/.exec(error.message)?.[1] ?? error.message;
+    return `${typeof path === 'string' ? `${path}: ` : ''}cannot ${syscall}: ${reason} (${code})`;
+  }
+  if (error instanceof RangeError && /Array buffer allocation failed/.test(error.message)) {
+    return `out of memory (${error.message}); lower the sizes asked for, or free memory on this machine`;
+  }
+  return undefined;
 }
 
 /** A ParameterError names the option as the user typed it (--p, --blocks); other errors keep their message. */

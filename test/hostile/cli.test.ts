@@ -60,3 +60,26 @@ describe('hostile and careless input: tensors', () => {
     }
   });
 });
+
+describe('hostile and careless input: the last line of defence', () => {
+  it('a file-system error that escaped every reader is still one line naming the path (exit 2)', async () => {
+    const { main } = await import('../../src/cli/main.js');
+    const { Command } = await import('commander');
+    // A command whose action fails the way an unguarded fs call would.
+    const original = Command.prototype.parseAsync;
+    Command.prototype.parseAsync = async function () {
+      const error = Object.assign(new Error("EEXIST: file already exists, mkdir '/tmp/f'"), { code: 'EEXIST', syscall: 'mkdir', path: '/tmp/f' });
+      throw error;
+    };
+    const writes: string[] = [];
+    const write = process.stderr.write.bind(process.stderr);
+    process.stderr.write = ((chunk: string) => writes.push(chunk)) as typeof process.stderr.write;
+    try {
+      expect(await main(['demo'])).toBe(2);
+    } finally {
+      process.stderr.write = write;
+      Command.prototype.parseAsync = original;
+    }
+    expect(writes).toEqual(['blocksparse: error: /tmp/f: cannot mkdir: file already exists (EEXIST)\n']);
+  });
+});

@@ -48,6 +48,12 @@ async function trained(make: (model: Sequential) => Optimizer, steps: number, ra
 }
 
 const read = async (t: { value: unknown } | unknown) => Array.from(await backend.read(t as never));
+/** One epoch's metrics record, as the training loop writes it. */
+const metricsRecord = (epoch: number, step: number) => ({
+  epoch, step, trainLoss: 1.2, trainAccuracy: 0.5, testLoss: 1.3, testAccuracy: 0.4, seconds: 0.1, evalSeconds: 0.01,
+  samplesPerSecond: null, lr: 0.01, densities: [{ layer: 2, kind: 'block-sparse-linear', inFeatures: 32, outFeatures: 32, density: 0.625, nnz: 10 }],
+  events: [{ hook: 'h', epoch, step, event: 'prune' }],
+});
 const hook = (count: number): TrainingHook => ({ name: 'h', state: () => ({ count, nested: [1, 'a'] }), restore: () => {} });
 
 describe('checkpoints', () => {
@@ -55,11 +61,13 @@ describe('checkpoints', () => {
     const { model, optimizer } = await trained((m) => new Adam(m.parameters(), { lr: 0.01, weightDecay: 0.1, decoupled: true }), 3);
     const path = join(dir, 'round-trip');
     const position = { epoch: 2, batch: 0, step: 3 };
-    await saveCheckpoint(path, { model, optimizer, seed: 'run', position, hooks: [hook(4)], metrics: [{ epoch: 0 }], run: { note: 'x' } });
+    await saveCheckpoint(path, { model, optimizer, seed: 'run', position, hooks: [hook(4)], metrics: [metricsRecord(0, 2)], run: { note: 'x' } });
     expect(readdirSync(path).sort()).toEqual(['manifest.json', 'tensors.bin']);
     const checkpoint = loadCheckpoint(path);
     const m = checkpoint.manifest;
-    expect(m).toMatchObject({ seed: 'run', position, hooks: { h: { count: 4, nested: [1, 'a'] } }, metrics: [{ epoch: 0 }], run: { note: 'x' } });
+    expect(m).toMatchObject({ seed: 'run', position, hooks: { h: { count: 4, nested: [1, 'a'] } }, metrics: [metricsRecord(0, 2)], run: { note: 'x' } });
+    expect(m.version).toBe(2);
+    expect(m.parameters.every((e) => Number.isInteger(e.crc32))).toBe(true);
     expect(m.optimizer).toMatchObject({ kind: 'adamw', lr: 0.01, weightDecay: 0.1, beta1: 0.9, beta2: 0.999, eps: 1e-8, steps: 3 });
     expect(m.architecture.map((l) => l.kind)).toEqual(['linear', 'activation', 'block-sparse-linear', 'activation', 'linear']);
     expect(m.architecture[2]).toMatchObject({ layout: { provenance: { generator: 'banded' } }, l0: { beta: 2 / 3, gamma: -0.1, zeta: 1.1 } });
@@ -147,9 +155,9 @@ describe('checkpoints', () => {
     damage((m) => (m.parameters[1].length = 5));
     expectFormat('parameters[1]', /length 5 is not the product of shape \[32\]/);
     damage((m) => (m.architecture[2].layout.colIdx[0] = 99));
-    expectFormat('architecture[2].layout', /architecture\[2\]\.layout/);
+    expectFormat('architecture[2].layout.colIdx', /architecture\[2\]\.layout: colIdx/);
     damage((m) => (m.optimizer.kind = 'rmsprop'));
-    expectFormat('optimizer', /sgd, adam or adamw/);
+    expectFormat('optimizer.kind', /sgd, adam or adamw/);
     writeFileSync(manifestPath, good.slice(0, 100));
     expectFormat('manifest', /not valid JSON/);
     writeFileSync(manifestPath, good);

@@ -1,8 +1,9 @@
 import { checkInteger, checkNumber, checkOneOf } from '../../check.js';
-import { ParameterError } from '../../errors.js';
+import { describeValue, FormatError, ParameterError } from '../../errors.js';
+import { LAYOUT_FORMAT, LAYOUT_JSON_VERSION, layoutFromJSON } from '../../patterns/json-format.js';
 import type { BlockNormKind } from '../../kernels/types.js';
 import type { BlockLayout, Provenance } from '../../patterns/layout.js';
-import type { TrainingHook } from '../hooks.js';
+import { fieldOf, stateError, type TrainingHook } from '../hooks.js';
 import { BlockSparseLinear } from '../layers/block-sparse-linear.js';
 import type { Optimizer } from '../optimizers.js';
 import { checkBlockSparseLayers, keepBlocks, largestBlocks } from './blocks.js';
@@ -120,12 +121,52 @@ export function gradualPruning(options: GradualPruningOptions): TrainingHook {
       return { initialNnz: [...initialNnz], sources };
     },
     restore(state: unknown) {
-      const saved = state as GradualPruningState;
-      if (!saved || !Array.isArray(saved.initialNnz) || saved.initialNnz.length !== layers.length || !Array.isArray(saved.sources) || saved.sources.length !== layers.length) {
-        throw new ParameterError('state', `a gradual-pruning state for ${layers.length} layers`, state, context);
-      }
-      initialNnz = saved.initialNnz.map((n, i) => checkInteger(`state.initialNnz[${i}]`, n, layers[i].layout.nnz, Number.MAX_SAFE_INTEGER, context));
+      const saved = checkPruningState(state, layers);
+      initialNnz = saved.initialNnz;
       sources = saved.sources;
     },
   };
+}
+
+/**
+ * A saved gradual-pruning state, checked against the layers: exactly {initialNnz, sources}, one
+ * of each per layer; initialNnz[i] an integer from the layer's present blocks (pruning only
+ * removes blocks) to all its possible blocks (inBlocks x outBlocks); sources[i] a provenance as
+ * layouts carry. FormatError (`stateError`) naming the field, e.g. `initialNnz[0]`.
+ */
+function checkPruningState(state: unknown, layers: readonly BlockSparseLinear[]): GradualPruningState {
+  if (typeof state !== 'object' || state === null || Array.isArray(state)) {
+    throw stateError('', `must be a gradual-pruning state {initialNnz, sources} (got ${describeValue(state)})`);
+  }
+  const saved = state as Record<string, unknown>;
+  for (const key of Object.keys(saved)) {
+    if (key !== 'initialNnz' && key !== 'sources') throw stateError(key, 'is not a field of a gradual-pruning state {initialNnz, sources}');
+  }
+  const lists = ['initialNnz', 'sources'].map((key) => {
+    const list = saved[key];
+    if (!Array.isArray(list) || list.length !== layers.length) throw stateError(key, `must be a list of ${layers.length} entries, one per pruned layer (got ${describeValue(list)})`);
+    return list as unknown[];
+  });
+  const initialNnz = lists[0].map((n, i) => {
+    const { nnz, inBlocks, outBlocks } = layers[i].layout;
+    const most = inBlocks * outBlocks;
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < nnz || n > most) {
+      throw stateError(fieldOf('initialNnz', i), `must be an integer in [${nnz}, ${most}] (the layer's present blocks to all its ${inBlocks} x ${outBlocks} blocks; got ${describeValue(n)})`);
+    }
+    return n;
+  });
+  const sources = lists[1].map((source, i) => checkProvenance(source, fieldOf('sources', i)));
+  return { initialNnz, sources };
+}
+
+/** A provenance read back from a state, checked by the layout reader (which validates every provenance it reads). */
+function checkProvenance(value: unknown, field: string): Provenance {
+  const probe = { format: LAYOUT_FORMAT, version: LAYOUT_JSON_VERSION, inBlocks: 1, outBlocks: 1, blockSize: 8, nnz: 0, rowPtr: [0, 0], colIdx: [], provenance: value };
+  try {
+    return layoutFromJSON(probe).provenance;
+  } catch (error) {
+    if (!(error instanceof FormatError)) throw error;
+    const inner = error.field?.startsWith('provenance') ? error.field.slice('provenance'.length) : '';
+    throw stateError(`${field}${inner}`, `is not a valid provenance: ${error.message}`);
+  }
 }

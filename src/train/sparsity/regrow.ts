@@ -3,7 +3,7 @@ import { BlocksparseError, ParameterError } from '../../errors.js';
 import type { BlockNormKind } from '../../kernels/types.js';
 import { BlockLayout, type Provenance } from '../../patterns/layout.js';
 import { randomInt, statefulRng, type Rng, type RngState, type Seed, type StatefulRng } from '../../random.js';
-import type { TrainingHook } from '../hooks.js';
+import { checkRngState, type TrainingHook } from '../hooks.js';
 import type { BlockSparseLinear } from '../layers/block-sparse-linear.js';
 import type { Optimizer } from '../optimizers.js';
 import { checkBlockSparseLayers, largestBlocks } from './blocks.js';
@@ -168,7 +168,7 @@ export function setRegrowth(options: SetRegrowthOptions): TrainingHook {
       return rng.state();
     },
     restore(state: unknown) {
-      rng = statefulRng(state as RngState, context);
+      rng = statefulRng(checkRngState(state, ''), context);
     },
   };
 }

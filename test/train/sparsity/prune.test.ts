@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { degreeStats } from '../../../src/analysis/degrees.js';
-import { ParameterError } from '../../../src/errors.js';
+import { FormatError, ParameterError } from '../../../src/errors.js';
 import { createCpuBackend, type CpuBackend } from '../../../src/kernels/cpu/cpu-backend.js';
 import { parseLayoutJSON, layoutToJSONString } from '../../../src/patterns/json-format.js';
 import { BlockLayout } from '../../../src/patterns/layout.js';
@@ -182,7 +182,7 @@ describe('gradualPruning', () => {
     const resumed = gradualPruning({ layers: [first, second], schedule });
     resumed.restore!(state);
     expect(resumed.state!()).toEqual(state);
-    expect(() => resumed.restore!({ initialNnz: [1], sources: [] })).toThrow(ParameterError);
+    expect(() => resumed.restore!({ initialNnz: [1], sources: [] })).toThrow(FormatError);
     optimizer.dispose();
     model.dispose();
   });
