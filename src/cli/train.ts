@@ -1,9 +1,10 @@
 import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { writeFileAtomic } from '../atomic-write.js';
+import { checkMemory } from '../budget.js';
 import { checkInteger, checkNumber } from '../check.js';
-import { BlocksparseError } from '../errors.js';
+import { BlocksparseError, FileError } from '../errors.js';
 import { BACKEND_CHOICES, getBackend, type BackendChoice } from '../kernels/get-backend.js';
 import { saveLayout } from '../patterns/files.js';
 import type { BlockLayout, BlockSize } from '../patterns/layout.js';
@@ -14,9 +15,9 @@ import { loadCheckpoint, restoreModel, restoreOptimizer } from '../train/checkpo
 import { batchCount } from '../train/data/batches.js';
 import { l0Layout } from '../train/sparsity/l0.js';
 import { parsePruneSpec, parseRegrowSpec, trainingHooks, type PruneSpec, type RegrowSpec } from './train-hooks.js';
-import { loadFashionMNIST } from '../train/data/fashion-mnist.js';
+import { FASHION_MNIST_CLASSES, FASHION_MNIST_SIDE, loadFashionMNIST } from '../train/data/fashion-mnist.js';
 import { BlockSparseLinear } from '../train/layers/block-sparse-linear.js';
-import { CHECKPOINT_DIR, train, type EpochMetrics } from '../train/loop.js';
+import { CHECKPOINT_DIR, openRunDirectory, SUMMARY_FILE, train, type EpochMetrics, type ExistingRun } from '../train/loop.js';
 import { buildMLP, layerDensities, parameterCount, type LayoutFactory } from '../train/model.js';
 import { Adam, SGD, type Optimizer } from '../train/optimizers.js';
 import type { Sequential } from '../train/layers/sequential.js';
@@ -74,14 +75,25 @@ interface TrainCliOptions {
   limit?: number;
   out?: string;
   resume?: string;
+  force: boolean;
 }
+
+/** Largest hidden width and batch the command accepts (the memory budget usually binds first). */
+const MAX_WIDTH = 2 ** 24;
+/** Examples per evaluation batch (the loop's default). */
+const EVAL_BATCH = 1000;
+/** Examples in the Fashion-MNIST splits, for estimates made before the files are read. */
+const TRAIN_EXAMPLES = 60000;
+const TEST_EXAMPLES = 10000;
 
 /** Options that define the run: with --resume they come from the checkpoint and may not be given. */
 const RUN_OPTIONS = ['data', 'hidden', 'layout', 'blockSize', 'batch', 'lr', 'optimizer', 'momentum', 'weightDecay', 'l0', 'l0LrScale', 'sparseInput', 'prune', 'regrow', 'seed', 'limit'] as const;
 
 const parseSizes = (value: string): number[] => {
   const items = value.split(',').map((s) => s.trim());
-  if (items.length === 0 || items.some((s) => !/^\d+$/.test(s) || Number(s) < 1)) throw new InvalidArgumentError('must be a comma-separated list of positive integers, e.g. 256,256.');
+  if (items.length === 0 || items.some((s) => !/^\d+$/.test(s) || Number(s) < 1 || Number(s) > MAX_WIDTH)) {
+    throw new InvalidArgumentError(`must be a comma-separated list of integers in [1, ${MAX_WIDTH}], e.g. 256,256.`);
+  }
   return items.map(Number);
 };
 
@@ -92,7 +104,10 @@ export function addTrainCommand(program: Command): void {
     .description(
       'train an MLP (784 -> hidden... -> 10) on Fashion-MNIST; the layers between hidden layers use --layout (dense without it), ' +
         'the input layer is dense unless --sparse-input and the output layer is dense. Writes <out>/metrics.jsonl, <out>/checkpoint/, <out>/layout-<i>.json (the final layout ' +
-        'of the i-th block-sparse layer, from 0; with --l0 also l0-layout-<i>.json, the blocks whose test-time gate is open) and <out>/summary.json',
+        'of the i-th block-sparse layer, from 0; with --l0 also l0-layout-<i>.json, the blocks whose test-time gate is open) and <out>/summary.json. ' +
+        'The output directory is locked for the whole run (a second run into it fails, naming the process that holds it); a directory that already holds files is refused unless --resume continues the run in it or --force starts over. ' +
+        'Training stops with an error (exit 2) when it diverges: a NaN or infinite loss at any step, a parameter or optimiser state that is not finite at an epoch\'s end, or a test loss that is not finite; ' +
+        'checkpoints are written only from finite state, so the checkpoint kept is the last good one',
     )
     .addOption(new Option('--data <name>', 'data set').choices([...TRAIN_DATASETS]).default('fashion-mnist'))
     .addOption(new Option('--hidden <sizes>', 'hidden layer widths, comma-separated (e.g. 512,512); multiples of --block-size with --layout').argParser(parseSizes))
@@ -112,8 +127,9 @@ export function addTrainCommand(program: Command): void {
     .addOption(new Option('--backend <name>', 'kernel backend: auto takes a hardware WebGPU adapter, else the CPU').choices(BACKEND_CHOICES as string[]).default('auto'))
     .addOption(new Option('--seed <seed>', 'seed of the initial weights, layouts, data order and gate noise').argParser(parseSeedOption).default(0))
     .addOption(new Option('--limit <int>', 'use only the first N training examples (quick runs; the test set stays whole)').argParser(parseIntegerOption))
-    .addOption(new Option('--out <dir>', 'output directory (with --resume: default the resumed directory)'))
+    .addOption(new Option('--out <dir>', 'output directory, new or empty (with --resume: default the resumed directory); locked while the run writes it'))
     .addOption(new Option('--resume <dir>', 'continue the run whose output directory (or checkpoint directory) this is; its settings come from the checkpoint'))
+    .option('--force', 'start over in an --out directory that already holds a run or other files: the old run\'s checkpoint/, metrics.jsonl, summary.json and layout files are removed first (other files are left alone)', false)
     .action(async (options: TrainCliOptions, command: Command) => runTrain(options, command));
 }
 
@@ -171,30 +187,67 @@ function makeOptimizer(config: TrainRunConfig, model: Sequential): Optimizer {
   return new Adam(parameters, { lr: config.lr, weightDecay: config.weightDecay, decoupled: config.optimizer === 'adamw' });
 }
 
+/**
+ * Checks, before anything is read or built, that the activations of a step fit the memory budget:
+ * every layer keeps its input and output for the backward pass, which makes gradients of the same
+ * sizes, for batches of the larger of the training batch and the evaluation batch.
+ */
+function checkActivationMemory(hidden: readonly number[], batch: number, trainExamples: number): void {
+  const inputs = FASHION_MNIST_SIDE * FASHION_MNIST_SIDE;
+  const classes = FASHION_MNIST_CLASSES.length;
+  const rows = Math.max(Math.min(batch, trainExamples), Math.min(EVAL_BATCH, TEST_EXAMPLES));
+  const features = inputs + 2 * hidden.reduce((a, b) => a + b, 0) + classes;
+  const widest = Math.max(inputs, classes, ...hidden);
+  checkMemory(`--hidden ${hidden.join(',')} with batches of ${rows} examples (activations and their gradients)`, 2 * 4 * rows * features, { elements: rows * widest });
+}
+
 async function runTrain(options: TrainCliOptions, command: Command): Promise<void> {
   const started = performance.now();
   const epochs = checkInteger('epochs', options.epochs, 1, 1e6);
-  let config: TrainRunConfig;
   let resumeFrom: string | undefined;
   let out = options.out;
   if (options.resume !== undefined) {
     const given = RUN_OPTIONS.filter((name) => command.getOptionValueSource(name) === 'cli');
     if (given.length > 0) {
       const flag = given[0].replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
-      throw new UsageError(`--${flag} cannot be given with --resume: the run's settings come from its checkpoint (only --epochs, --backend and --out may change)`);
+      throw new UsageError(`--${flag} cannot be given with --resume: the run's settings come from its checkpoint (only --epochs, --backend, --out and --force may change)`);
     }
+    if (!existsSync(options.resume)) throw new FileError(options.resume, 'does not exist: there is no run to --resume');
     resumeFrom = resumeCheckpointDir(options.resume);
-    config = loadCheckpoint(resumeFrom).manifest.run as unknown as TrainRunConfig;
-    if (!config || !Array.isArray(config.hidden)) throw new UsageError(`--resume ${options.resume}: the checkpoint was not written by blocksparse train (no run settings)`);
     out ??= resumeFrom === options.resume ? dirname(resumeFrom) : options.resume;
   } else {
     if (out === undefined) throw new UsageError('--out is required (or --resume)');
+    if (!options.hidden) throw new UsageError('--hidden is required (or --resume)');
+    checkInteger('batch', options.batch, 1, MAX_WIDTH);
+    if (options.limit !== undefined) checkInteger('limit', options.limit, 1);
+    checkActivationMemory(options.hidden, options.batch, options.limit ?? TRAIN_EXAMPLES);
+  }
+  // The run's own directory is continued; any other that holds files is refused unless --force.
+  const continues = resumeFrom !== undefined && resolve(out, CHECKPOINT_DIR) === resolve(resumeFrom);
+  const existing: ExistingRun = continues ? 'continue' : options.force ? 'replace' : 'refuse';
+  const lock = openRunDirectory(out, existing);
+  try {
+    await runLocked(options, { started, epochs, out, resumeFrom });
+  } finally {
+    lock.release();
+  }
+}
+
+async function runLocked(options: TrainCliOptions, run: { started: number; epochs: number; out: string; resumeFrom: string | undefined }): Promise<void> {
+  const { started, epochs, out, resumeFrom } = run;
+  let config: TrainRunConfig;
+  if (resumeFrom !== undefined) {
+    config = loadCheckpoint(resumeFrom).manifest.run as unknown as TrainRunConfig;
+    if (!config || !Array.isArray(config.hidden) || !config.hidden.every((h) => Number.isInteger(h) && h >= 1 && h <= MAX_WIDTH) || !Number.isInteger(config.batch) || config.batch < 1) {
+      throw new UsageError(`--resume ${options.resume}: the checkpoint was not written by blocksparse train (no valid run settings)`);
+    }
+    checkActivationMemory(config.hidden, config.batch, typeof config.limit === 'number' ? config.limit : TRAIN_EXAMPLES);
   }
 
   const limit = (resumeFrom ? config!.limit : options.limit) ?? undefined;
   const trainSet = loadFashionMNIST({ split: 'train', limit });
   const testSet = loadFashionMNIST({ split: 'test' });
-  if (!resumeFrom) config = configFromOptions(options, epochs * batchCount(trainSet.n, checkInteger('batch', options.batch, 1, 2 ** 24)));
+  if (!resumeFrom) config = configFromOptions(options, epochs * batchCount(trainSet.n, checkInteger('batch', options.batch, 1, MAX_WIDTH)));
   // Checkpoints written before --prune and --regrow existed have neither.
   config = { ...config!, sparseInput: config!.sparseInput ?? false, l0LrScale: config!.l0LrScale ?? 1, prune: config!.prune ?? null, regrow: config!.regrow ?? null };
 
@@ -217,7 +270,7 @@ async function runTrain(options: TrainCliOptions, command: Command): Promise<voi
     const hooks = trainingHooks(model, config);
     const result = await train({
       model, optimizer, backend, train: trainSet, test: testSet, epochs, batchSize: config.batch, seed: config.seed, hooks,
-      outDir: out, resumeFrom, run: { ...config },
+      outDir: out, outDirOpened: true, resumeFrom, run: { ...config }, evalBatchSize: EVAL_BATCH,
       onEpoch: (m) => process.stderr.write(`${formatEpoch(m, epochs)}\n`),
     });
     model = result.model;
@@ -257,7 +310,7 @@ async function runTrain(options: TrainCliOptions, command: Command): Promise<voi
       trainSeconds,
       samplesPerSecond: trainSeconds > 0 ? samples / trainSeconds : null,
     };
-    writeFileAtomic(join(out, 'summary.json'), `${JSON.stringify(summary, null, 2)}\n`);
+    writeFileAtomic(join(out, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);
     process.stdout.write(
       `test accuracy ${last ? (100 * last.testAccuracy).toFixed(2) : '-'}% after ${result.metrics.length} epochs; ` +
         `${summary.parameterCount} parameters; ${formatDuration(summary.wallSeconds)}; wrote ${out}\n`,

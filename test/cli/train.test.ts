@@ -53,7 +53,7 @@ describe('blocksparse train', () => {
   it('documents every option with its default', () => {
     const help = runCli(['train', '--help']);
     expect(help.code).toBe(0);
-    for (const option of ['--data', '--hidden', '--layout', '--block-size', '--sparse-input', '--epochs', '--batch', '--lr', '--optimizer', '--momentum', '--weight-decay', '--l0', '--l0-lr-scale', '--prune', '--regrow', '--backend', '--seed', '--limit', '--out', '--resume']) {
+    for (const option of ['--data', '--hidden', '--layout', '--block-size', '--sparse-input', '--epochs', '--batch', '--lr', '--optimizer', '--momentum', '--weight-decay', '--l0', '--l0-lr-scale', '--prune', '--regrow', '--backend', '--seed', '--limit', '--out', '--resume', '--force']) {
       expect(help.stdout).toContain(option);
     }
     expect(help.stdout).toMatch(/--epochs <int>[\s\S]*?\(default: 10\)/);

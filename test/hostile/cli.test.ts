@@ -73,7 +73,7 @@ describe('hostile and careless input: the last line of defence', () => {
     };
     const writes: string[] = [];
     const write = process.stderr.write.bind(process.stderr);
-    process.stderr.write = ((chunk: string) => writes.push(chunk)) as typeof process.stderr.write;
+    process.stderr.write = ((chunk: string) => writes.push(chunk) > 0) as typeof process.stderr.write;
     try {
       expect(await main(['demo'])).toBe(2);
     } finally {

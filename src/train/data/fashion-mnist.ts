@@ -6,6 +6,7 @@
  */
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { checkMemory } from '../../budget.js';
 import { checkInteger, checkOneOf } from '../../check.js';
 import { FormatError, ParameterError } from '../../errors.js';
 import { DatasetMissingError } from '../errors.js';
@@ -86,8 +87,9 @@ export function fashionMnistDir(dir?: string): string {
  * Loads a split of Fashion-MNIST: images [n, 784] as float32 (row-major, pixels of each image row
  * by row), labels [n] in [0, 9]. Raises DatasetMissingError (naming the path and the Debian
  * package) when a file is missing, FileError when one cannot be read, FormatError when a file is
- * malformed, has the wrong shape, holds a label outside [0, 9], or images and labels disagree in
- * number; ParameterError for bad options (including a `limit` above the split's size).
+ * malformed, has the wrong shape, holds no example, holds a label outside [0, 9], or images and
+ * labels disagree in number; ResourceError when the files or the float32 images exceed the memory
+ * budget; ParameterError for bad options (including a `limit` above the split's size).
  */
 export function loadFashionMNIST(options: FashionMNISTOptions): Dataset {
   const context = 'loadFashionMNIST';
@@ -108,6 +110,7 @@ export function loadFashionMNIST(options: FashionMNISTOptions): Dataset {
   if (labelsArray.shape[0] !== count) {
     throw new FormatError(`${imagesPath} holds ${count} images but ${labelsPath} holds ${labelsArray.shape[0]} labels`, 'shape');
   }
+  if (count === 0) throw new FormatError(`${imagesPath} holds no images: a data set needs at least one example`, 'shape');
   if (limit !== undefined && limit > count) throw new ParameterError('limit', `an integer in [1, ${count}] (the ${split} split's size)`, limit, context);
   const n = limit ?? count;
   const allLabels = labelsArray.data as Uint8Array;
@@ -120,6 +123,7 @@ export function loadFashionMNIST(options: FashionMNISTOptions): Dataset {
   const features = FASHION_MNIST_SIDE * FASHION_MNIST_SIDE;
   const pixels = imagesArray.data as Uint8Array;
   const scale = pixelTable(normalize);
+  checkMemory(`Fashion-MNIST ${split} images as float32 (${n} x ${features})`, n * features * 4, { elements: n * features });
   const images = new Float32Array(n * features);
   for (let i = 0; i < images.length; i++) images[i] = scale[pixels[i]];
   return {

@@ -6,11 +6,15 @@
  *
  * Element types: 0x08 uint8, 0x09 int8, 0x0B int16, 0x0C int32, 0x0D float32, 0x0E float64.
  * Anything malformed raises FormatError with `field` one of gzip, magic, type, dims, data, shape.
+ * Sizes come from the header, so they are checked against the memory budget (ResourceError) before
+ * anything of that size is allocated; a gzip stream is inflated with its output capped at the size
+ * its header declares, so a "gzip bomb" stops there.
  */
-import { gunzipSync, gzipSync } from 'node:zlib';
-import { readFileChecked } from '../../read-file.js';
+import { constants as zlibConstants, gunzipSync, gzipSync } from 'node:zlib';
+import { checkMemory, formatBytes, MAX_BUFFER_BYTES } from '../../budget.js';
+import { gunzipChecked, readFileChecked } from '../../read-file.js';
 import { checkOneOf } from '../../check.js';
-import { FormatError, ParameterError } from '../../errors.js';
+import { FormatError, ParameterError, ResourceError } from '../../errors.js';
 
 /** The element types of IDX files, named as the typed arrays that hold them. */
 export type IdxType = 'uint8' | 'int8' | 'int16' | 'int32' | 'float32' | 'float64';
@@ -70,18 +74,69 @@ export function isGzip(bytes: Uint8Array): boolean {
   return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b;
 }
 
-/** The array in IDX bytes (gzip-compressed or not); throws FormatError (with `field`) naming what is wrong. */
-export function decodeIdx(bytes: Uint8Array, expect: IdxExpectation = {}): IdxArray {
-  if (!(bytes instanceof Uint8Array)) throw new ParameterError('bytes', 'a Uint8Array', bytes, 'decodeIdx');
-  let owned = false;
-  if (isGzip(bytes)) {
-    try {
-      bytes = gunzipSync(bytes);
-      owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
-    } catch (error) {
-      throw new FormatError(`not a valid gzip stream (${(error as Error).message})`, 'gzip');
-    }
+/** What an IDX header declares: element type, shape, header and data sizes in bytes. */
+interface IdxHeader {
+  type: IdxType;
+  shape: number[];
+  count: number;
+  dataOffset: number;
+  dataBytes: number;
+}
+
+// Compressed bytes inflated to read the header of a gzipped file before the whole stream: the
+// header is at most 1,024 bytes; 2 KiB of deflate output can inflate to about 2 MiB at most.
+const GZIP_HEADER_PREFIX = 2048;
+// Inflated bytes allowed past what the header declares before inflating stops.
+const TRAILING_SLACK = 2 ** 16;
+
+/**
+ * The header of a gzipped IDX file, read by inflating only the start of the stream; undefined
+ * when that start does not hold a whole header (unusual gzip header fields, or not IDX at all:
+ * decoding the whole stream then says what is wrong).
+ */
+function peekGzipHeader(bytes: Uint8Array): IdxHeader | undefined {
+  let start: Uint8Array;
+  try {
+    start = gunzipSync(bytes.subarray(0, GZIP_HEADER_PREFIX), { finishFlush: zlibConstants.Z_SYNC_FLUSH });
+  } catch {
+    return undefined;
   }
+  try {
+    return parseHeader(start, false);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The stream inflated, capped at the size its header declares (or the budget when the header cannot be read first). */
+function inflateIdx(bytes: Uint8Array, what: string): Uint8Array {
+  const header = peekGzipHeader(bytes);
+  if (header === undefined) return gunzipChecked(bytes, what);
+  const declared = header.dataOffset + header.dataBytes;
+  const declaredWhat = `${what} (shape [${header.shape.join(', ')}] of ${header.type}, ${formatBytes(declared)} inflated)`;
+  checkMemory(declaredWhat, declared, { elements: header.count });
+  if (declared > MAX_BUFFER_BYTES) {
+    throw new ResourceError(what, declared, MAX_BUFFER_BYTES, `${declaredWhat} is over the ${formatBytes(MAX_BUFFER_BYTES)} that one buffer can hold`);
+  }
+  // A little slack past the declared size, so that a few trailing bytes are reported as such (FormatError).
+  const cap = declared + TRAILING_SLACK;
+  try {
+    return gunzipChecked(bytes, what, cap);
+  } catch (error) {
+    if (error instanceof ResourceError && error.limit === cap) {
+      throw new ResourceError(
+        what,
+        cap + 1,
+        cap,
+        `${what} inflates past ${formatBytes(cap)}, more than the ${formatBytes(declared)} its header declares (shape [${header.shape.join(', ')}] of ${header.type}): trailing data or a gzip bomb`,
+      );
+    }
+    throw error;
+  }
+}
+
+/** The magic number and dimensions at the start of `bytes`; with `whole`, also checks that the data that follows has exactly the declared size. */
+function parseHeader(bytes: Uint8Array, whole: boolean): IdxHeader {
   if (bytes.length < 4) throw new FormatError(`truncated IDX file: ${bytes.length} bytes, fewer than the 4 of the magic number`, 'magic');
   if (bytes[0] !== 0 || bytes[1] !== 0) {
     throw new FormatError(`bad magic number 0x${[...bytes.subarray(0, 4)].map(hex).join('')}: an IDX file starts with two zero bytes`, 'magic');
@@ -102,29 +157,53 @@ export function decodeIdx(bytes: Uint8Array, expect: IdxExpectation = {}): IdxAr
     shape.push(size);
     count *= size;
   }
-  const elementBytes = ELEMENT_BYTES[type];
   // Exact while it matters: past 2^53 it is far more than any buffer holds, so still "truncated".
-  const dataBytes = count * elementBytes;
-  const present = bytes.length - dataOffset;
-  if (present < dataBytes) {
-    throw new FormatError(
-      `truncated IDX data: shape [${shape.join(', ')}] of ${type} needs ${dataBytes} bytes after the header but ${present} follow`,
-      'data',
-    );
+  const dataBytes = count * ELEMENT_BYTES[type];
+  if (whole) {
+    const present = bytes.length - dataOffset;
+    if (present < dataBytes) {
+      throw new FormatError(
+        `truncated IDX data: shape [${shape.join(', ')}] of ${type} needs ${dataBytes} bytes after the header but ${present} follow`,
+        'data',
+      );
+    }
+    if (present > dataBytes) {
+      throw new FormatError(`${present - dataBytes} trailing bytes after the ${dataBytes} bytes of shape [${shape.join(', ')}] of ${type}`, 'data');
+    }
   }
-  if (present > dataBytes) {
-    throw new FormatError(`${present - dataBytes} trailing bytes after the ${dataBytes} bytes of shape [${shape.join(', ')}] of ${type}`, 'data');
+  return { type, shape, count, dataOffset, dataBytes };
+}
+
+/**
+ * The array in IDX bytes (gzip-compressed or not); throws FormatError (with `field`) naming what is
+ * wrong, and ResourceError (naming `what`) when the declared shape does not fit the memory budget or
+ * a gzip stream inflates past the size its header declares.
+ */
+export function decodeIdx(bytes: Uint8Array, expect: IdxExpectation = {}, what = 'IDX data'): IdxArray {
+  if (!(bytes instanceof Uint8Array)) throw new ParameterError('bytes', 'a Uint8Array', bytes, 'decodeIdx');
+  let owned = false;
+  if (isGzip(bytes)) {
+    bytes = inflateIdx(bytes, what);
+    owned = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength;
   }
+  const { type, shape, count, dataOffset } = parseHeader(bytes, true);
+  // Converting to native order copies the elements unless they are bytes this module owns.
+  if (!(owned && ELEMENT_BYTES[type] === 1)) checkMemory(`${what} (shape [${shape.join(', ')}] of ${type})`, count * ELEMENT_BYTES[type], { elements: count });
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const array: IdxArray = { type, shape, data: readElements(view, dataOffset, type, count, owned) };
   checkExpectation(array, expect);
   return array;
 }
 
-/** The array in the IDX file at `path` (gzip or not); FileError if unreadable, FormatError (message starting with the path) if malformed. */
+/**
+ * The array in the IDX file at `path` (gzip or not); FileError if unreadable, FormatError (message
+ * starting with the path) if malformed, ResourceError (naming the file) when it, or what its header
+ * declares, does not fit the memory budget, or a gzip stream inflates past its declared size.
+ */
 export function readIdxFile(path: string, expect: IdxExpectation = {}): IdxArray {
-  const bytes = readFileChecked(path);
+  const bytes = readFileChecked(path, { what: 'IDX file' });
   try {
-    return decodeIdx(bytes, expect);
+    return decodeIdx(bytes, expect, `IDX file ${path}`);
   } catch (error) {
     if (error instanceof FormatError) throw new FormatError(`${path}: ${error.message}`, error.field);
     throw error;
