@@ -1,4 +1,5 @@
 import cliProgress from 'cli-progress';
+import type { TimeEstimate } from './analysis/estimate.js';
 
 /** A progress reporter: update(done, total) and stop(); silent when stderr is not a terminal. */
 export interface Progress {
@@ -33,4 +34,20 @@ export function formatDuration(seconds: number): string {
   if (seconds < 90) return `${seconds < 10 ? seconds.toFixed(1) : Math.round(seconds)} s`;
   if (seconds < 5400) return `${(seconds / 60).toFixed(1)} min`;
   return `${(seconds / 3600).toFixed(1)} h`;
+}
+
+/** Seconds of expected work from which a computation is announced on stderr (2 s; BLOCKSPARSE_ANNOUNCE_SECONDS overrides, e.g. 0 in tests). */
+export function announceSeconds(): number {
+  const text = process.env.BLOCKSPARSE_ANNOUNCE_SECONDS;
+  const value = text === undefined || text.trim() === '' ? NaN : Number(text);
+  return Number.isFinite(value) && value >= 0 ? value : 2;
+}
+
+/**
+ * "path-length on ring.json: about 2.4 min (estimated from the first 256 of 200000 sources)";
+ * "up to about" where the count of work is an upper bound (mixing depth stops once mixed).
+ */
+export function formatEstimate(label: string, estimate: TimeEstimate): string {
+  const { seconds, done, total, unit, bound } = estimate;
+  return `${label}: ${bound ? 'up to ' : ''}about ${formatDuration(seconds)} (estimated from the first ${done} of ${bound ? 'at most ' : ''}${total} ${unit})`;
 }

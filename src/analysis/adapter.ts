@@ -3,6 +3,7 @@ import { ShapeError } from '../errors.js';
 import { type CSRGraph, fromGraphology } from '../graph/csr.js';
 import { BlockLayout } from '../patterns/layout.js';
 import { isSymmetric } from '../patterns/summary.js';
+import { checkAnalysisMemory, csrBytes } from './resources.js';
 
 /** What every metric accepts: a CSR graph, a graphology graph, or a square layout. */
 export type AnalysisInput = CSRGraph | AbstractGraph | BlockLayout;
@@ -33,6 +34,8 @@ function layoutGraph(layout: BlockLayout): CSRGraph {
     throw new ShapeError(`graph metrics need a square layout (blocks are nodes); got ${layout.inBlocks} x ${layout.outBlocks}`);
   }
   const n = layout.inBlocks;
+  // The graph, and the column view that the symmetry test builds on the layout.
+  checkAnalysisMemory('graph metrics', layout, 2 * csrBytes(n, layout.nnz), layout.nnz);
   const offsets = new Int32Array(n + 1);
   const targets = new Int32Array(layout.nnz);
   let w = 0;
@@ -50,6 +53,7 @@ function layoutGraph(layout: BlockLayout): CSRGraph {
 export function reverseGraph(graph: CSRGraph): CSRGraph {
   if (!graph.directed) return graph;
   const { order, offsets, targets } = graph;
+  checkAnalysisMemory('the reverse graph', graph, csrBytes(order, targets.length) + 4 * order, targets.length);
   const revOffsets = new Int32Array(order + 1);
   for (let i = 0; i < targets.length; i++) revOffsets[targets[i] + 1]++;
   for (let v = 0; v < order; v++) revOffsets[v + 1] += revOffsets[v];
@@ -70,6 +74,7 @@ export function undirectedView(graph: CSRGraph): CSRGraph {
  * bit 0 for u -> v, bit 1 for v -> u.
  */
 export function undirectedViewWithArcs(graph: CSRGraph): { view: CSRGraph; bits: Uint8Array } {
+  checkAnalysisMemory('the undirected view', graph, csrBytes(graph.order, graph.targets.length) + 10 * graph.targets.length, 2 * graph.targets.length);
   const reverse = reverseGraph(graph);
   const { order } = graph;
   const offsets = new Int32Array(order + 1);

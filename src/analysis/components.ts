@@ -1,6 +1,7 @@
 import { type CSRGraph } from '../graph/csr.js';
 import { type AnalysisInput, analysisGraph, reverseGraph } from './adapter.js';
 import { type Connectivity, DisconnectedGraphError, EmptyGraphError } from './errors.js';
+import { checkAnalysisMemory } from './resources.js';
 
 /**
  * Components of a graph. Component ids are ranks by size: `sizes[c]` is the size of component c,
@@ -25,7 +26,10 @@ export interface ComponentsResult {
  * Union-find over the edges, O(m α(n)), no recursion.
  */
 export function connectedComponents(input: AnalysisInput): ComponentsResult {
-  const { order, offsets, targets } = analysisGraph(input);
+  const graph = analysisGraph(input);
+  const { order, offsets, targets } = graph;
+  // parent, raw, root labels, labels, and the ranking's three arrays of up to `order` components.
+  checkAnalysisMemory('connected components', graph, 28 * order, order);
   const parent = new Int32Array(order);
   for (let v = 0; v < order; v++) parent[v] = v;
   const find = (v: number): number => {
@@ -65,6 +69,7 @@ export function stronglyConnectedComponents(input: AnalysisInput): ComponentsRes
   const graph = analysisGraph(input);
   if (!graph.directed) return connectedComponents(graph);
   const { order, offsets, targets } = graph;
+  checkAnalysisMemory('strongly connected components', graph, 41 * order, order);
   const index = new Int32Array(order).fill(-1);
   const low = new Int32Array(order);
   const onStack = new Uint8Array(order);
@@ -184,6 +189,7 @@ export function largestComponentGraph(
 /** Nodes reachable from `source` along rows (the source included), by BFS. */
 function reachCount(graph: CSRGraph, source: number): number {
   const { order, offsets, targets } = graph;
+  checkAnalysisMemory('connectivity', graph, 5 * order, order);
   const seen = new Uint8Array(order);
   const queue = new Int32Array(order);
   let head = 0;

@@ -3,6 +3,8 @@ import { type AnalysisInput, analysisGraph } from './adapter.js';
 import { bfsDistances } from './bfs.js';
 import { assertConnected } from './components.js';
 import { EmptyGraphError } from './errors.js';
+import { measuredEstimate, secondsSince, type TimeEstimate } from './estimate.js';
+import { checkAnalysisMemory, type ResourceSubject, subjectOf } from './resources.js';
 import { resolveWorkers, runSweep, type SweepOptions } from './worker-pool.js';
 
 /** A graph's diameter: the largest eccentricity. */
@@ -27,7 +29,7 @@ export async function eccentricity(input: AnalysisInput, options: SweepOptions =
   const workers = resolveWorkers(options.workers, 'eccentricity');
   if (graph.order === 0) return new Int32Array(0);
   assertConnected(graph, 'eccentricity');
-  return (await allEccentricities(graph, workers, options.onProgress)).eccentricity;
+  return (await allEccentricities(graph, workers, 'eccentricity', subjectOf(input, graph), options)).eccentricity;
 }
 
 /**
@@ -52,23 +54,25 @@ export async function diameter(input: AnalysisInput, options: SweepOptions = {})
   if (graph.order === 0) throw new EmptyGraphError('diameter');
   assertConnected(graph, 'diameter');
   if (graph.directed) {
-    const { eccentricity: ecc } = await allEccentricities(graph, workers, options.onProgress);
+    const { eccentricity: ecc } = await allEccentricities(graph, workers, 'diameter', subjectOf(input, graph), options);
     let value = 0;
     for (let v = 0; v < ecc.length; v++) if (ecc[v] > value) value = ecc[v];
     return { value, exact: true, bfsCount: graph.order, method: 'all-pairs bit-parallel BFS (directed graph)' };
   }
-  return boundingDiameter(graph, workers, options.onProgress);
+  return boundingDiameter(graph, workers, subjectOf(input, graph), options);
 }
 
 /** Eccentricities from a bit-parallel sweep over all nodes. */
 async function allEccentricities(
   graph: CSRGraph,
   workers: number,
-  onProgress?: (done: number, total: number) => void,
+  metric: string,
+  subject: ResourceSubject,
+  options: SweepOptions,
 ): Promise<{ eccentricity: Int32Array }> {
   const sources = new Int32Array(graph.order);
   for (let v = 0; v < graph.order; v++) sources[v] = v;
-  const sweep = await runSweep({ graph, sources, eccentricity: true }, workers, onProgress);
+  const sweep = await runSweep({ graph, sources, eccentricity: true, metric, subject }, workers, options.onProgress, options.onEstimate);
   return { eccentricity: sweep.eccentricity! };
 }
 
@@ -79,6 +83,16 @@ async function allEccentricities(
 const BFS_PER_PASS = 10;
 
 /**
+ * The most BoundingDiameters can cost, from the first BFS's time: at most BFS_PER_PASS BFS per
+ * 256 nodes before it sweeps, and a sweep of at most n sources costs about as much again.
+ */
+function announceBound(onEstimate: ((estimate: TimeEstimate) => void) | undefined, firstBfs: number, n: number): void {
+  if (!onEstimate) return;
+  const most = 2 * BFS_PER_PASS * Math.ceil(n / 256);
+  onEstimate(measuredEstimate(firstBfs, 1, most, 'breadth-first searches', 1, true));
+}
+
+/**
  * BoundingDiameters on a connected undirected graph (see `diameter`). On graphs whose
  * eccentricities are all close (Watts-Strogatz: radius 5, diameter 7) the bounds settle few nodes
  * per BFS (networkx's implementation needs 2,480 BFS on WS(4096, 16, 0.1)); so once the BFS run
@@ -86,8 +100,10 @@ const BFS_PER_PASS = 10;
  * eccentricities are computed by that sweep instead (ski-rental: at most about twice the better
  * of the two). Exact either way: every node dropped has eccentricity <= the lower bound.
  */
-async function boundingDiameter(graph: CSRGraph, workers: number, onProgress?: (done: number, total: number) => void): Promise<DiameterResult> {
+async function boundingDiameter(graph: CSRGraph, workers: number, subject: ResourceSubject, options: SweepOptions): Promise<DiameterResult> {
+  const { onProgress, onEstimate } = options;
   const { order: n, offsets } = graph;
+  checkAnalysisMemory('diameter', subject, 20 * n, n);
   const lower = new Int32Array(n);
   const upper = new Int32Array(n).fill(n);
   const candidates = new Int32Array(n);
@@ -105,8 +121,10 @@ async function boundingDiameter(graph: CSRGraph, workers: number, onProgress?: (
   for (let v = 1; v < n; v++) if (degree(v) > degree(current)) current = v;
 
   while (candidateCount > 0 && lowerBound < upperBound) {
+    const started = performance.now();
     bfsDistances(graph, current, distances, queue);
     bfsCount++;
+    if (bfsCount === 1) announceBound(onEstimate, secondsSince(started), n);
     const ecc = distances[queue[n - 1]]; // the last node dequeued is a farthest one
     lowerBound = Math.max(lowerBound, ecc);
     upperBound = Math.min(upperBound, 2 * ecc);
@@ -134,8 +152,10 @@ async function boundingDiameter(graph: CSRGraph, workers: number, onProgress?: (
     if (candidateCount === 0 || lowerBound >= upperBound) break;
     if (bfsCount >= BFS_PER_PASS * Math.ceil(candidateCount / 256)) {
       const settled = n - candidateCount;
-      const sweep = await runSweep({ graph, sources: candidates.slice(0, candidateCount), eccentricity: true }, workers, (done) =>
-        onProgress?.(settled + done, n),
+      const sweep = await runSweep(
+        { graph, sources: candidates.slice(0, candidateCount), eccentricity: true, metric: 'diameter', subject },
+        workers,
+        (done) => onProgress?.(settled + done, n),
       );
       for (let j = 0; j < candidateCount; j++) lowerBound = Math.max(lowerBound, sweep.eccentricity![j]);
       return {

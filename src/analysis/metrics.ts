@@ -10,6 +10,7 @@ import { mixingDepth } from './mixing.js';
 import { averageShortestPathLength, sampledAveragePathLength, type DisconnectedMode } from './paths.js';
 import { omega, sigma } from './small-world.js';
 import { spectralGap } from './spectral.js';
+import type { TimeEstimate } from './estimate.js';
 
 /** One metric's outcome: a number for tables (null when undefined for this input) and the full result. */
 export interface MetricValue {
@@ -29,6 +30,8 @@ export interface MetricContext {
   samples: number;
   workers?: number;
   onProgress?: (done: number, total: number) => void;
+  /** Called with the metric's time measured on a first slice of its work (metrics with `measured`). */
+  onEstimate?: (estimate: TimeEstimate) => void;
 }
 
 /** A named metric for `inspect --metrics` and `compare`. */
@@ -36,8 +39,10 @@ export interface MetricDefinition {
   name: string;
   label: string;
   description: string;
-  /** Rough cost in edge visits for a graph of n nodes and m arcs; used to warn and to show progress. */
+  /** Rough cost in edge visits for a graph of n nodes and m arcs; a fallback for metrics that do not measure their time. */
   cost(n: number, m: number): number;
+  /** Whether compute() reports a time estimate measured on its own first slice of work (through onEstimate). */
+  measured?: boolean;
   compute(context: MetricContext): Promise<MetricValue>;
 }
 
@@ -62,8 +67,9 @@ const mixingMetric = (name: string, diagonal: 'keep' | 'add' | 'remove', descrip
   label: name === 'mixing-depth' ? 'mixing depth' : `mixing depth (${diagonal} diagonal)`,
   description,
   cost: (n, m) => (m * n) / 32 * Math.log2(n + 2),
-  async compute({ input }) {
-    const result = mixingDepth(layoutOnly(input, name), { diagonal });
+  measured: true,
+  async compute({ input, onProgress, onEstimate }) {
+    const result = mixingDepth(layoutOnly(input, name), { diagonal, onProgress, onEstimate });
     return { value: result.depth, note: result.depth === null ? (result.reason ?? result.status) : undefined, details: result };
   },
 });
@@ -93,22 +99,25 @@ export const METRICS: readonly MetricDefinition[] = [
   {
     name: 'path-length', label: 'path length', description: 'average shortest path length, exact (bit-parallel BFS from every block)',
     cost: (n, m) => (n * m) / 32,
-    async compute({ input, disconnected, workers, onProgress }) {
-      return apl(await averageShortestPathLength(input, { disconnected, workers, onProgress }));
+    measured: true,
+    async compute({ input, disconnected, workers, onProgress, onEstimate }) {
+      return apl(await averageShortestPathLength(input, { disconnected, workers, onProgress, onEstimate }));
     },
   },
   {
     name: 'path-length-sampled', label: 'path length (sampled)', description: 'average shortest path length estimated from random sources, with its standard error',
     cost: (_n, m) => 256 * m,
-    async compute({ input, disconnected, workers, seed, samples, onProgress }) {
-      return apl(await sampledAveragePathLength(input, { sources: Math.min(samples, analysisGraph(input).order), seed, disconnected, workers, onProgress }));
+    measured: true,
+    async compute({ input, disconnected, workers, seed, samples, onProgress, onEstimate }) {
+      return apl(await sampledAveragePathLength(input, { sources: Math.min(samples, analysisGraph(input).order), seed, disconnected, workers, onProgress, onEstimate }));
     },
   },
   {
     name: 'diameter', label: 'diameter', description: 'longest shortest path (exact; bounding-diameters method)',
     cost: (n, m) => 20 * (n + m),
-    async compute({ input, workers, onProgress }) {
-      const result = await diameter(input, { workers, onProgress });
+    measured: true,
+    async compute({ input, workers, onProgress, onEstimate }) {
+      const result = await diameter(input, { workers, onProgress, onEstimate });
       return { value: result.value, details: result };
     },
   },
@@ -147,16 +156,18 @@ export const METRICS: readonly MetricDefinition[] = [
   {
     name: 'sigma', label: 'sigma', description: 'small-world sigma = (C/Cr)/(L/Lr) against 10 degree-preserving random references (networkx defaults: niter 100)',
     cost: (n, m) => 10 * ((n * m) / 32 + 100 * m * 20),
-    async compute({ input, seed, workers }) {
-      const result = await sigma(input, { seed, workers });
+    measured: true,
+    async compute({ input, seed, workers, onProgress, onEstimate }) {
+      const result = await sigma(input, { seed, workers, onProgress, onEstimate });
       return { value: Number.isFinite(result.value) ? result.value : null, details: result };
     },
   },
   {
     name: 'omega', label: 'omega', description: 'small-world omega = Lr/L - C/Cl against random and lattice references (networkx defaults: niter 5)',
     cost: (n, m) => 10 * ((n * m) / 32 + 10 * m * 20),
-    async compute({ input, seed, workers }) {
-      const result = await omega(input, { seed, workers });
+    measured: true,
+    async compute({ input, seed, workers, onProgress, onEstimate }) {
+      const result = await omega(input, { seed, workers, onProgress, onEstimate });
       return { value: Number.isFinite(result.value) ? result.value : null, details: result };
     },
   },
@@ -175,7 +186,10 @@ export function resolveMetrics(names: readonly string[]): MetricDefinition[] {
   });
 }
 
-/** A rough time estimate in seconds for a metric on a graph (for "will take about" messages). */
+/**
+ * A rough time estimate in seconds for a metric on a graph, from its cost model (for metrics that
+ * do not measure their own time; see MetricDefinition.measured).
+ */
 export function estimateSeconds(metric: MetricDefinition, n: number, m: number, threads: number): number {
   return metric.cost(n, m) / VISITS_PER_SECOND / Math.max(1, threads);
 }

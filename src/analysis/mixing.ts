@@ -1,6 +1,8 @@
 import { checkInteger, checkOneOf } from '../check.js';
 import { ParameterError, ShapeError } from '../errors.js';
 import { BlockLayout } from '../patterns/layout.js';
+import { measuredEstimate, secondsSince, type TimeEstimate } from './estimate.js';
+import { checkAnalysisMemory } from './resources.js';
 
 /** How the diagonal (self-blocks (c, c)) of each layout is treated: as given, forced on, or removed. */
 export type DiagonalMode = 'keep' | 'add' | 'remove';
@@ -20,6 +22,10 @@ export interface MixingOptions {
   diagonal?: DiagonalMode;
   /** Also run 'add' and 'remove' and return them as `withDiagonal` and `withoutDiagonal` (default false). */
   compareDiagonal?: boolean;
+  /** Called after each step of the requested mode's run with (steps done, most steps it can take). */
+  onProgress?: (done: number, total: number) => void;
+  /** Called once after the first step with the time the run will take at most, measured on that step. */
+  onEstimate?: (estimate: TimeEstimate) => void;
 }
 
 /** How a run ended: every output depends on every input; it provably never will; or maxSteps ran out first. */
@@ -86,8 +92,12 @@ export interface MixingResult extends MixingRun {
  * and step. n = 4,096 blocks (a ring of degree 64, or Watts-Strogatz k = 32) take tens of
  * milliseconds per step on one core.
  *
+ * Memory: the dependency sets are n rows of ceil(n / 32) words, five such arrays at most (about
+ * 5 n^2 / 8 bytes: 25 GB for n = 200,000), checked against the memory budget (ResourceError naming
+ * the layout's size) before anything is allocated.
+ *
  * Raises ShapeError for a non-square layout or layouts of different sizes, ParameterError for an
- * empty list or a bad option.
+ * empty list or a bad option, ResourceError when the sets would not fit the memory budget.
  */
 export function mixingDepth(input: BlockLayout | BlockLayout[], options: MixingOptions = {}): MixingResult {
   const context = 'mixingDepth';
@@ -105,22 +115,23 @@ export function mixingDepth(input: BlockLayout | BlockLayout[], options: MixingO
   const diagonal = checkOneOf('diagonal', options.diagonal ?? 'keep', DIAGONAL_MODES, context);
   const compare = options.compareDiagonal ?? false;
   if (typeof compare !== 'boolean') throw new ParameterError('compareDiagonal', 'a boolean', compare, context);
+  checkMixingMemory(layouts);
 
   // 'add' is 'keep' when every self-block is present already, 'remove' is 'keep' when none is.
   let selfBlocks = 0;
   for (const layout of layouts) for (let c = 0; c < blocks; c++) if (layout.blockId(c, c) >= 0) selfBlocks++;
   const runs = new Map<DiagonalMode, MixingRun>();
-  const run = (mode: DiagonalMode): MixingRun => {
+  const run = (mode: DiagonalMode, watch: RunWatch = {}): MixingRun => {
     let same: DiagonalMode = mode;
     if ((mode === 'add' && selfBlocks === blocks * layouts.length) || (mode === 'remove' && selfBlocks === 0)) same = 'keep';
     let result = runs.get(same);
     if (!result) {
-      result = mixingRun(layouts, same, maxSteps);
+      result = mixingRun(layouts, same, maxSteps, watch);
       runs.set(same, result);
     }
     return { ...result, diagonal: mode };
   };
-  const main = run(diagonal);
+  const main = run(diagonal, { onProgress: options.onProgress, onEstimate: options.onEstimate });
   const result: MixingResult = { blocks, layers: layouts.length, maxSteps, ...main };
   if (compare) {
     result.withDiagonal = run('add');
@@ -150,16 +161,56 @@ function layerOf(layout: BlockLayout, mode: DiagonalMode): Layer {
   return { colPtr: outPtr, rowIdx: out.subarray(0, w) };
 }
 
-function mixingRun(layouts: BlockLayout[], mode: DiagonalMode, maxSteps: number): MixingRun {
+/**
+ * Bytes a mixing run needs at most: five arrays of n * ceil(n / 32) words (the monotone run's
+ * state, deltas and their word lists; the general run's state, next state and a replay's two),
+ * and the layers' in- and out-neighbour lists.
+ */
+export function mixingBytes(blocks: number, nnz: number): number {
+  const words = Math.ceil(blocks / 32);
+  return 20 * blocks * words + 64 * blocks + 24 * nnz;
+}
+
+function checkMixingMemory(layouts: BlockLayout[]): void {
+  const n = layouts[0].inBlocks;
+  let nnz = n;
+  for (const layout of layouts) nnz += layout.nnz;
+  checkAnalysisMemory('mixing depth', layouts[0], mixingBytes(n, nnz), n * Math.ceil(n / 32));
+}
+
+/** Progress and estimate callbacks of one run. */
+interface RunWatch {
+  onProgress?: (done: number, total: number) => void;
+  onEstimate?: (estimate: TimeEstimate) => void;
+}
+
+/**
+ * Reports each step; after the first one, the estimate: that step's time times
+ * the most steps the run can take (`bound`).
+ */
+function stepWatcher(watch: RunWatch, bound: number): (step: number) => void {
+  const start = performance.now();
+  return (step) => {
+    if (step === 1 && watch.onEstimate) watch.onEstimate(measuredEstimate(secondsSince(start), 1, bound, 'steps', 1, bound > 1));
+    watch.onProgress?.(step, bound);
+  };
+}
+
+function mixingRun(layouts: BlockLayout[], mode: DiagonalMode, maxSteps: number, watch: RunWatch = {}): MixingRun {
   const n = layouts[0].inBlocks;
   const layers = layouts.map((layout) => layerOf(layout, mode));
   const period = layers.length;
-  const structure = structuralObstacle(layers, n);
+  const { obstacle: structure, depthBound } = structuralObstacle(layers, n);
   const words = (n + 31) >>> 5;
   const total = n * n;
   const lastMask = n % 32 === 0 ? 0xffff_ffff : (1 << n % 32) - 1;
   const fractions: number[] = [];
-  if (period === 1 && hasEverySelfBlock(layers[0], n)) return monotoneRun(layers[0], mode, maxSteps, structure, n, words);
+  if (period === 1 && hasEverySelfBlock(layers[0], n)) {
+    // With every self-block the run ends by the step that reaches the farthest pair.
+    const bound = depthBound === null ? maxSteps : Math.min(maxSteps, Math.max(1, depthBound));
+    return monotoneRun(layers[0], mode, maxSteps, structure, n, words, stepWatcher(watch, bound));
+  }
+  const stepDone = stepWatcher(watch, maxSteps);
   const hashes: number[] = [];
 
   let state: Uint32Array = identityRows(n, words);
@@ -171,6 +222,7 @@ function mixingRun(layouts: BlockLayout[], mode: DiagonalMode, maxSteps: number)
     [state, next] = [next, state];
     [full, nextFull] = [nextFull, full];
     fractions.push(count / total);
+    stepDone(step);
     if (count === total) return { diagonal: mode, depth: step, status: 'mixed', fractions, reason: null };
     // A repeated (state, phase) means the sequence cycles from there on without ever being full.
     const hash = hashRows(state);
@@ -212,7 +264,15 @@ function hasEverySelfBlock(layer: Layer, n: number): boolean {
  * new words are ORed whole; full rows are skipped, and a row with a full input becomes full). A
  * step that adds nothing is a fixed point: the run ends there.
  */
-function monotoneRun(layer: Layer, mode: DiagonalMode, maxSteps: number, structure: string | null, n: number, words: number): MixingRun {
+function monotoneRun(
+  layer: Layer,
+  mode: DiagonalMode,
+  maxSteps: number,
+  structure: string | null,
+  n: number,
+  words: number,
+  stepDone: (step: number) => void,
+): MixingRun {
   const { colPtr, rowIdx } = layer;
   const total = n * n;
   const fractions: number[] = [];
@@ -286,6 +346,7 @@ function monotoneRun(layer: Layer, mode: DiagonalMode, maxSteps: number, structu
     [deltaPtr, nextPtr] = [nextPtr, deltaPtr];
     [deltaWord, nextWord] = [nextWord, deltaWord];
     fractions.push(count / total);
+    stepDone(step);
     if (count === total) return { diagonal: mode, depth: step, status: 'mixed', fractions, reason: null };
     if (entries === 0) {
       const because = structure ?? 'the dependencies stopped growing';
@@ -386,9 +447,10 @@ function popcount(x: number): number {
 
 /**
  * Why full mixing is impossible, from the graph alone, or null: the union of the layers is not
- * strongly connected; or (one layer) its graph is periodic.
+ * strongly connected; or (one layer) its graph is periodic. With a strongly connected union, also
+ * d(., 0) max + d(0, .) max: a bound on every distance, so on the steps a run with every self-block takes.
  */
-function structuralObstacle(layers: Layer[], n: number): string | null {
+function structuralObstacle(layers: Layer[], n: number): { obstacle: string | null; depthBound: number | null } {
   // Union graph as out-neighbour lists (arc c -> k for block (c, k)).
   const outPtr = new Int32Array(n + 1);
   for (const { colPtr, rowIdx } of layers) {
@@ -400,10 +462,10 @@ function structuralObstacle(layers: Layer[], n: number): string | null {
   for (const { colPtr, rowIdx } of layers) {
     for (let k = 0; k < n; k++) for (let i = colPtr[k]; i < colPtr[k + 1]; i++) outIdx[fill[rowIdx[i]]++] = k;
   }
-  if (outIdx.length === 0) return 'there are no blocks';
+  if (outIdx.length === 0) return { obstacle: 'there are no blocks', depthBound: null };
   const forward = bfsLevels(n, outPtr, outIdx);
   const unreached = forward.indexOf(-1);
-  if (unreached >= 0) return `the block graph is not strongly connected (input block 0 never reaches output block ${unreached})`;
+  if (unreached >= 0) return { obstacle: `the block graph is not strongly connected (input block 0 never reaches output block ${unreached})`, depthBound: null };
   // Reverse reachability to 0 through the in-neighbour lists of the union.
   const inPtr = new Int32Array(n + 1);
   for (let c = 0; c < n; c++) for (let i = outPtr[c]; i < outPtr[c + 1]; i++) inPtr[outIdx[i] + 1]++;
@@ -413,17 +475,28 @@ function structuralObstacle(layers: Layer[], n: number): string | null {
   for (let c = 0; c < n; c++) for (let i = outPtr[c]; i < outPtr[c + 1]; i++) inIdx[inFill[outIdx[i]]++] = c;
   const backward = bfsLevels(n, inPtr, inIdx);
   const cannot = backward.indexOf(-1);
-  if (cannot >= 0) return `the block graph is not strongly connected (input block ${cannot} never reaches output block 0)`;
-  if (layers.length > 1) return null;
+  if (cannot >= 0) return { obstacle: `the block graph is not strongly connected (input block ${cannot} never reaches output block 0)`, depthBound: null };
+  // d(c, k) <= d(c, 0) + d(0, k): with every self-block, all pairs are reached by then.
+  let farthestOut = 0;
+  let farthestIn = 0;
+  for (let v = 0; v < n; v++) {
+    if (forward[v] > farthestOut) farthestOut = forward[v];
+    if (backward[v] > farthestIn) farthestIn = backward[v];
+  }
+  const depthBound = farthestOut + farthestIn;
+  if (layers.length > 1) return { obstacle: null, depthBound };
   // Period of a strongly connected graph: gcd over arcs u -> v of level(u) + 1 - level(v).
   let period = 0;
   for (let u = 0; u < n; u++) {
     for (let i = outPtr[u]; i < outPtr[u + 1]; i++) period = gcd(period, Math.abs(forward[u] + 1 - forward[outIdx[i]]));
   }
   if (period > 1) {
-    return `the block graph is periodic with period ${period} (every cycle length is a multiple of ${period}, so after L steps an input reaches only the outputs of one of ${period} classes)`;
+    return {
+      obstacle: `the block graph is periodic with period ${period} (every cycle length is a multiple of ${period}, so after L steps an input reaches only the outputs of one of ${period} classes)`,
+      depthBound,
+    };
   }
-  return null;
+  return { obstacle: null, depthBound };
 }
 
 function bfsLevels(n: number, ptr: Int32Array, idx: Int32Array): Int32Array {

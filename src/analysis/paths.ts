@@ -3,6 +3,7 @@ import { type RandomOptions, randomPermutation, resolveRng } from '../random.js'
 import { type AnalysisInput, analysisGraph } from './adapter.js';
 import { assertConnected } from './components.js';
 import { EmptyGraphError } from './errors.js';
+import { subjectOf } from './resources.js';
 import { resolveWorkers, runSweep, type SweepOptions } from './worker-pool.js';
 
 /** What to do when some node cannot reach another. */
@@ -75,7 +76,7 @@ export async function averageShortestPathLength(input: AnalysisInput, options: P
 
   const sources = new Int32Array(n);
   for (let v = 0; v < n; v++) sources[v] = v;
-  const sweep = await runSweep({ graph, sources }, workers, options.onProgress);
+  const sweep = await runSweep({ graph, sources, metric: 'average shortest path length', subject: subjectOf(input, graph) }, workers, options.onProgress, options.onEstimate);
   return {
     ...base,
     value: sweep.distanceSum / sweep.reachedPairs,
@@ -115,7 +116,12 @@ export async function sampledAveragePathLength(input: AnalysisInput, options: Sa
   if (mode === 'error') assertConnected(graph, 'average shortest path length');
 
   const sources = randomPermutation(rng, n).slice(0, count).sort();
-  const sweep = await runSweep({ graph, sources, perSource: true }, workers, options.onProgress);
+  const sweep = await runSweep(
+    { graph, sources, perSource: true, metric: 'sampled average shortest path length', subject: subjectOf(input, graph) },
+    workers,
+    options.onProgress,
+    options.onEstimate,
+  );
   const sums = sweep.distanceSums!;
   const reached = sweep.reached!;
   const value = sweep.distanceSum / sweep.reachedPairs;

@@ -2,6 +2,7 @@ import { checkInteger } from '../check.js';
 import { ParameterError } from '../errors.js';
 import { type CSRGraph, assertSimple, sortRows } from '../graph/csr.js';
 import { type RandomOptions, type Rng, resolveRng } from '../random.js';
+import { checkAnalysisMemory } from './resources.js';
 import { type AnalysisInput, analysisGraph } from './adapter.js';
 import { UndirectedOnlyError } from './errors.js';
 
@@ -170,6 +171,9 @@ class SwapState {
 
   constructor(graph: CSRGraph) {
     const { order, offsets, targets } = graph;
+    const bitWords = order <= MAX_BIT_MATRIX_ORDER ? order * ((order + 31) >>> 5) : 0;
+    // Copies of the graph, source and twin per slot, the bit matrix (small graphs) and three node arrays.
+    checkAnalysisMemory('reference graphs', graph, 4 * (order + 1) + 16 * targets.length + 4 * bitWords + 12 * order, targets.length);
     this.order = order;
     this.offsets = offsets.slice();
     this.targets = targets.slice();

@@ -5,6 +5,7 @@ import { type AnalysisInput, analysisGraph } from './adapter.js';
 import { averageClustering, transitivity } from './clustering.js';
 import { UndirectedOnlyError } from './errors.js';
 import { averageShortestPathLength } from './paths.js';
+import { type TimeEstimate } from './estimate.js';
 import { latticeReference, randomReference } from './references.js';
 
 /** Options of `sigma` and `omega`. */
@@ -15,6 +16,13 @@ export interface SmallWorldOptions extends RandomOptions {
   nrand?: number;
   /** Worker threads for the path lengths (see averageShortestPathLength; small graphs use the calling thread). */
   workers?: number;
+  /** Called after the input's path length and after each reference graph with (graphs done, nrand + 1). */
+  onProgress?: (done: number, total: number) => void;
+  /**
+   * Called with time estimates: early, the input's path-length time (from its first batch of
+   * sources) times the nrand + 1 graphs; then, from the first reference graph's time, the whole.
+   */
+  onEstimate?: (estimate: TimeEstimate) => void;
 }
 
 /** One random reference of `sigma`: its seed (regenerate it with randomReference(graph, {niter, seed})), transitivity and average path length. */
@@ -101,16 +109,19 @@ export async function sigma(input: AnalysisInput, options: SmallWorldOptions = {
   const nrand = checkInteger('nrand', options.nrand ?? 10, 1, Number.MAX_SAFE_INTEGER, context);
   const graph = undirectedInput(input, context);
   const { rng, seed } = referenceStream(options, context);
+  const watch = referenceWatch(options, nrand);
   const pathOptions = { workers: options.workers };
   // The input's own values first: a disconnected graph fails before any reference is built.
-  const L = (await averageShortestPathLength(graph, pathOptions)).value;
+  const L = (await averageShortestPathLength(graph, { ...pathOptions, onEstimate: watch.inputEstimate })).value;
   const C = transitivity(graph);
+  watch.inputDone();
   const references: SigmaReference[] = [];
   for (let i = 0; i < nrand; i++) {
     const referenceSeed = drawSeed(rng);
     const reference = randomReference(graph, { niter, seed: referenceSeed });
     const Lref = (await averageShortestPathLength(reference, pathOptions)).value;
     references.push({ seed: referenceSeed, C: transitivity(reference), L: Lref });
+    watch.referenceDone(i + 1);
   }
   const Cr = mean(references.map((r) => r.C));
   const Lr = mean(references.map((r) => r.L));
@@ -140,9 +151,11 @@ export async function omega(input: AnalysisInput, options: SmallWorldOptions = {
   const nrand = checkInteger('nrand', options.nrand ?? 10, 1, Number.MAX_SAFE_INTEGER, context);
   const graph = undirectedInput(input, context);
   const { rng, seed } = referenceStream(options, context);
+  const watch = referenceWatch(options, nrand);
   const pathOptions = { workers: options.workers };
-  const L = (await averageShortestPathLength(graph, pathOptions)).value;
+  const L = (await averageShortestPathLength(graph, { ...pathOptions, onEstimate: watch.inputEstimate })).value;
   const C = averageClustering(graph);
+  watch.inputDone();
   const references: OmegaReference[] = [];
   let Cl = C;
   for (let i = 0; i < nrand; i++) {
@@ -153,9 +166,35 @@ export async function omega(input: AnalysisInput, options: SmallWorldOptions = {
     const Cref = averageClustering(latticeReference(graph, { niter, seed: latticeSeed }));
     if (Cref > Cl) Cl = Cref;
     references.push({ randomSeed, L: Lref, latticeSeed, C: Cref });
+    watch.referenceDone(i + 1);
   }
   const Lr = mean(references.map((r) => r.L));
   return { coefficient: 'omega', clustering: 'average clustering', value: Lr / L - C / Cl, C, L, Cl, Lr, nrand, niter, seed, references };
+}
+
+/** Progress over the nrand + 1 graphs, and the estimates (see SmallWorldOptions.onEstimate). */
+function referenceWatch(options: SmallWorldOptions, nrand: number) {
+  const start = performance.now();
+  let inputSeconds = 0;
+  let referenceStart = start;
+  const total = nrand + 1;
+  return {
+    inputEstimate: options.onEstimate
+      ? (e: TimeEstimate) => options.onEstimate!({ ...e, seconds: e.seconds * total, total: e.total * total })
+      : undefined,
+    inputDone(): void {
+      inputSeconds = (performance.now() - start) / 1000;
+      referenceStart = performance.now();
+      options.onProgress?.(1, total);
+    },
+    referenceDone(done: number): void {
+      if (done === 1 && options.onEstimate) {
+        const reference = (performance.now() - referenceStart) / 1000;
+        options.onEstimate({ seconds: inputSeconds + reference * nrand, done: 1, total: nrand, unit: 'reference graphs' });
+      }
+      options.onProgress?.(done + 1, total);
+    },
+  };
 }
 
 function undirectedInput(input: AnalysisInput, context: string): CSRGraph {

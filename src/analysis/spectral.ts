@@ -2,6 +2,7 @@ import { checkInteger, checkNumber } from '../check.js';
 import { ParameterError } from '../errors.js';
 import type { CSRGraph } from '../graph/csr.js';
 import { type RandomOptions, resolveRng } from '../random.js';
+import { checkAnalysisMemory } from './resources.js';
 import { type AnalysisInput, analysisGraph, undirectedView } from './adapter.js';
 import { connectedComponents } from './components.js';
 
@@ -130,6 +131,8 @@ function extremeEigenvalues(graph: CSRGraph, options: SolverOptions): SolverResu
   const { order: n, offsets, targets } = graph;
   const { tolerance, maxIterations, rng, needTop } = options;
   const m = options.basisSize;
+  // basisSize + 1 basis vectors and four more of n doubles, H and the Ritz work of m^2 doubles each.
+  checkAnalysisMemory('spectral gap', graph, 8 * n * (m + 5) + 8 * 4 * m * m, Math.max(n, m * m));
   const dimension = n - 1; // of the complement of phi
 
   const invSqrt = new Float64Array(n);

@@ -4,6 +4,7 @@ import type { Seed } from '../random.js';
 import { buildPattern, findPattern, type BuildPatternOptions } from '../patterns/registry.js';
 import { averageShortestPathLength } from './paths.js';
 import { averageClustering } from './clustering.js';
+import { measuredEstimate, secondsSince, type TimeEstimate } from './estimate.js';
 
 /** Mean, sample standard deviation and count of one metric over seeds. */
 export interface SeedStats {
@@ -46,12 +47,16 @@ export interface PatternSweepOptions {
   disconnected?: 'error' | 'reachable';
   /** Called after each (value, seed) with the number done and the total. */
   onProgress?: (done: number, total: number) => void;
+  /** Called once, after the first (value, seed), with the sweep's time extrapolated from it. */
+  onEstimate?: (estimate: TimeEstimate) => void;
 }
 
 /**
  * Average shortest path length and average clustering of a pattern as one parameter varies, each
  * the mean and standard deviation over seeds (the same seeds at every value), normalised by the
  * first point: the experiment of Watts & Strogatz 1998, Fig. 2, for any pattern and parameter.
+ * Every argument is checked before the first layout is built; `onEstimate` gets the time of the
+ * whole sweep measured on its first layout (the later ones differ only in the parameter's value).
  */
 export async function sweepPattern(options: PatternSweepOptions): Promise<SweepResult> {
   const definition = findPattern(options.pattern);
@@ -71,12 +76,15 @@ export async function sweepPattern(options: PatternSweepOptions): Promise<SweepR
     const clusterings: number[] = [];
     let unreachablePairs = 0;
     for (const seed of seeds) {
+      const started = performance.now();
       const layout = buildPattern(options.pattern, { ...options.base, seed, params: { ...options.base.params, [options.param]: value } });
       const path = await averageShortestPathLength(layout, { disconnected: options.disconnected ?? 'error' });
       lengths.push(path.value);
       unreachablePairs += path.unreachablePairs;
       clusterings.push(averageClustering(layout));
-      options.onProgress?.(++done, total);
+      if (done === 0) options.onEstimate?.(measuredEstimate(secondsSince(started), 1, total, 'layouts'));
+      done++; // not inside ?.(): that would skip the count when there is no onProgress
+      options.onProgress?.(done, total);
     }
     points.push({
       value,

@@ -4,6 +4,8 @@ import { checkInteger } from '../check.js';
 import { type CSRGraph } from '../graph/csr.js';
 import { reverseGraph } from './adapter.js';
 import { MAX_WORDS, MultiSourceBFS, searchOneBatch, type SourceStats, type SweepWorkerData } from './bfs-bitparallel.js';
+import { measuredEstimate, secondsSince, type TimeEstimate } from './estimate.js';
+import { checkAnalysisMemory, csrBytes, type ResourceSubject } from './resources.js';
 
 /** Graphs with fewer nodes than this are searched in the calling thread (starting workers would cost more). */
 export const IN_THREAD_BELOW = 2048;
@@ -11,12 +13,20 @@ export const IN_THREAD_BELOW = 2048;
 /** Bitset memory one searcher may use (3 bitsets of order * words * 4 bytes); fewer words per node above it. */
 const BITSET_BUDGET_BYTES = 256 * 2 ** 20;
 
+/** The most worker threads the API starts (the CLI allows no more than the cores unless --oversubscribe). */
+export const MAX_WORKERS = 256;
+
+/** Memory of one worker thread beyond its searcher: its own JavaScript heap and module graph (measured: about 4 MiB; doubled for safety). */
+export const WORKER_OVERHEAD_BYTES = 8 * 2 ** 20;
+
 /** Options shared by the metrics that run BFS sweeps. */
 export interface SweepOptions {
-  /** Worker threads: default os.availableParallelism(); 1 searches in the calling thread. */
+  /** Worker threads, an integer in [1, MAX_WORKERS = 256]: default os.availableParallelism(); 1 searches in the calling thread. */
   workers?: number;
   /** Called after each batch of sources with (sources done, sources in all). */
   onProgress?: (done: number, total: number) => void;
+  /** Called once, after the first batch, with the sweep's time extrapolated from that batch. */
+  onEstimate?: (estimate: TimeEstimate) => void;
 }
 
 /** What to compute in a sweep; all BFS follow arcs (rows of `graph`). */
@@ -33,6 +43,10 @@ export interface SweepRequest {
    * all batches to the workers, so that tests can check what the workers compute.
    */
   callerSearches?: boolean;
+  /** The metric, for resource messages (default "breadth-first search"). */
+  metric?: string;
+  /** What the metric runs on, for resource messages (default: the graph). */
+  subject?: ResourceSubject;
 }
 
 /** Totals of a sweep, and the per-source arrays asked for (indexed like `sources`). */
@@ -46,10 +60,23 @@ export interface SweepOutcome {
   threads: number;
 }
 
-/** Checks the `workers` option (an integer >= 1) or returns the default, the number of cores. */
+/** Checks the `workers` option (an integer in [1, MAX_WORKERS]) or returns the default, the number of cores. */
 export function resolveWorkers(workers: number | undefined, context: string): number {
   if (workers === undefined) return Math.max(1, os.availableParallelism());
-  return checkInteger('workers', workers, 1, 1024, context);
+  return checkInteger('workers', workers, 1, MAX_WORKERS, context);
+}
+
+/**
+ * Bytes a sweep needs: per thread a searcher (three bitsets of order * words words, four node
+ * arrays, and two more once it turns plain), per worker its own heap, the graph's shared copies
+ * (and its reverse, for a directed graph), and the per-source outputs.
+ */
+export function sweepBytes(graph: CSRGraph, sources: number, words: number, threads: number, perSource: boolean, eccentricity: boolean): number {
+  const { order } = graph;
+  const searcher = (12 * words + 32) * order;
+  const copies = csrBytes(order, graph.targets.length) * ((graph.directed ? 1 : 0) + (threads > 1 ? 2 : 0));
+  const outputs = sources * (4 + (perSource ? 12 : 0) + (eccentricity ? 4 : 0));
+  return threads * searcher + (threads - 1) * WORKER_OVERHEAD_BYTES + copies + outputs;
 }
 
 /**
@@ -61,13 +88,29 @@ export function resolveWorkers(workers: number | undefined, context: string): nu
  * shared count of sources done reaches the total, whether or not every worker got going (a worker
  * still starting up when the work runs out is not waited for). All workers are terminated before
  * the promise settles, so nothing is left running. Otherwise everything runs in the calling thread.
+ *
+ * The memory all threads need together (see sweepBytes) is checked against the budget first
+ * (ResourceError naming `request.metric` and the input). The calling thread searches the first
+ * batch alone and times it: `onEstimate` gets the sweep's time extrapolated from it.
  */
-export async function runSweep(request: SweepRequest, workers: number, onProgress?: (done: number, total: number) => void): Promise<SweepOutcome> {
+export async function runSweep(
+  request: SweepRequest,
+  workers: number,
+  onProgress?: (done: number, total: number) => void,
+  onEstimate?: (estimate: TimeEstimate) => void,
+): Promise<SweepOutcome> {
   const { graph, sources } = request;
   const total = sources.length;
   const threads = workers <= 1 || graph.order < IN_THREAD_BELOW ? 1 : Math.min(workers, Math.ceil(total / 32));
   const words = chooseWords(graph.order, total, threads);
-  if (threads === 1) return sweepInThread(request, words, onProgress);
+  checkAnalysisMemory(
+    request.metric ?? 'breadth-first search',
+    request.subject ?? graph,
+    sweepBytes(graph, total, words, threads, Boolean(request.perSource), Boolean(request.eccentricity)),
+    graph.order * words,
+  );
+  if (graph.targets.length === 0) return sweepWithoutArcs(request, onProgress);
+  if (threads === 1) return sweepInThread(request, words, onProgress, onEstimate);
   const callerSearches = request.callerSearches ?? true;
 
   const shared = (array: Int32Array): Int32Array => {
@@ -113,6 +156,17 @@ export async function runSweep(request: SweepRequest, workers: number, onProgres
     if (done >= total) markComplete();
   };
 
+  const forward = { order: graph.order, directed: graph.directed, offsets: data.offsets, targets: data.targets };
+  const backward = reverse ? { ...forward, offsets: data.reverseOffsets!, targets: data.reverseTargets! } : forward;
+  const bfs = callerSearches ? new MultiSourceBFS(forward, backward, words) : null;
+  if (bfs) {
+    // The first batch alone, timed: the estimate for the rest, shared by every thread.
+    const start = performance.now();
+    searchOneBatch(bfs, data);
+    onEstimate?.(measuredEstimate(secondsSince(start), Math.min(bfs.batchSize, total), total, 'sources', threads));
+    check();
+  }
+
   const url = workerEntry();
   const pool: Worker[] = [];
   try {
@@ -127,10 +181,7 @@ export async function runSweep(request: SweepRequest, workers: number, onProgres
         if (code !== 0) markFailed(new Error(`BFS worker exited with code ${code}`));
       });
     }
-    if (callerSearches) {
-      const forward = { order: graph.order, directed: graph.directed, offsets: data.offsets, targets: data.targets };
-      const backward = reverse ? { ...forward, offsets: data.reverseOffsets!, targets: data.reverseTargets! } : forward;
-      const bfs = new MultiSourceBFS(forward, backward, words);
+    if (bfs) {
       while (!failed && searchOneBatch(bfs, data)) {
         check();
         await new Promise((resolve) => setImmediate(resolve)); // let worker messages and other tasks in
@@ -157,8 +208,27 @@ export async function runSweep(request: SweepRequest, workers: number, onProgres
   };
 }
 
+/** A graph without arcs: every source reaches only itself (no search, however many nodes). */
+function sweepWithoutArcs(request: SweepRequest, onProgress?: (done: number, total: number) => void): SweepOutcome {
+  const total = request.sources.length;
+  onProgress?.(total, total);
+  return {
+    distanceSum: 0,
+    reachedPairs: 0,
+    eccentricity: request.eccentricity ? new Int32Array(total) : null,
+    distanceSums: request.perSource ? new Float64Array(total) : null,
+    reached: request.perSource ? new Int32Array(total) : null,
+    threads: 1,
+  };
+}
+
 /** The sweep in the calling thread, batch after batch. */
-function sweepInThread(request: SweepRequest, words: number, onProgress?: (done: number, total: number) => void): SweepOutcome {
+function sweepInThread(
+  request: SweepRequest,
+  words: number,
+  onProgress?: (done: number, total: number) => void,
+  onEstimate?: (estimate: TimeEstimate) => void,
+): SweepOutcome {
   const { graph, sources } = request;
   const total = sources.length;
   const bfs = new MultiSourceBFS(graph, reverseGraph(graph), words);
@@ -169,11 +239,13 @@ function sweepInThread(request: SweepRequest, words: number, onProgress?: (done:
   };
   let distanceSum = 0;
   let reachedPairs = 0;
+  const began = performance.now();
   for (let start = 0; start < total; start += bfs.batchSize) {
     const count = Math.min(bfs.batchSize, total - start);
     const totals = bfs.run(sources, start, count, stats);
     distanceSum += totals.distanceSum;
     reachedPairs += totals.reachedPairs;
+    if (start === 0) onEstimate?.(measuredEstimate(secondsSince(began), count, total, 'sources'));
     onProgress?.(start + count, total);
   }
   return {

@@ -11,7 +11,7 @@ import type { BlockLayout, BlockSize } from '../patterns/layout.js';
 import { buildPatternSpec } from '../patterns/spec.js';
 import { formatPercent } from './describe.js';
 import { jsonReplacer } from './inspect.js';
-import { addMetricOptions, DEFAULT_METRICS_OPTION, measureFromOptions } from './measure.js';
+import { addMetricOptions, checkMetricOptions, DEFAULT_METRICS_OPTION, measureFromOptions } from './measure.js';
 import { parseIntegerOption } from './options.js';
 import { formatTable, formatValue } from './table.js';
 
@@ -28,10 +28,11 @@ export function addCompareCommand(program: Command): void {
     .option('--png <file>', 'write a plot (bars per metric and mixing curves) as PNG')
     .option('--svg <file>', 'write the plot as SVG');
   addMetricOptions(command, DEFAULT_METRICS_OPTION);
-  command.action(async (inputs: string[], options: Record<string, unknown>) => {
+  command.action(async (inputs: string[], options: Record<string, unknown>, self: Command) => {
+    checkMetricOptions(options); // before any layout is read or built
     const blockSize = Number(options.blockSize) as BlockSize;
     const layouts = inputs.map((text) => ({ name: displayName(text), layout: resolveLayout(text, options.blocks as number, blockSize, options.seed as number | string) }));
-    const rows = await measureFromOptions(layouts, options);
+    const rows = await measureFromOptions(layouts, options, self.getOptionValueSource('metrics') !== 'default');
     if (options.json) process.stdout.write(`${JSON.stringify(rows.map(rowJSON), jsonReplacer, 2)}\n`);
     else process.stdout.write(compareTable(rows, Boolean(options.markdown)));
     for (const key of ['png', 'svg'] as const) {

@@ -3,8 +3,8 @@ import { METRICS } from '../analysis/metrics.js';
 import type { MetricValue } from '../analysis/metrics.js';
 import { loadLayout } from '../patterns/files.js';
 import type { BlockSize } from '../patterns/layout.js';
-import { formatSummary, summarize } from './describe.js';
-import { addMetricOptions, DEFAULT_METRICS_OPTION, measureFromOptions } from './measure.js';
+import { formatSummary } from './describe.js';
+import { addMetricOptions, checkMetricOptions, DEFAULT_METRICS_OPTION, measureFromOptions } from './measure.js';
 import { formatValue } from './table.js';
 
 /** Adds `inspect <file>`: the layout's summary and connectivity metrics, as text or one JSON object. */
@@ -16,11 +16,15 @@ export function addInspectCommand(program: Command): void {
     .option('--json', 'print one JSON object instead of text', false)
     .addOption(new Option('--block-size <size>', 'block size for a .npy file (JSON files carry their own)').choices(['8', '16', '32']));
   addMetricOptions(command, `${DEFAULT_METRICS_OPTION} (square layouts; none for rectangular ones)`);
-  command.action(async (file: string, options: Record<string, unknown>) => {
+  command.action(async (file: string, options: Record<string, unknown>, self: Command) => {
+    // Options first: a bad --workers or --samples fails before the file is even read.
+    const explicitMetrics = self.getOptionValueSource('metrics') !== 'default';
+    if (explicitMetrics) checkMetricOptions(options);
+    else checkMetricOptions({ ...options, metrics: 'none' });
     const layout = loadLayout(file, options.blockSize ? { blockSize: Number(options.blockSize) as BlockSize } : {});
-    if (String(options.metrics).includes('(square layouts')) options.metrics = layout.isSquare ? DEFAULT_METRICS_OPTION : 'none';
-    const [row] = await measureFromOptions([{ name: file, layout }], options);
-    const summary = summarize(layout);
+    if (!explicitMetrics) options.metrics = layout.isSquare ? DEFAULT_METRICS_OPTION : 'none';
+    const [row] = await measureFromOptions([{ name: file, layout }], options, explicitMetrics);
+    const summary = row.summary; // computed once: its degree arrays are as long as the layout's sides
     if (options.json) {
       process.stdout.write(`${JSON.stringify({ file, ...summary, metrics: row.metrics }, jsonReplacer)}\n`);
       return;

@@ -5,7 +5,7 @@ import { savePlot } from '../analysis/plot.js';
 import { PATTERNS, type PatternDefinition } from '../patterns/registry.js';
 import { parseIntegerOption, parseNumberOption } from './options.js';
 import { addPatternParamOptions, addShapeOptions, buildOptionsFrom } from './pattern-options.js';
-import { progressBar } from '../progress.js';
+import { announceSeconds, formatEstimate, progressBar } from '../progress.js';
 import { formatTable, formatValue } from './table.js';
 import { UsageError } from './usage-error.js';
 import { jsonReplacer } from './inspect.js';
@@ -54,6 +54,9 @@ async function runSweep(definition: PatternDefinition, options: Record<string, u
       base,
       disconnected: options.disconnected as 'error' | 'reachable',
       onProgress: (done, total) => bar.update(done, total),
+      onEstimate: (estimate) => {
+        if (estimate.seconds >= announceSeconds()) process.stderr.write(`${formatEstimate(`sweep ${definition.name} ${String(options.param)}`, estimate)}\n`);
+      },
     });
   } finally {
     bar.stop();

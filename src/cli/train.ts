@@ -236,8 +236,10 @@ async function runTrain(options: TrainCliOptions, command: Command): Promise<voi
 async function runLocked(options: TrainCliOptions, run: { started: number; epochs: number; out: string; resumeFrom: string | undefined }): Promise<void> {
   const { started, epochs, out, resumeFrom } = run;
   let config: TrainRunConfig;
-  if (resumeFrom !== undefined) {
-    config = loadCheckpoint(resumeFrom).manifest.run as unknown as TrainRunConfig;
+  // Read once: the settings, the model as saved and the loop's state all come from it.
+  const checkpoint = resumeFrom === undefined ? undefined : loadCheckpoint(resumeFrom);
+  if (checkpoint !== undefined) {
+    config = checkpoint.manifest.run as unknown as TrainRunConfig;
     if (!config || !Array.isArray(config.hidden) || !config.hidden.every((h) => Number.isInteger(h) && h >= 1 && h <= MAX_WIDTH) || !Number.isInteger(config.batch) || config.batch < 1) {
       throw new UsageError(`--resume ${options.resume}: the checkpoint was not written by blocksparse train (no valid run settings)`);
     }
@@ -255,9 +257,8 @@ async function runLocked(options: TrainCliOptions, run: { started: number; epoch
   let model: Sequential | undefined;
   let optimizer: Optimizer | undefined;
   try {
-    if (resumeFrom) {
+    if (checkpoint) {
       // The model as saved (layouts may have been pruned or regrown), so that the hooks hold its layers.
-      const checkpoint = loadCheckpoint(resumeFrom);
       model = restoreModel(checkpoint, backend);
       optimizer = restoreOptimizer(checkpoint, model);
     } else {
@@ -270,7 +271,7 @@ async function runLocked(options: TrainCliOptions, run: { started: number; epoch
     const hooks = trainingHooks(model, config);
     const result = await train({
       model, optimizer, backend, train: trainSet, test: testSet, epochs, batchSize: config.batch, seed: config.seed, hooks,
-      outDir: out, outDirOpened: true, resumeFrom, run: { ...config }, evalBatchSize: EVAL_BATCH,
+      outDir: out, outDirOpened: true, resumeFrom, resumeCheckpoint: checkpoint, run: { ...config }, evalBatchSize: EVAL_BATCH,
       onEpoch: (m) => process.stderr.write(`${formatEpoch(m, epochs)}\n`),
     });
     model = result.model;

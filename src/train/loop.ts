@@ -158,6 +158,8 @@ export interface TrainOptions {
   checkpointEvery?: 'epoch' | 'never';
   /** A checkpoint directory to continue from (same seed and batch size as the saved run). */
   resumeFrom?: string;
+  /** `resumeFrom`'s checkpoint when the caller has already read it (it is then not read again). */
+  resumeCheckpoint?: Checkpoint;
   /** Read the accumulated loss (one device sync) every this many steps (default 50) and at epoch ends; a divergence is reported at most this many steps late, naming its first step. */
   readEvery?: number;
   /** Batch size of evaluation (default 1000). */
@@ -276,7 +278,7 @@ async function runEpochs(options: TrainOptions, checked: CheckedOptions): Promis
   let metrics: EpochMetrics[] = [];
   if ((model === undefined) !== (optimizer === undefined)) throw new ParameterError(model ? 'optimizer' : 'model', 'given together with the other', undefined, context);
   if (options.resumeFrom !== undefined) {
-    const checkpoint = loadCheckpoint(options.resumeFrom);
+    const checkpoint = options.resumeCheckpoint ?? loadCheckpoint(options.resumeFrom);
     const saved = checkpoint.manifest;
     if (saved.seed !== seed) throw new ParameterError('seed', `the saved run's seed (${JSON.stringify(saved.seed)}) when resuming`, seed, context);
     const savedBatch = saved.run.batchSize;
