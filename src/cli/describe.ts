@@ -2,15 +2,19 @@ import type { BlockLayout } from '../patterns/layout.js';
 import { summarize, type LayoutSummary } from '../patterns/summary.js';
 import { describeProvenance } from '../patterns/provenance.js';
 import { formatPercent } from '../patterns/picture.js';
+import { printable } from '../printable.js';
 
-/** One line: "watts-strogatz k=4 ...: 64 x 64 blocks of 32 x 32, 320 blocks (7.81%)". */
+// Names and provenance come from files: every line printed here passes through printable(), so a
+// file cannot put control characters (terminal escapes, extra lines) into the output.
+
+/** One line: "watts-strogatz k=4 ...: 64 x 64 blocks of 32 x 32, 320 blocks (7.81%)"; control characters escaped. */
 export function describeLayoutLine(layout: BlockLayout): string {
-  return `${describeProvenance(layout.provenance)}: ${layout.inBlocks} x ${layout.outBlocks} blocks of ${layout.blockSize} x ${layout.blockSize}, ${layout.nnz} blocks (${formatPercent(layout.density)})`;
+  return `${printable(describeProvenance(layout.provenance))}: ${layout.inBlocks} x ${layout.outBlocks} blocks of ${layout.blockSize} x ${layout.blockSize}, ${layout.nnz} blocks (${formatPercent(layout.density)})`;
 }
 
 const stats = (s: { min: number; mean: number; max: number }): string => `min ${s.min}, mean ${s.mean.toFixed(2)}, max ${s.max}`;
 
-/** The summary as aligned human-readable lines. */
+/** The summary as aligned human-readable lines, one per field; control characters in the title and values escaped. */
 export function formatSummary(summary: LayoutSummary, title?: string): string {
   const rows: [string, string][] = [
     ['shape', `${summary.inBlocks} x ${summary.outBlocks} blocks of ${summary.blockSize} x ${summary.blockSize} (${summary.inFeatures} -> ${summary.outFeatures} features)`],
@@ -23,8 +27,8 @@ export function formatSummary(summary: LayoutSummary, title?: string): string {
     ['provenance', describeProvenance(summary.provenance)],
   ];
   const width = Math.max(...rows.map(([k]) => k.length));
-  const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${v}`);
-  return (title ? `${title}\n` : '') + lines.join('\n') + '\n';
+  const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${printable(v)}`);
+  return (title ? `${printable(title)}\n` : '') + lines.join('\n') + '\n';
 }
 
 export { summarize, formatPercent };

@@ -3,6 +3,7 @@ import { PATTERNS, buildPattern, type PatternDefinition } from '../patterns/regi
 import { saveLayout } from '../patterns/files.js';
 import { saveLayoutPicture } from '../patterns/picture.js';
 import type { BlockLayout } from '../patterns/layout.js';
+import { printable } from '../printable.js';
 import { describeLayoutLine } from './describe.js';
 import { addPatternParamOptions, addShapeOptions, buildOptionsFrom } from './pattern-options.js';
 
@@ -61,5 +62,5 @@ function writeOutputs(layout: BlockLayout, options: Record<string, unknown>): vo
       written.push(options[key] as string);
     }
   }
-  process.stdout.write(`${describeLayoutLine(layout)}\nwrote ${written.join(', ')}\n`);
+  process.stdout.write(`${describeLayoutLine(layout)}\nwrote ${written.map((file) => printable(file)).join(', ')}\n`);
 }

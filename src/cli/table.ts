@@ -1,5 +1,12 @@
-/** A plain aligned text table, or a GitHub-flavoured markdown table. */
-export function formatTable(header: string[], rows: string[][], markdown = false): string {
+import { printable } from '../printable.js';
+
+/**
+ * A plain aligned text table, or a GitHub-flavoured markdown table. Cells may hold text from files
+ * (layout names, provenance): control characters are escaped (printable()), one line per row.
+ */
+export function formatTable(rawHeader: string[], rawRows: string[][], markdown = false): string {
+  const header = rawHeader.map((cell) => printable(cell));
+  const rows = rawRows.map((row) => row.map((cell) => printable(cell ?? '')));
   if (markdown) {
     const escape = (cell: string) => cell.replace(/\|/g, '\\|');
     const lines = [header, header.map(() => '---'), ...rows].map((r) => `| ${r.map(escape).join(' | ')} |`);

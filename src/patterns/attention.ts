@@ -1,4 +1,5 @@
 import { checkInteger } from '../check.js';
+import { checkLayoutMemory } from './memory.js';
 import { ParameterError } from '../errors.js';
 import type { RandomOptions, Seed } from '../random.js';
 import { IntBuffer, MAX_BLOCKS, checkBlockSize, checkBoolean, layoutWithDiagonal, resolveSeed, sampleSorted, transposeCSR } from './build.js';
@@ -63,6 +64,7 @@ function attentionLayout(
   seed: Seed | null = null,
 ): BlockLayout {
   const { blocks: n, blockSize, causal, diagonal } = common;
+  checkLayoutMemory(generator, n, n, n * Math.min(n, perRow), 3);
   const queryPtr = new Int32Array(n + 1);
   const keys = new IntBuffer(n * Math.min(n, perRow));
   for (let q = 0; q < n; q++) {

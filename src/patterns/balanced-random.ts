@@ -1,4 +1,5 @@
 import { checkInteger } from '../check.js';
+import { checkLayoutMemory } from './memory.js';
 import { GenerationError } from '../errors.js';
 import { balancedBipartite } from '../graph/fixed-fan-in.js';
 import { type RandomOptions, shuffleInPlace } from '../random.js';
@@ -47,6 +48,8 @@ export function balancedRandomLayout(options: BalancedRandomLayoutOptions): Bloc
   const diagonal = checkDiagonal(options.diagonal, context);
   const fanIn = checkInteger('fanIn', options.fanIn, 1, diagonal ? inBlocks : inBlocks - 1, context);
   checkCapacity(fanIn * outBlocks, 'fanIn', context);
+  // Arcs, pairs and the CSR built from them; per-row and per-column work arrays.
+  checkLayoutMemory(context, inBlocks, outBlocks, fanIn * outBlocks + inBlocks, 4, 24 * (inBlocks + outBlocks));
   const { rng, seed } = resolveSeed(options, context);
 
   let rows: Int32Array;

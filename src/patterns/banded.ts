@@ -1,4 +1,5 @@
 import { checkInteger } from '../check.js';
+import { checkLayoutMemory } from './memory.js';
 import { ParameterError } from '../errors.js';
 import { IntBuffer, checkBoolean, checkCapacity, checkShape, layoutWithDiagonal } from './build.js';
 import { checkDiagonal } from './diagonal.js';
@@ -49,7 +50,9 @@ export function bandedLayout(options: BandedLayoutOptions): BlockLayout {
   if (wrap && inBlocks !== outBlocks) {
     throw new ParameterError('wrap', `false for a rectangular ${inBlocks} x ${outBlocks} layout (wrapping needs inBlocks === outBlocks)`, wrap, context);
   }
-  checkCapacity(Math.min(inBlocks * outBlocks, inBlocks * (2 * bandwidth + 1 + Math.ceil(outBlocks / inBlocks))), 'bandwidth', context);
+  const most = Math.min(inBlocks * outBlocks, inBlocks * (2 * bandwidth + 1 + Math.ceil(outBlocks / inBlocks)));
+  checkCapacity(most, 'bandwidth', context);
+  checkLayoutMemory(context, inBlocks, outBlocks, most, 3);
 
   const rowPtr = new Int32Array(inBlocks + 1);
   const cols = new IntBuffer(inBlocks * Math.min(outBlocks, 2 * bandwidth + 2));

@@ -1,4 +1,5 @@
 import { checkInteger } from '../check.js';
+import { checkLayoutMemory } from './memory.js';
 import { ParameterError } from '../errors.js';
 import { checkCapacity, checkShape, layoutWithDiagonal } from './build.js';
 import { checkDiagonal } from './diagonal.js';
@@ -38,6 +39,7 @@ export function blockDiagonalLayout(options: BlockDiagonalLayoutOptions): BlockL
   const rowsPerGroup = inBlocks / groups;
   const colsPerGroup = outBlocks / groups;
   checkCapacity(inBlocks * colsPerGroup, 'groups', context);
+  checkLayoutMemory(context, inBlocks, outBlocks, inBlocks * colsPerGroup);
   const rowPtr = new Int32Array(inBlocks + 1);
   const colIdx = new Int32Array(inBlocks * colsPerGroup);
   for (let c = 0, w = 0; c < inBlocks; c++) {

@@ -1,4 +1,5 @@
 import { checkCapacity, checkShape, layoutWithDiagonal } from './build.js';
+import { checkLayoutMemory } from './memory.js';
 import { checkDiagonal } from './diagonal.js';
 import type { BlockLayout, BlockSize } from './layout.js';
 
@@ -25,6 +26,7 @@ export function denseLayout(options: DenseLayoutOptions): BlockLayout {
   const { inBlocks, outBlocks, blockSize } = checkShape(options, context);
   const diagonal = checkDiagonal(options.diagonal, context);
   checkCapacity(inBlocks * outBlocks, 'inBlocks * outBlocks', context);
+  checkLayoutMemory(context, inBlocks, outBlocks, inBlocks * outBlocks);
   const rowPtr = new Int32Array(inBlocks + 1);
   const colIdx = new Int32Array(inBlocks * outBlocks);
   for (let c = 0; c < inBlocks; c++) {

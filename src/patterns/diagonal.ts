@@ -1,4 +1,5 @@
 import { ParameterError } from '../errors.js';
+import { checkLayoutMemory } from './memory.js';
 import type { CSRArrays } from './build.js';
 import type { BlockLayout } from './layout.js';
 
@@ -59,6 +60,7 @@ export function setDiagonal(inBlocks: number, outBlocks: number, csr: CSRArrays,
   const present = countDiagonalBlocks(inBlocks, outBlocks, rowPtr, colIdx);
   if ((diagonal && present === d) || (!diagonal && present === 0)) return csr;
   const nnz = rowPtr[inBlocks] + (diagonal ? d - present : -present);
+  checkLayoutMemory(diagonal ? 'adding the diagonal blocks' : 'removing the diagonal blocks', inBlocks, outBlocks, nnz, 1);
   const outPtr = new Int32Array(inBlocks + 1);
   const outIdx = new Int32Array(nnz);
   let w = 0;

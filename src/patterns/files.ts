@@ -1,11 +1,11 @@
 import { basename, extname } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
-import { readFileChecked } from '../read-file.js';
+import { readFileChecked, readTextChecked } from '../read-file.js';
 import { checkOneOf } from '../check.js';
 import { FormatError, ParameterError } from '../errors.js';
-import { layoutToJSONString, parseLayoutJSON } from './json-format.js';
+import { layoutToJSONChunks, parseLayoutJSON } from './json-format.js';
 import { BLOCK_SIZES, BlockLayout, type BlockSize } from './layout.js';
-import { layoutFromNpy, layoutToNpy } from './npy.js';
+import { checkNpyFileSize, layoutFromNpy, layoutToNpyChunks } from './npy.js';
 
 /** The kinds of layout file, chosen by extension: .json (versioned JSON with provenance) or .npy (0/1 matrix). */
 export type LayoutFileKind = 'json' | 'npy';
@@ -25,11 +25,16 @@ export function layoutFileKind(path: string): LayoutFileKind {
   throw new ParameterError('path', 'a file name ending in .json or .npy', path);
 }
 
-/** Writes `layout` to `path` atomically, as JSON or .npy by the extension. */
+/**
+ * Writes `layout` to `path` atomically, as JSON or .npy by the extension, streamed in chunks (no
+ * whole-file string or buffer). A .npy is the dense inBlocks x outBlocks byte matrix: ResourceError,
+ * before anything is written, when that is more than could be read back (the memory budget, 4 GiB).
+ */
 export function saveLayout(path: string, layout: BlockLayout): void {
   const kind = layoutFileKind(path);
   if (!(layout instanceof BlockLayout)) throw new ParameterError('layout', 'a BlockLayout', layout);
-  writeFileAtomic(path, kind === 'json' ? layoutToJSONString(layout) : layoutToNpy(layout));
+  if (kind === 'npy') checkNpyFileSize(path, layout);
+  writeFileAtomic(path, kind === 'json' ? layoutToJSONChunks(layout) : layoutToNpyChunks(layout));
 }
 
 /**
@@ -40,16 +45,21 @@ export function saveLayout(path: string, layout: BlockLayout): void {
 export function loadLayout(path: string, options: LoadLayoutOptions = {}): BlockLayout {
   const kind = layoutFileKind(path);
   const blockSize = options.blockSize === undefined ? undefined : checkOneOf('blockSize', options.blockSize, BLOCK_SIZES, 'loadLayout');
-  const bytes = readFileChecked(path);
-  try {
-    if (kind === 'npy') {
-      return layoutFromNpy(bytes, { blockSize, provenance: { generator: 'npy', params: { file: basename(path) } } });
-    }
-    let text: string;
+  // Checked reads: regular files only, the size against the budget (and a JSON text against the
+  // string limit) before anything is read.
+  const bytes = kind === 'npy' ? readFileChecked(path, { what: 'layout file' }) : undefined;
+  let text = '';
+  if (kind === 'json') {
     try {
-      text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
-    } catch {
-      throw new FormatError('not valid UTF-8 text', 'json');
+      text = readTextChecked(path, { what: 'layout file' });
+    } catch (error) {
+      if (error instanceof FormatError) throw new FormatError(error.message, 'json');
+      throw error;
+    }
+  }
+  try {
+    if (bytes !== undefined) {
+      return layoutFromNpy(bytes, { blockSize, provenance: { generator: 'npy', params: { file: basename(path) } } });
     }
     const layout = parseLayoutJSON(text);
     if (blockSize !== undefined && blockSize !== layout.blockSize) {

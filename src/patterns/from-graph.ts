@@ -1,4 +1,5 @@
 import type { AbstractGraph } from 'graphology-types';
+import { checkLayoutMemory } from './memory.js';
 import { ParameterError } from '../errors.js';
 import { type CSRGraph, fromGraphology } from '../graph/csr.js';
 import { checkBlockSize, checkCapacity } from './build.js';
@@ -51,6 +52,7 @@ export function layoutFromGraph(graph: CSRGraph | AbstractGraph, options: Layout
     throw new ParameterError('graph', `a CSRGraph with offsets of length order + 1 = ${order + 1}`, csr.offsets.length, context);
   }
   checkCapacity(csr.targets.length + order, 'graph', context);
+  checkLayoutMemory(context, order, order, csr.targets.length + order, 1);
   const given = { rowPtr: csr.offsets, colIdx: csr.targets };
   const parts = setDiagonal(order, order, given, diagonal);
   // Copy when the graph's own arrays would otherwise be shared with the (immutable) layout.

@@ -1,4 +1,5 @@
 import type ndarray from 'ndarray';
+import { checkLayoutMemory } from './memory.js';
 import { ParameterError } from '../errors.js';
 import { IntBuffer, MAX_BLOCKS, checkBlockSize } from './build.js';
 import { BlockLayout, type BlockSize, type Provenance } from './layout.js';
@@ -57,6 +58,7 @@ export function layoutFromMask(mask: MaskInput, options: LayoutFromMaskOptions =
     if (mask.shape.length !== 2) throw new ParameterError('mask', 'a 2-D array [inBlocks, outBlocks]', `a ${mask.shape.length}-D array`, context);
     [inBlocks, outBlocks] = mask.shape;
     checkMaskShape(inBlocks, outBlocks);
+    checkLayoutMemory(context, inBlocks, outBlocks, 0, 1);
     rowPtr = new Int32Array(inBlocks + 1);
     const { data, offset } = mask;
     const [s0, s1] = mask.stride;

@@ -49,7 +49,9 @@
  * its index), the path inside provenance (`provenance.sources[0].seed`), `json` when the text is not
  * JSON (the message gives line and column) and `document` when it is not an object.
  */
-import { BlocksparseError, FormatError, ParameterError, describeValue } from '../errors.js';
+import { checkMemory, MAX_STRING_LENGTH } from '../budget.js';
+import { BlocksparseError, FormatError, ParameterError, ResourceError, describeValue } from '../errors.js';
+import { checkLayoutMemory, describeLayoutSize } from './memory.js';
 import { BLOCK_SIZES, BlockLayout, type BlockSize, type Provenance } from './layout.js';
 
 /** The value of the `format` field. */
@@ -99,6 +101,8 @@ const LINE_WIDTH = 100;
  */
 export function layoutToJSON(layout: BlockLayout): LayoutJSON {
   if (!(layout instanceof BlockLayout)) throw new ParameterError('layout', 'a BlockLayout', layout);
+  // Arrays of JavaScript numbers: about 8 bytes an entry (more than the Int32 arrays they copy).
+  checkMemory(`the JSON document of a layout of ${describeLayoutSize(layout.inBlocks, layout.outBlocks, layout.nnz)}`, 8 * (layout.inBlocks + 1 + layout.nnz));
   return {
     format: LAYOUT_FORMAT,
     version: LAYOUT_JSON_VERSION,
@@ -112,13 +116,94 @@ export function layoutToJSON(layout: BlockLayout): LayoutJSON {
   };
 }
 
-/** The JSON text of `layout`: deterministic, indented, arrays of numbers packed, newline at the end. */
+/**
+ * The JSON text of `layout`: deterministic, indented, arrays of numbers packed, newline at the end.
+ * ResourceError, before anything is built, when the text would be longer than one JavaScript
+ * string holds or than the memory budget; `layoutToJSONChunks` (what `saveLayout` writes) has no
+ * such limit.
+ */
 export function layoutToJSONString(layout: BlockLayout): string {
-  const doc = layoutToJSON(layout);
-  const out: string[] = [];
-  formatValue(doc as unknown as JSONValue, '', -1, out);
-  out.push('\n');
-  return out.join('');
+  if (!(layout instanceof BlockLayout)) throw new ParameterError('layout', 'a BlockLayout', layout);
+  const length = jsonLengthBound(layout);
+  const what = `the JSON text of a layout of ${describeLayoutSize(layout.inBlocks, layout.outBlocks, layout.nnz)}`;
+  if (length > MAX_STRING_LENGTH) {
+    throw new ResourceError(what, 2 * length, MAX_STRING_LENGTH, `${what} would be up to ${length} characters, more than one JavaScript string holds (${MAX_STRING_LENGTH}); write it in chunks with layoutToJSONChunks or saveLayout`);
+  }
+  checkMemory(what, 2 * 2 * length);
+  return Array.from(layoutToJSONChunks(layout)).join('');
+}
+
+/** An upper bound of the length of a layout's JSON text, from its sizes alone (provenance aside). */
+function jsonLengthBound(layout: BlockLayout): number {
+  const digits = String(Math.max(layout.nnz, layout.outBlocks)).length;
+  return 1024 + (layout.inBlocks + 1 + layout.nnz) * (digits + 2) + JSON.stringify(layout.provenance ?? null).length * 2;
+}
+
+// Characters gathered into one chunk of layoutToJSONChunks.
+const CHUNK_CHARACTERS = 1 << 16;
+
+/**
+ * The JSON text of `layout` (the same characters as `layoutToJSONString`) as a sequence of string
+ * chunks of at most about 64 Ki characters each, so that a layout with billions of blocks can be
+ * written without building one string (or one JavaScript array) of its whole text.
+ */
+export function* layoutToJSONChunks(layout: BlockLayout): Generator<string> {
+  if (!(layout instanceof BlockLayout)) throw new ParameterError('layout', 'a BlockLayout', layout);
+  const provenance = readProvenance(layout.provenance, 'provenance', 0, WRITING);
+  const indent = '  ';
+  const scalars: [string, JSONValue][] = [
+    ['format', LAYOUT_FORMAT],
+    ['version', LAYOUT_JSON_VERSION],
+    ['inBlocks', layout.inBlocks],
+    ['outBlocks', layout.outBlocks],
+    ['blockSize', layout.blockSize],
+    ['nnz', layout.nnz],
+  ];
+  let head = '{\n';
+  for (const [key, value] of scalars) head += `${indent}${JSON.stringify(key)}: ${JSON.stringify(value)},\n`;
+  yield head;
+  for (const [key, values] of [['rowPtr', layout.rowPtr], ['colIdx', layout.colIdx]] as const) {
+    const name = JSON.stringify(key);
+    yield `${indent}${name}: `;
+    yield* numberArrayChunks(values, indent, indent.length + name.length + 2);
+    yield ',\n';
+  }
+  const out: string[] = [`${indent}"provenance": `];
+  formatValue(provenance as unknown as JSONValue, indent, indent.length + '"provenance"'.length + 2, out);
+  out.push('\n}\n');
+  yield out.join('');
+}
+
+/**
+ * The text `formatValue` gives an array of integers at `indent` with `used` characters of its
+ * line taken, in chunks: inline when it fits the line, else packed lines then the closing bracket.
+ */
+function* numberArrayChunks(values: Int32Array, indent: string, used: number): Generator<string> {
+  // As compactIfFits: "[" + entries joined by ", " + "]" within the line, one character kept for the comma.
+  const budget = LINE_WIDTH - used - 1;
+  let inlineLength = 2;
+  for (let i = 0; i < values.length && inlineLength <= budget; i++) inlineLength += String(values[i]).length + (i > 0 ? 2 : 0);
+  if (inlineLength <= budget) {
+    yield `[${Array.from(values).join(', ')}]`;
+    return;
+  }
+  // As packPrimitives.
+  const inner = indent + '  ';
+  let chunk = '[\n';
+  let line = inner;
+  for (let i = 0; i < values.length; i++) {
+    const piece = String(values[i]) + (i + 1 < values.length ? ',' : '');
+    if (line.length > inner.length && line.length + 1 + piece.length > LINE_WIDTH) {
+      chunk += line + '\n';
+      line = inner;
+      if (chunk.length >= CHUNK_CHARACTERS) {
+        yield chunk;
+        chunk = '';
+      }
+    }
+    line += line.length > inner.length ? ' ' + piece : piece;
+  }
+  yield chunk + line + '\n' + indent + ']';
 }
 
 /**
@@ -259,6 +344,7 @@ export function layoutFromJSON(value: unknown): BlockLayout {
   }
   const colIdxValue = readArray(doc, 'colIdx');
 
+  checkLayoutMemory('a layout read from JSON', inBlocks, outBlocks, Math.min(nnz, colIdxValue.length), 1);
   const rowPtr = new Int32Array(inBlocks + 1);
   for (let c = 0; c <= inBlocks; c++) {
     const x = rowPtrValue[c];

@@ -1,6 +1,8 @@
 import { checkInteger, checkOneOf } from '../check.js';
 import { ParameterError, ShapeError } from '../errors.js';
 import type { Seed } from '../random.js';
+import { checkMemory } from '../budget.js';
+import { checkLayoutMemory, checkViewMemory, describeLayoutSize } from './memory.js';
 
 /** Block sizes the kernels support: a block is a bs x bs float32 matrix. */
 export const BLOCK_SIZES = [8, 16, 32] as const;
@@ -112,6 +114,8 @@ export class BlockLayout {
     const outBlocks = checkInteger('outBlocks', shape.outBlocks, 1);
     if (rows.length !== cols.length) throw new ShapeError(`rows has ${rows.length} entries but cols has ${cols.length}`);
     const count = rows.length;
+    // rowPtr, its fill copy, outPtr and colIdx.
+    checkLayoutMemory('BlockLayout.fromPairs', inBlocks, outBlocks, count, 1, 8 * (inBlocks + 1));
     const rowPtr = new Int32Array(inBlocks + 1);
     for (let i = 0; i < count; i++) {
       const c = rows[i];
@@ -198,6 +202,7 @@ export class BlockLayout {
   columns(): ColumnView {
     if (this.#columns) return this.#columns;
     const { inBlocks, outBlocks, rowPtr, colIdx } = this;
+    checkViewMemory('column view', this.sizeText(), [outBlocks + 1, outBlocks, colIdx.length, colIdx.length]);
     const colPtr = new Int32Array(outBlocks + 1);
     for (let i = 0; i < colIdx.length; i++) colPtr[colIdx[i] + 1]++;
     for (let k = 0; k < outBlocks; k++) colPtr[k + 1] += colPtr[k];
@@ -218,6 +223,7 @@ export class BlockLayout {
   /** (c, k) of every block in block-id order (cached). */
   pairs(): PairView {
     if (this.#pairs) return this.#pairs;
+    checkViewMemory('(c, k) pair view', this.sizeText(), [this.nnz]);
     const rows = new Int32Array(this.nnz);
     for (let c = 0; c < this.inBlocks; c++) rows.fill(c, this.rowPtr[c], this.rowPtr[c + 1]);
     this.#pairs = Object.freeze({ rows, cols: this.colIdx });
@@ -227,6 +233,7 @@ export class BlockLayout {
   /** Number of input blocks feeding each output block (fan-in), length outBlocks. */
   inDegrees(): Int32Array {
     const { colPtr } = this.columns();
+    checkViewMemory('in-degrees', this.sizeText(), [this.outBlocks]);
     const out = new Int32Array(this.outBlocks);
     for (let k = 0; k < this.outBlocks; k++) out[k] = colPtr[k + 1] - colPtr[k];
     return out;
@@ -234,6 +241,7 @@ export class BlockLayout {
 
   /** Number of output blocks each input block feeds (fan-out), length inBlocks. */
   outDegrees(): Int32Array {
+    checkViewMemory('out-degrees', this.sizeText(), [this.inBlocks]);
     const out = new Int32Array(this.inBlocks);
     for (let c = 0; c < this.inBlocks; c++) out[c] = this.rowPtr[c + 1] - this.rowPtr[c];
     return out;
@@ -243,6 +251,7 @@ export class BlockLayout {
   toMask(): Uint8Array {
     const size = this.inBlocks * this.outBlocks;
     if (size > 2 ** 31) throw new ShapeError(`a ${this.inBlocks} x ${this.outBlocks} mask is too large to materialise`);
+    checkMemory(`the dense 0/1 mask of a layout of ${this.sizeText()}`, size);
     const mask = new Uint8Array(size);
     for (let c = 0; c < this.inBlocks; c++) {
       for (let b = this.rowPtr[c]; b < this.rowPtr[c + 1]; b++) mask[c * this.outBlocks + this.colIdx[b]] = 1;
@@ -268,6 +277,11 @@ export class BlockLayout {
   withBlockSize(blockSize: BlockSize): BlockLayout {
     checkOneOf('blockSize', blockSize, BLOCK_SIZES);
     return new BlockLayout({ ...this.parts(), blockSize });
+  }
+
+  /** "1 x 2147483646 blocks, 5 present", for messages. */
+  private sizeText(): string {
+    return describeLayoutSize(this.inBlocks, this.outBlocks, this.nnz);
   }
 
   private parts(): Required<LayoutParts> {

@@ -8,8 +8,10 @@
  * Anything else raises FormatError with `field` one of magic, version, header, descr,
  * fortran_order, shape, data.
  */
+import { checkMemory, formatBytes, MAX_BUFFER_BYTES, memoryBudget, RAISE_BUDGET } from '../budget.js';
 import { checkOneOf } from '../check.js';
-import { FormatError, ParameterError } from '../errors.js';
+import { FormatError, ParameterError, ResourceError } from '../errors.js';
+import { checkLayoutMemory, describeLayoutSize } from './memory.js';
 import { BLOCK_SIZES, BlockLayout, DEFAULT_BLOCK_SIZE, type BlockSize, type Provenance } from './layout.js';
 import { MAX_BLOCK_INDEX } from './json-format.js';
 
@@ -41,26 +43,86 @@ export interface NpyReadOptions {
 // ---------------------------------------------------------------------------------------------
 // Writing
 
-/** The layout's 0/1 block matrix as NPY 1.0 bytes (dtype '|u1', C order, shape (inBlocks, outBlocks)). */
-export function layoutToNpy(layout: BlockLayout): Uint8Array {
-  if (!(layout instanceof BlockLayout)) throw new ParameterError('layout', 'a BlockLayout', layout);
-  const mask = layout.toMask();
+/** The NPY 1.0 header (magic, version, length, dict, padding) of a layout's uint8 matrix. */
+function npyHeaderBytes(inBlocks: number, outBlocks: number): Uint8Array {
   // As numpy 1.24 writes it: keys sorted, spare spaces so the first axis can grow in place, then
   // spaces and a newline so that the data starts at a multiple of 64 bytes.
-  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${layout.inBlocks}, ${layout.outBlocks}), }`;
-  header += ' '.repeat(21 - String(layout.inBlocks).length);
+  let header = `{'descr': '|u1', 'fortran_order': False, 'shape': (${inBlocks}, ${outBlocks}), }`;
+  header += ' '.repeat(Math.max(0, 21 - String(inBlocks).length));
   const headerLength = header.length + 1;
   const padding = 64 - ((NPY_MAGIC.length + 2 + 2 + headerLength) % 64);
   header += ' '.repeat(padding) + '\n';
-  const dataOffset = NPY_MAGIC.length + 4 + header.length;
-  const out = new Uint8Array(dataOffset + mask.length);
+  const out = new Uint8Array(NPY_MAGIC.length + 4 + header.length);
   out.set(NPY_MAGIC, 0);
   out[6] = 1;
   out[7] = 0;
   out[8] = header.length & 0xff;
   out[9] = header.length >>> 8;
   for (let i = 0; i < header.length; i++) out[10 + i] = header.charCodeAt(i);
-  out.set(mask, dataOffset);
+  return out;
+}
+
+/** Bytes of the .npy file of a layout: the header and one byte per block of the inBlocks x outBlocks matrix. */
+export function npyFileBytes(layout: BlockLayout): number {
+  return npyHeaderBytes(layout.inBlocks, layout.outBlocks).length + layout.inBlocks * layout.outBlocks;
+}
+
+/**
+ * Checks, before anything is written, that the .npy file of `layout` (one byte per block, present
+ * or not) is no larger than it could be read back: the memory budget and the 4 GiB one buffer
+ * holds. ResourceError naming `path`, the shape and the size otherwise.
+ */
+export function checkNpyFileSize(path: string, layout: BlockLayout): void {
+  const bytes = npyFileBytes(layout);
+  const limit = Math.min(memoryBudget(), MAX_BUFFER_BYTES);
+  if (bytes > limit) {
+    const why = limit === MAX_BUFFER_BYTES ? 'the most one buffer holds' : `the memory budget (raise it with ${RAISE_BUDGET})`;
+    throw new ResourceError(
+      path,
+      bytes,
+      limit,
+      `${path}: the .npy of a ${layout.inBlocks} x ${layout.outBlocks}-block layout is a dense matrix of ${formatBytes(bytes)}, over the ${formatBytes(limit)} a layout file can be read back in (${why}); write .json, which holds only the ${layout.nnz} present blocks`,
+    );
+  }
+}
+
+// Bytes of one chunk of the matrix in layoutToNpyChunks.
+const NPY_CHUNK = 1 << 20;
+
+/**
+ * The layout's .npy bytes (as `layoutToNpy`) as a sequence of chunks of at most 1 MiB: the header,
+ * then the row-major 0/1 matrix, so that a large matrix is written in bounded memory.
+ */
+export function* layoutToNpyChunks(layout: BlockLayout): Generator<Uint8Array> {
+  if (!(layout instanceof BlockLayout)) throw new ParameterError('layout', 'a BlockLayout', layout);
+  const { inBlocks, outBlocks, rowPtr, colIdx, nnz } = layout;
+  yield npyHeaderBytes(inBlocks, outBlocks);
+  const total = inBlocks * outBlocks;
+  // Blocks in CSR order are in row-major cell order, so one cursor walks them alongside the chunks.
+  let b = 0;
+  let row = 0;
+  for (let start = 0; start < total; start += NPY_CHUNK) {
+    const length = Math.min(NPY_CHUNK, total - start);
+    const chunk = new Uint8Array(length);
+    for (; b < nnz; b++) {
+      while (rowPtr[row + 1] <= b) row++;
+      const cell = row * outBlocks + colIdx[b];
+      if (cell >= start + length) break;
+      chunk[cell - start] = 1;
+    }
+    yield chunk;
+  }
+}
+
+/** The layout's 0/1 block matrix as NPY 1.0 bytes (dtype '|u1', C order, shape (inBlocks, outBlocks)). */
+export function layoutToNpy(layout: BlockLayout): Uint8Array {
+  if (!(layout instanceof BlockLayout)) throw new ParameterError('layout', 'a BlockLayout', layout);
+  const mask = layout.toMask();
+  const header = npyHeaderBytes(layout.inBlocks, layout.outBlocks);
+  checkMemory(`the .npy bytes of a layout of ${describeLayoutSize(layout.inBlocks, layout.outBlocks, layout.nnz)}`, header.length + mask.length);
+  const out = new Uint8Array(header.length + mask.length);
+  out.set(header, 0);
+  out.set(mask, header.length);
   return out;
 }
 
@@ -93,6 +155,8 @@ export function layoutFromNpy(bytes: Uint8Array, options: NpyReadOptions = {}): 
   const view = new DataView(bytes.buffer, bytes.byteOffset + header.dataOffset, available);
   const read = elementReader(dtype, view, bytes.subarray(header.dataOffset));
   const fortran = header.fortranOrder;
+  // rowPtr now; colIdx (at most one entry per cell) after counting.
+  checkLayoutMemory('a layout read from .npy', rows, cols, 0, 1);
   // Two passes over the values in row-major order: count and check, then fill.
   const rowPtr = new Int32Array(rows + 1);
   let nnz = 0;
@@ -111,6 +175,7 @@ export function layoutFromNpy(bytes: Uint8Array, options: NpyReadOptions = {}): 
     rowPtr[r + 1] = nnz;
   }
   if (nnz > MAX_BLOCK_INDEX) throw new FormatError(`${nnz} present blocks is more than a layout holds (${MAX_BLOCK_INDEX})`, 'data');
+  checkLayoutMemory('a layout read from .npy', rows, cols, nnz, 1);
   const colIdx = new Int32Array(nnz);
   let w = 0;
   for (let r = 0; r < rows; r++) {

@@ -1,4 +1,5 @@
 import { ParameterError, ShapeError } from '../errors.js';
+import { checkLayoutMemory } from './memory.js';
 import { type RandomOptions, type Seed, randomPermutation } from '../random.js';
 import { csrFromDistinctPairs, resolveSeed, transposeCSR } from './build.js';
 import { setDiagonal } from './diagonal.js';
@@ -16,6 +17,7 @@ import { BlockLayout } from './layout.js';
  * [query, key] orientation). Provenance: generator 'transpose'.
  */
 export function transpose(layout: BlockLayout): BlockLayout {
+  checkLayoutMemory('transpose', layout.outBlocks, layout.inBlocks, layout.nnz, 1, 4 * layout.outBlocks);
   const { rowPtr, colIdx } = transposeCSR(layout.inBlocks, layout.outBlocks, layout.rowPtr, layout.colIdx);
   return BlockLayout.fromCSR({
     inBlocks: layout.outBlocks,
@@ -40,6 +42,7 @@ function checkSameShape(a: BlockLayout, b: BlockLayout, operation: string): void
 function merge(a: BlockLayout, b: BlockLayout, both: boolean, operation: string): BlockLayout {
   checkSameShape(a, b, operation);
   const rows = a.inBlocks;
+  checkLayoutMemory(operation, rows, a.outBlocks, both ? Math.min(a.nnz, b.nnz) : a.nnz + b.nnz, 1);
   const rowPtr = new Int32Array(rows + 1);
   const colIdx = new Int32Array(both ? Math.min(a.nnz, b.nnz) : a.nnz + b.nnz);
   const ac = a.colIdx;
@@ -194,6 +197,8 @@ export function permutations(layout: BlockLayout, options: PermuteOptions = {}):
 export function permute(layout: BlockLayout, options: PermuteOptions = {}): BlockLayout {
   const { inBlocks, outBlocks } = layout;
   const explicit = options.rowPerm !== undefined || options.colPerm !== undefined;
+  // The pairs, their images, and the two counting sorts of csrFromDistinctPairs.
+  checkLayoutMemory('permute', inBlocks, outBlocks, layout.nnz, 4, 8 * (inBlocks + outBlocks));
   const { rowPerm, colPerm, seed } = permutations(layout, options);
   const { rows, cols } = layout.pairs();
   const newRows = new Int32Array(layout.nnz);

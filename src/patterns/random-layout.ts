@@ -1,4 +1,5 @@
 import { checkInteger, checkProbability } from '../check.js';
+import { checkLayoutMemory } from './memory.js';
 import { ParameterError } from '../errors.js';
 import type { RandomOptions } from '../random.js';
 import { MAX_BLOCKS, checkShape, layoutWithDiagonal, resolveSeed, sampleSorted } from './build.js';
@@ -72,6 +73,9 @@ export function randomLayout(options: RandomLayoutOptions): BlockLayout {
   const { rng, seed } = resolveSeed(options, context);
 
   const offDiagonal = total - d;
+  // The sample (Float64) and, when dense, the sampler's bitmap of every position.
+  const sampled = nnz - (diagonal ? d : 0);
+  checkLayoutMemory(context, inBlocks, outBlocks, nnz, 2, 8 * sampled + (offDiagonal < 4 * sampled ? offDiagonal : 0));
   const picks = sampleSorted(rng, offDiagonal, nnz - (diagonal ? d : 0));
   // Map off-diagonal position t (row-major, skipping the diagonal) to (c, k). Rows c < d have
   // outBlocks - 1 off-diagonal positions, the others outBlocks.

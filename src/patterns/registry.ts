@@ -1,4 +1,7 @@
+import { checkMemory } from '../budget.js';
 import { checkInteger } from '../check.js';
+import { checkCapacity, MAX_BLOCKS } from './build.js';
+import { layoutBytes } from './memory.js';
 import { ParameterError } from '../errors.js';
 import type { CSRGraph } from '../graph/csr.js';
 import { wattsStrogatzCSR } from '../graph/watts-strogatz.js';
@@ -67,7 +70,24 @@ export interface PatternDefinition {
   random: boolean;
   params: PatternParam[];
   build(common: PatternCommon, params: Record<string, ParamValue | undefined>): BlockLayout;
+  /**
+   * About how large the result is, before building: its present blocks and, for graph patterns,
+   * the arcs (twice the undirected edges) of the graph built first. Checked against the memory
+   * budget by `buildPattern`; NaN (from parameters the generator will reject) skips the check.
+   */
+  estimate(common: PatternCommon, params: Record<string, ParamValue | undefined>): SizeEstimate;
 }
+
+/** The size of a pattern's result, estimated from its shape and parameters. */
+export interface SizeEstimate {
+  /** Present blocks of the layout. */
+  blocks: number;
+  /** Arcs of the intermediate graph (0 for patterns built directly). */
+  arcs: number;
+}
+
+/** A parameter's value as a number for estimates (NaN when it is not one). */
+const num = (value: ParamValue | undefined): number => (typeof value === 'number' ? value : NaN);
 
 const p = (name: string, key: string, kind: PatternParam['kind'], help: string, def?: ParamValue): PatternParam =>
   def === undefined ? { name, key, kind, help } : { name, key, kind, help, default: def };
@@ -80,6 +100,7 @@ function graphPattern(
   reference: string,
   params: PatternParam[],
   make: (order: number, options: Record<string, unknown>) => CSRGraph,
+  arcs: (order: number, values: Record<string, ParamValue | undefined>) => number,
   random = true,
 ): PatternDefinition {
   return {
@@ -90,6 +111,11 @@ function graphPattern(
     shape: 'cut',
     random,
     params,
+    estimate(common, values) {
+      const order = Math.max(common.inBlocks, common.outBlocks);
+      const graphArcs = arcs(order, values);
+      return { blocks: graphArcs + (common.diagonal ? order : 0), arcs: graphArcs };
+    },
     build(common, values) {
       const order = Math.max(common.inBlocks, common.outBlocks);
       const options: Record<string, unknown> = random ? { seed: common.seed } : {};
@@ -111,14 +137,17 @@ function graphPattern(
 /** The top-left inBlocks x outBlocks corner of a square layout; provenance records `cutFrom`. */
 export function cutLayout(square: BlockLayout, inBlocks: number, outBlocks: number): BlockLayout {
   if (inBlocks === square.inBlocks && outBlocks === square.outBlocks) return square;
-  const rows: number[] = [];
-  const cols: number[] = [];
+  let count = 0;
+  for (let b = 0; b < square.rowPtr[inBlocks]; b++) if (square.colIdx[b] < outBlocks) count++;
+  const rows = new Int32Array(count);
+  const cols = new Int32Array(count);
+  let w = 0;
   for (let c = 0; c < inBlocks; c++) {
     for (let b = square.rowPtr[c]; b < square.rowPtr[c + 1]; b++) {
       const k = square.colIdx[b];
       if (k < outBlocks) {
-        rows.push(c);
-        cols.push(k);
+        rows[w] = c;
+        cols[w++] = k;
       }
     }
   }
@@ -138,6 +167,7 @@ function layoutPattern(
   random: boolean,
   params: PatternParam[],
   make: (options: Record<string, unknown>) => BlockLayout,
+  blocks: (inBlocks: number, outBlocks: number, values: Record<string, ParamValue | undefined>) => number,
   reference?: string,
 ): PatternDefinition {
   return {
@@ -148,6 +178,9 @@ function layoutPattern(
     shape,
     random,
     params,
+    estimate(common, values) {
+      return { blocks: blocks(common.inBlocks, common.outBlocks, values), arcs: 0 };
+    },
     build(common, values) {
       const options: Record<string, unknown> = { blockSize: common.blockSize, diagonal: common.diagonal };
       if (shape === 'square') options.blocks = common.inBlocks;
@@ -168,15 +201,15 @@ const P_REWIRE = p('p', 'rewireProb', 'number', 'probability of rewiring each la
 /** Every named pattern, in the order `blocksparse patterns` lists them. */
 export const PATTERNS: readonly PatternDefinition[] = [
   graphPattern('watts-strogatz', ['ws'], 'small-world ring lattice with rewired edges', 'Watts & Strogatz 1998, Nature 393:440',
-    [K_PARAM, P_REWIRE], (order, o) => wattsStrogatzCSR({ order, ...o } as never)),
+    [K_PARAM, P_REWIRE], (order, o) => wattsStrogatzCSR({ order, ...o } as never), (n, v) => n * num(v.k)),
   graphPattern('ring-lattice', ['ring'], 'ring lattice: each block linked to its k nearest neighbours', 'Watts & Strogatz 1998',
-    [K_PARAM], (order, o) => ringLatticeCSR({ order, k: o.k } as never), false),
+    [K_PARAM], (order, o) => ringLatticeCSR({ order, k: o.k } as never), (n, v) => n * num(v.k), false),
   graphPattern('newman-watts-strogatz', ['nws'], 'ring lattice plus random shortcuts (no edges removed)', 'Newman & Watts 1999, Phys. Lett. A 263:341',
     [K_PARAM, p('p', 'shortcutProb', 'number', 'probability of adding a shortcut per lattice edge', 0.1)],
-    (order, o) => newmanWattsStrogatzCSR({ order, ...o } as never)),
+    (order, o) => newmanWattsStrogatzCSR({ order, ...o } as never), (n, v) => n * num(v.k) * (1 + num(v.p))),
   graphPattern('connected-watts-strogatz', ['cws'], 'Watts-Strogatz, redrawn until connected', 'Watts & Strogatz 1998',
     [K_PARAM, P_REWIRE, p('tries', 'tries', 'integer', 'draws before giving up', 100)],
-    (order, o) => connectedWattsStrogatzCSR({ order, ...o } as never)),
+    (order, o) => connectedWattsStrogatzCSR({ order, ...o } as never), (n, v) => n * num(v.k)),
   graphPattern('watts-strogatz-2d', ['ws2d'], 'Watts-Strogatz on a width x height torus (blocks = width*height)', 'Watts & Strogatz 1998; igraph Watts_Strogatz(dim=2)',
     [p('width', 'width', 'integer', 'torus width (default: the most square factorisation of the block count)'),
       p('radius', 'radius', 'integer', 'link nodes within this lattice distance', 1), P_REWIRE],
@@ -184,49 +217,53 @@ export const PATTERNS: readonly PatternDefinition[] = [
       const width = o.width === undefined ? squarestFactor(order) : checkInteger('width', o.width, 1, order);
       if (order % width !== 0) throw new ParameterError('width', `a divisor of the block count ${order}`, width);
       return wattsStrogatz2dCSR({ ...o, width, height: order / width } as never);
-    }),
+    }, (n, v) => n * ((2 * num(v.radius) + 1) ** 2 - 1)),
   graphPattern('directed-watts-strogatz', ['dws'], 'directed ring lattice with rewired targets (asymmetric)', 'Watts & Strogatz 1998, directed variant',
-    [K_PARAM, P_REWIRE], (order, o) => directedWattsStrogatzCSR({ order, ...o } as never)),
+    [K_PARAM, P_REWIRE], (order, o) => directedWattsStrogatzCSR({ order, ...o } as never), (n, v) => n * num(v.k)),
   graphPattern('barabasi-albert', ['ba'], 'scale-free preferential attachment', 'Barabási & Albert 1999, Science 286:509',
-    [p('m', 'm', 'integer', 'edges from each new block', 2)], (order, o) => barabasiAlbertCSR({ order, ...o } as never)),
+    [p('m', 'm', 'integer', 'edges from each new block', 2)], (order, o) => barabasiAlbertCSR({ order, ...o } as never), (n, v) => 2 * n * num(v.m)),
   graphPattern('holme-kim', ['powerlaw-cluster'], 'scale-free with tunable clustering', 'Holme & Kim 2002, Phys. Rev. E 65:026107',
     [p('m', 'm', 'integer', 'edges from each new block', 2), p('p', 'triangleProb', 'number', 'probability of closing a triangle after each edge', 0.5)],
-    (order, o) => holmeKimCSR({ order, ...o } as never)),
+    (order, o) => holmeKimCSR({ order, ...o } as never), (n, v) => 2 * n * num(v.m)),
   graphPattern('erdos-renyi', ['gnp'], 'G(n, p): each pair linked independently', 'Erdős & Rényi 1959; Gilbert 1959',
-    [p('p', 'probability', 'number', 'probability of each edge', 0.1)], (order, o) => erdosRenyiCSR({ order, ...o } as never)),
+    [p('p', 'probability', 'number', 'probability of each edge', 0.1)], (order, o) => erdosRenyiCSR({ order, ...o } as never),
+    (n, v) => num(v.p) * n * (n - 1)),
   graphPattern('gnm', [], 'G(n, m): exactly m edges, uniformly', 'Erdős & Rényi 1959',
     [p('edges', 'size', 'integer', 'number of edges (required)')], (order, o) => {
       if (o.size === undefined) throw new ParameterError('edges', 'given (the number of edges)', undefined);
       return gnmCSR({ order, ...o } as never);
-    }),
+    }, (_n, v) => 2 * num(v.edges)),
   graphPattern('random-regular', ['regular'], 'random d-regular graph', 'Steger & Wormald 1999',
-    [p('degree', 'degree', 'integer', 'degree of every block', 4)], (order, o) => randomRegularCSR({ order, ...o } as never)),
-  layoutPattern('dense', [], 'every block present', 'rectangular', false, [], (o) => denseLayout(o as never)),
+    [p('degree', 'degree', 'integer', 'degree of every block', 4)], (order, o) => randomRegularCSR({ order, ...o } as never), (n, v) => n * num(v.degree)),
+  layoutPattern('dense', [], 'every block present', 'rectangular', false, [], (o) => denseLayout(o as never), (i, o) => i * o),
   layoutPattern('random', [], 'exactly nnz (or density * all) blocks, uniformly', 'rectangular', true,
     [p('nnz', 'nnz', 'integer', 'number of blocks (default: from --density)'), p('density', 'density', 'number', 'fraction of blocks, used when --nnz is absent', 0.1)],
-    (o) => randomLayout((o.nnz !== undefined ? { ...o, density: undefined } : o) as never)),
+    (o) => randomLayout((o.nnz !== undefined ? { ...o, density: undefined } : o) as never),
+    (i, o, v) => (v.nnz !== undefined ? num(v.nnz) : num(v.density) * i * o) + Math.min(i, o)),
   layoutPattern('balanced-random', ['fixed-fan-in', 'br'], 'every output block has exactly fan-in inputs; fan-outs balanced', 'rectangular', true,
     [p('fan-in', 'fanIn', 'integer', 'inputs per output block (counting the diagonal block)', 4)], (o) => balancedRandomLayout(o as never),
+    (i, o, v) => o * num(v['fan-in']) + i,
     'OpenAI blocksparse LSTM masks (balanced_random)'),
   layoutPattern('banded', ['band'], 'blocks within bandwidth of the diagonal', 'rectangular', false,
     [p('bandwidth', 'bandwidth', 'integer', 'blocks each side of the diagonal', 1), p('wrap', 'wrap', 'boolean', 'wrap around (circulant; square only)', false)],
-    (o) => bandedLayout(o as never)),
+    (o) => bandedLayout(o as never), (i, o, v) => (2 * num(v.bandwidth) + 1) * Math.max(i, o)),
   layoutPattern('block-diagonal', ['groups'], 'dense diagonal groups', 'rectangular', false,
-    [p('groups', 'groups', 'integer', 'number of groups (divides both block counts)', 2)], (o) => blockDiagonalLayout(o as never)),
+    [p('groups', 'groups', 'integer', 'number of groups (divides both block counts)', 2)], (o) => blockDiagonalLayout(o as never),
+    (i, o, v) => (i * o) / Math.max(1, num(v.groups))),
   layoutPattern('sliding-window', ['window'], 'attention: each query block sees keys within window', 'square', false,
     [p('window', 'window', 'integer', 'key blocks each side', 1), p('causal', 'causal', 'boolean', 'keys <= query only', false)],
-    (o) => slidingWindowLayout(o as never), 'Beltagy et al. 2020 (Longformer)'),
+    (o) => slidingWindowLayout(o as never), (n, _o, v) => (2 * num(v.window) + 1) * n, 'Beltagy et al. 2020 (Longformer)'),
   layoutPattern('bigbird', [], 'attention: window + global + random blocks', 'square', true,
     [p('window', 'window', 'integer', 'key blocks each side', 1), p('global', 'globalBlocks', 'integer', 'global blocks', 1),
       p('random', 'randomBlocks', 'integer', 'random key blocks per query block', 1), p('causal', 'causal', 'boolean', 'keys <= query only', false)],
-    (o) => bigBirdLayout(o as never), 'Zaheer et al. 2020'),
+    (o) => bigBirdLayout(o as never), (n, _o, v) => n * (2 * num(v.window) + 1 + num(v.random) + 2 * num(v.global)), 'Zaheer et al. 2020'),
   layoutPattern('fixed', [], 'attention: Sparse Transformer fixed pattern', 'square', false,
     [p('stride', 'stride', 'integer', 'chunk length in blocks', 4), p('summary', 'summary', 'integer', 'summary blocks at the end of each chunk', 1),
       p('causal', 'causal', 'boolean', 'keys <= query only', true)],
-    (o) => fixedLayout(o as never), 'Child et al. 2019'),
+    (o) => fixedLayout(o as never), (n, _o, v) => n * (num(v.stride) + num(v.summary) * Math.ceil(n / Math.max(1, num(v.stride)))), 'Child et al. 2019'),
   layoutPattern('strided', [], 'attention: Sparse Transformer strided pattern', 'square', false,
     [p('stride', 'stride', 'integer', 'stride in blocks', 4), p('causal', 'causal', 'boolean', 'keys <= query only', true)],
-    (o) => stridedLayout(o as never), 'Child et al. 2019'),
+    (o) => stridedLayout(o as never), (n, _o, v) => n * (num(v.stride) + Math.ceil(n / Math.max(1, num(v.stride)))), 'Child et al. 2019'),
 ];
 
 /** The most square factorisation's smaller side: the largest divisor of n that is <= sqrt(n). */
@@ -266,6 +303,7 @@ export function buildPattern(name: string, options: BuildPatternOptions): BlockL
     if (inBlocks !== outBlocks) throw new ParameterError('outBlocks', `equal to inBlocks (${inBlocks}) for preset ${name}`, outBlocks);
     const unknown = Object.keys(options.params ?? {}).filter((key) => options.params![key] !== undefined);
     if (unknown.length) throw new ParameterError(unknown[0], `absent: preset ${name} takes no parameters`, options.params![unknown[0]]);
+    checkPresetMemory(name, inBlocks);
     const layout = presetLayout(name, { blocks: inBlocks, blockSize, seed });
     return diagonal ? layout : withoutDiagonal(layout);
   }
@@ -283,10 +321,48 @@ export function buildPattern(name: string, options: BuildPatternOptions): BlockL
   }
   for (const param of definition.params) values[param.name] = given[param.name] ?? param.default;
   try {
+    checkPatternMemory(definition, { inBlocks, outBlocks, blockSize, diagonal, seed }, values);
     return definition.build({ inBlocks, outBlocks, blockSize, diagonal, seed }, values);
   } catch (error) {
     throw renameParameter(error, definition);
   }
+}
+
+/** As checkPatternMemory, for an OpenAI preset: about (2m + 2) blocks per row (all of them for dense). */
+function checkPresetMemory(name: string, blocks: number): void {
+  const m = Number(/^[a-z]+_(\d+)/.exec(name)?.[1] ?? NaN);
+  const perRow = name === 'dense' ? blocks : 2 * m + 2;
+  const total = blocks * perRow;
+  if (!Number.isFinite(total) || total > MAX_BLOCKS) return;
+  checkMemory(`preset ${name} with blocks ${blocks} (a layout of about ${total} blocks)`, 4 * (blocks + 1) + 16 * total);
+}
+
+/** "blocks 64" for a square shape, "in-blocks 4, out-blocks 6" otherwise (the CLI's option and spec key names). */
+function shapeText(inBlocks: number, outBlocks: number): string {
+  return inBlocks === outBlocks ? `blocks ${inBlocks}` : `in-blocks ${inBlocks}, out-blocks ${outBlocks}`;
+}
+
+/**
+ * Checks, before generating, that a pattern's graph and layout fit the memory budget (from the
+ * pattern's size estimate): ResourceError naming the pattern, its shape and the budget otherwise.
+ * A graph pattern whose layout would exceed the 2^31 - 1 blocks a layout holds raises
+ * ParameterError; layout patterns check their exact counts themselves, so an estimate past that
+ * (or NaN, from parameters the generator will reject) is left to them.
+ */
+function checkPatternMemory(definition: PatternDefinition, common: PatternCommon, values: Record<string, ParamValue | undefined>): void {
+  const { inBlocks, outBlocks } = common;
+  const estimate = definition.estimate(common, values);
+  const blocks = Math.ceil(Math.max(0, estimate.blocks));
+  const arcs = Math.ceil(Math.max(0, estimate.arcs));
+  if (!Number.isFinite(blocks) || !Number.isFinite(arcs)) return;
+  const order = Math.max(inBlocks, outBlocks);
+  if (arcs > 0) checkCapacity(blocks, inBlocks === outBlocks ? 'blocks' : 'inBlocks', definition.name);
+  else if (blocks > MAX_BLOCKS) return;
+  // The graph's CSR and the generator's temporaries; the layout and one copy (diagonal, cut).
+  // Graph patterns build the square order x order layout first; others the layout itself.
+  const bytes = arcs > 0 ? 4 * (order + 1) + 16 * arcs + 2 * layoutBytes(order, blocks) : 2 * layoutBytes(inBlocks, blocks);
+  const parts = arcs > 0 ? `a graph of about ${arcs} arcs and a layout of about ${blocks} blocks` : `a layout of about ${blocks} blocks`;
+  checkMemory(`${definition.name} with ${shapeText(inBlocks, outBlocks)} (${parts})`, bytes);
 }
 
 /** Re-raises a generator's ParameterError under the pattern's parameter name (e.g. rewireProb -> p). */

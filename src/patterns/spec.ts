@@ -1,7 +1,11 @@
 import { ParameterError } from '../errors.js';
 import type { Seed } from '../random.js';
 import { BLOCK_SIZES, type BlockLayout, type BlockSize } from './layout.js';
-import { buildPattern, type BuildPatternOptions, type ParamValue } from './registry.js';
+import { isPresetName } from './presets.js';
+import { buildPattern, findPattern, type BuildPatternOptions, type ParamValue } from './registry.js';
+
+/** The keys every spec may hold, whatever the pattern. */
+const COMMON_KEYS = ['blocks', 'in-blocks', 'out-blocks', 'block-size', 'seed', 'diagonal'];
 
 /** A pattern spec parsed from text: the pattern name and its build options. */
 export interface PatternSpec {
@@ -14,19 +18,32 @@ export interface PatternSpec {
  * or "ws_4_10:blocks=64". Keys are the CLI option names without dashes: blocks, in-blocks,
  * out-blocks, block-size, seed, diagonal (true/false), and the pattern's own parameters
  * (numbers, or true/false for switches). `defaults` fill keys the spec leaves out.
+ *
+ * Raises ParameterError naming the key for a key given twice ("k=4,k=6"), a key the pattern does
+ * not take (listing the ones it does), or a bad value; and for an unknown pattern name. The
+ * parameters are kept in an object without a prototype, so no key ("__proto__") can reach one.
  */
 export function parsePatternSpec(text: string, defaults: BuildPatternOptions = {}): PatternSpec {
   const colon = text.indexOf(':');
   const name = (colon < 0 ? text : text.slice(0, colon)).trim();
   if (name === '') throw new ParameterError('spec', 'of the form <pattern>[:key=value,...]', text);
-  const options: BuildPatternOptions = { ...defaults, params: { ...(defaults.params ?? {}) } };
+  const allowed = [...COMMON_KEYS, ...(isPresetName(name) && !isPatternName(name) ? [] : findPattern(name).params.map((param) => param.name))];
+  const params: Record<string, ParamValue | undefined> = Object.create(null);
+  Object.assign(params, defaults.params ?? {});
+  const options: BuildPatternOptions = { ...defaults, params };
   const shapeGiven = { blocks: false, inOut: false };
+  const seen = new Set<string>();
   if (colon >= 0 && text.slice(colon + 1).trim() !== '') {
     for (const part of text.slice(colon + 1).split(',')) {
       const eq = part.indexOf('=');
       if (eq <= 0) throw new ParameterError('spec', `key=value pairs after the colon (in ${JSON.stringify(text)})`, part);
       const key = part.slice(0, eq).trim();
       const raw = part.slice(eq + 1).trim();
+      if (!allowed.includes(key)) {
+        throw new ParameterError(key, `a key of a ${name} spec: one of ${allowed.join(', ')}`, raw, 'spec');
+      }
+      if (seen.has(key)) throw new ParameterError(key, 'given once (it is given twice)', raw, 'spec');
+      seen.add(key);
       const value = parseValue(raw);
       switch (key) {
         case 'blocks':
@@ -56,7 +73,7 @@ export function parsePatternSpec(text: string, defaults: BuildPatternOptions = {
           break;
         default:
           if (typeof value === 'string') throw new ParameterError(key, 'a number, or true/false', raw);
-          options.params![key] = value;
+          params[key] = value;
       }
     }
   }
@@ -73,6 +90,16 @@ export function parsePatternSpec(text: string, defaults: BuildPatternOptions = {
 export function buildPatternSpec(text: string, defaults: BuildPatternOptions = {}): BlockLayout {
   const spec = parsePatternSpec(text, defaults);
   return buildPattern(spec.name, spec.options);
+}
+
+/** Whether `name` is a registered pattern name or alias (rather than a preset). */
+function isPatternName(name: string): boolean {
+  try {
+    findPattern(name);
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function parseValue(raw: string): ParamValue | string {

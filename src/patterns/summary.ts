@@ -1,4 +1,6 @@
+import { checkMemory } from '../budget.js';
 import { diagonalBlockCount } from './diagonal.js';
+import { describeLayoutSize } from './memory.js';
 import type { BlockLayout, BlockSize, Provenance } from './layout.js';
 
 /** Minimum, mean and maximum of a degree sequence. */
@@ -38,23 +40,59 @@ export interface LayoutSummary {
   provenance: Provenance;
 }
 
-/** Min, mean (sum / length) and max of a degree array. */
-function degreeStats(degrees: Int32Array, total: number): DegreeStats {
+/**
+ * Fan-out statistics and empty rows, read off rowPtr: O(inBlocks) time, no allocation.
+ */
+function outDegreeStats(layout: BlockLayout): { stats: DegreeStats; empty: number } {
+  const { rowPtr, inBlocks, nnz } = layout;
   let min = Infinity;
   let max = -Infinity;
-  for (let i = 0; i < degrees.length; i++) {
-    const x = degrees[i];
-    if (x < min) min = x;
-    if (x > max) max = x;
+  let empty = 0;
+  for (let c = 0; c < inBlocks; c++) {
+    const d = rowPtr[c + 1] - rowPtr[c];
+    if (d < min) min = d;
+    if (d > max) max = d;
+    if (d === 0) empty++;
   }
-  return { min, mean: total / degrees.length, max };
+  return { stats: { min, mean: nnz / inBlocks, max }, empty };
 }
 
-/** Number of zeros in an array. */
-function countZeros(values: Int32Array): number {
-  let count = 0;
-  for (let i = 0; i < values.length; i++) if (values[i] === 0) count++;
-  return count;
+/**
+ * Fan-in statistics and empty columns. When outBlocks is no larger than the layout's own arrays,
+ * from a count per column; otherwise (a wide layout with few blocks, e.g. 1 x 2^31 - 2) from a
+ * sorted copy of colIdx, so the memory is O(nnz) and never O(outBlocks).
+ */
+function inDegreeStats(layout: BlockLayout): { stats: DegreeStats; empty: number } {
+  const { outBlocks, nnz, inBlocks } = layout;
+  const mean = nnz / outBlocks;
+  if (outBlocks <= nnz + inBlocks + 1) {
+    const degrees = layout.inDegrees();
+    let min = Infinity;
+    let max = -Infinity;
+    let empty = 0;
+    for (let k = 0; k < outBlocks; k++) {
+      const d = degrees[k];
+      if (d < min) min = d;
+      if (d > max) max = d;
+      if (d === 0) empty++;
+    }
+    return { stats: { min, mean, max }, empty };
+  }
+  checkMemory(`the in-degree summary of a layout of ${describeLayoutSize(inBlocks, outBlocks, nnz)}`, 4 * nnz);
+  const sorted = layout.colIdx.slice().sort();
+  let distinct = 0;
+  let max = 0;
+  let minRun = Infinity;
+  for (let i = 0; i < nnz; ) {
+    let j = i + 1;
+    while (j < nnz && sorted[j] === sorted[i]) j++;
+    distinct++;
+    if (j - i > max) max = j - i;
+    if (j - i < minRun) minRun = j - i;
+    i = j;
+  }
+  const empty = outBlocks - distinct;
+  return { stats: { min: empty > 0 ? 0 : minRun, mean, max }, empty };
 }
 
 /** Whether a layout is square and equal to its transpose (O(nnz), via the cached column view). */
@@ -70,13 +108,14 @@ export function isSymmetric(layout: BlockLayout): boolean {
 
 /**
  * The summary of a layout: shape, nnz, density, weight count, fan-in and fan-out statistics,
- * symmetry, diagonal blocks, empty rows and columns, provenance. O(nnz + inBlocks + outBlocks);
- * never builds the dense mask, so it works for 1e6 x 1e6-block layouts.
+ * symmetry, diagonal blocks, empty rows and columns, provenance. O(nnz + inBlocks) memory (a
+ * per-column count only when outBlocks is no larger than that); never builds the dense mask, so
+ * it works for 1e6 x 1e6-block layouts and for 1 x 2^31 - 2 ones.
  */
 export function summarize(layout: BlockLayout): LayoutSummary {
   const { inBlocks, outBlocks, blockSize, nnz } = layout;
-  const inDegrees = layout.inDegrees();
-  const outDegrees = layout.outDegrees();
+  const inDegree = inDegreeStats(layout);
+  const outDegree = outDegreeStats(layout);
   return {
     inBlocks,
     outBlocks,
@@ -86,12 +125,12 @@ export function summarize(layout: BlockLayout): LayoutSummary {
     nnz,
     density: layout.density,
     parameters: nnz * blockSize * blockSize,
-    inDegree: degreeStats(inDegrees, nnz),
-    outDegree: degreeStats(outDegrees, nnz),
+    inDegree: inDegree.stats,
+    outDegree: outDegree.stats,
     symmetric: isSymmetric(layout),
     diagonalBlocks: diagonalBlockCount(layout),
-    emptyRows: countZeros(outDegrees),
-    emptyColumns: countZeros(inDegrees),
+    emptyRows: outDegree.empty,
+    emptyColumns: inDegree.empty,
     provenance: layout.provenance,
   };
 }

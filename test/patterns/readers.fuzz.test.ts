@@ -5,8 +5,10 @@
  * number of inputs per reader; each reader's runs are shared among its input families.
  */
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { BlocksparseError, FormatError } from '../../src/errors.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setMemoryBudget } from '../../src/budget.js';
+import { BlocksparseError, FormatError, ResourceError } from '../../src/errors.js';
+import { summarize } from '../../src/patterns/summary.js';
 import {
   LAYOUT_FORMAT,
   MAX_JSON_DEPTH,
@@ -20,6 +22,10 @@ import { BlockLayout, type BlockSize, type Provenance } from '../../src/patterns
 import { layoutFromNpy, layoutToNpy } from '../../src/patterns/npy.js';
 
 const FUZZ_RUNS = fuzzRuns();
+/** Every reader runs under a small memory budget: huge declared sizes must be refused, not allocated. */
+const FUZZ_BUDGET = 256 * 2 ** 20;
+beforeAll(() => setMemoryBudget(FUZZ_BUDGET));
+afterAll(() => setMemoryBudget(undefined));
 /** Per test; generous, the whole file normally takes a few seconds. */
 const TIMEOUT_MS = 120_000;
 
@@ -34,13 +40,15 @@ function fuzzRuns(): number {
 /**
  * Runs `read`; returns its layout, or undefined when it threw one of our errors. Anything else
  * fails the property. Stricter than "a BlocksparseError": bad contents must be a FormatError (a
- * ParameterError from BlockLayout.fromCSR would mean the reader missed a check).
+ * ParameterError from BlockLayout.fromCSR would mean the reader missed a check), or a ResourceError
+ * for a size over the memory budget.
  */
 function readOrOurError(read: () => BlockLayout): BlockLayout | undefined {
   try {
     return read();
   } catch (error) {
-    if (error instanceof FormatError) return undefined;
+    // ResourceError: a size the memory budget refuses (checked before allocating).
+    if (error instanceof FormatError || error instanceof ResourceError) return undefined;
     if (error instanceof BlocksparseError) throw new Error(`a ${error.name} instead of a FormatError: ${error.message}`);
     throw error;
   }
@@ -290,6 +298,34 @@ describe(`JSON reader (${FUZZ_RUNS} inputs)`, () => {
         }),
         { numRuns: share(0.25) },
       );
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'huge dimensions (inBlocks, outBlocks up to 2^31 - 1) with tiny nnz, under a 256 MiB budget',
+    () => {
+      const dimArb = fc.oneof(fc.constantFrom(1, 2, 3, 2 ** 31 - 3, 2 ** 31 - 2, 2 ** 31 - 1, 2 ** 30), fc.integer({ min: 1, max: 2 ** 31 - 1 }));
+      const started = Date.now();
+      fc.assert(
+        fc.property(fc.constantFrom(1, 2, 3), dimArb, fc.array(fc.integer({ min: 0, max: 2 ** 31 - 1 }), { maxLength: 4 }), dimArb, (inBlocks, outBlocks, cols, declaredIn) => {
+          // A valid small-row document (cols sorted into row 0), then the same with a huge declared inBlocks.
+          const colIdx = [...new Set(cols)].sort((a, b) => a - b);
+          const rowPtr = [0, colIdx.length, ...Array(inBlocks - 1).fill(colIdx.length)];
+          const doc = { format: LAYOUT_FORMAT, version: 1, inBlocks, outBlocks, blockSize: 32, nnz: colIdx.length, rowPtr, colIdx, provenance: { generator: 'fuzz', params: {} } };
+          for (const value of [doc, { ...doc, inBlocks: declaredIn }]) {
+            const layout = readOrOurError(() => layoutFromJSON(value));
+            if (layout) {
+              checkJSONLayout(layout);
+              // The summary of a wide layout is O(nnz + inBlocks), whatever outBlocks.
+              expect(summarize(layout).nnz).toBe(layout.nnz);
+            }
+          }
+        }),
+        { numRuns: Math.max(1, Math.ceil(FUZZ_RUNS * 0.05)) },
+      );
+      // Quickly: nothing of size outBlocks is built.
+      expect(Date.now() - started).toBeLessThan(60_000);
     },
     TIMEOUT_MS,
   );
@@ -578,6 +614,21 @@ describe(`npy reader (${FUZZ_RUNS} inputs)`, () => {
           fuzzNpy(assembleNpy(parts));
         }),
         { numRuns: share(0.3) },
+      );
+    },
+    TIMEOUT_MS,
+  );
+
+  it(
+    'huge declared shapes (up to 2^31 - 1 per side) with few data bytes, under a 256 MiB budget',
+    () => {
+      const dimArb = fc.oneof(fc.constantFrom(1, 2, 2 ** 31 - 2, 2 ** 31 - 1, 2 ** 16), fc.integer({ min: 1, max: 2 ** 31 - 1 }));
+      fc.assert(
+        fc.property(dimArb, dimArb, fc.uint8Array({ maxLength: 64 }), (rows, cols, data) => {
+          const dict = `{'descr': '|u1', 'fortran_order': False, 'shape': (${rows}, ${cols}), }`;
+          fuzzNpy(Uint8Array.from([...headerBytes(dict, 1), ...data]));
+        }),
+        { numRuns: Math.max(1, Math.ceil(FUZZ_RUNS * 0.05)) },
       );
     },
     TIMEOUT_MS,

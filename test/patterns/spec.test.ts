@@ -1,4 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { ParameterError } from '../../src/errors.js';
 import { buildPatternSpec, parsePatternSpec } from '../../src/patterns/spec.js';
 import { buildPattern } from '../../src/patterns/registry.js';
 import { expectParameterError } from '../helpers/expect-error.js';
@@ -35,4 +37,38 @@ describe('pattern specs', () => {
     ];
     for (const [text, parameter] of bad) expectParameterError(() => parsePatternSpec(text), parameter);
   });
+
+  it('refuse any key given twice, and any key the pattern does not take (fuzzed), without touching prototypes', () => {
+    const prototypeNames = Object.getOwnPropertyNames(Object.prototype);
+    const allowed = ['blocks', 'in-blocks', 'out-blocks', 'block-size', 'seed', 'diagonal', 'k', 'p'];
+    const keyArb = fc.oneof(
+      fc.constantFrom('__proto__', 'constructor', 'prototype', 'hasOwnProperty', 'toString', 'valueOf', 'K', 'k ', ' p'),
+      fc.string({ minLength: 1, maxLength: 12 }).filter((key) => !/[,=:]/.test(key)),
+    );
+    fc.assert(
+      fc.property(keyArb, fc.constantFrom(...allowed), fc.constantFrom('1', '4', 'true', 'x'), (key, known, value) => {
+        const name = key.trim();
+        // A known key twice: named, whatever the values.
+        const twice = catchParameterError(() => parsePatternSpec(`ws:${known}=${value},${known}=${value}`));
+        expect(twice.parameter).toBe(known);
+        if (name === '' || allowed.includes(name)) return;
+        const unknown = catchParameterError(() => parsePatternSpec(`ws:${key}=${value}`));
+        expect(unknown.parameter).toBe(name);
+        expect(unknown.message).toContain(allowed.join(', '));
+        expect(Object.prototype).not.toHaveProperty('polluted');
+        expect(Object.getOwnPropertyNames(Object.prototype)).toEqual(prototypeNames);
+      }),
+      { numRuns: 500 },
+    );
+  });
 });
+
+function catchParameterError(run: () => unknown): ParameterError {
+  try {
+    run();
+  } catch (error) {
+    expect(error).toBeInstanceOf(ParameterError);
+    return error as ParameterError;
+  }
+  throw new Error('expected a ParameterError');
+}
