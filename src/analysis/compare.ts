@@ -59,6 +59,10 @@ export async function measureLayouts(layouts: { name: string; layout: BlockLayou
   const disconnected = checkOneOf('disconnected', options.disconnected ?? 'reachable', ['reachable', 'error'] as const, context);
   const workers = options.workers === undefined ? undefined : resolveWorkers(options.workers, context);
   const resourceErrors = checkOneOf('resourceErrors', options.resourceErrors ?? 'raise', ['raise', 'note'] as const, context);
+  // Refuse up front what would be refused later anyway, so that no metric runs for minutes first.
+  if (resourceErrors === 'raise') {
+    for (const { layout } of layouts) for (const metric of options.metrics) metric.checkResources?.(layout);
+  }
   const rows: MetricRow[] = [];
   for (const { name, layout } of layouts) {
     const metrics: Record<string, MetricValue> = {};

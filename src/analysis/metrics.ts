@@ -6,7 +6,7 @@ import { averageClustering, transitivity, triangleCount } from './clustering.js'
 import { connectedComponents, stronglyConnectedComponents } from './components.js';
 import { degreeStats } from './degrees.js';
 import { diameter } from './diameter.js';
-import { mixingDepth } from './mixing.js';
+import { mixingDepth, checkMixingMemory } from './mixing.js';
 import { averageShortestPathLength, sampledAveragePathLength, type DisconnectedMode } from './paths.js';
 import { omega, sigma } from './small-world.js';
 import { spectralGap } from './spectral.js';
@@ -43,6 +43,8 @@ export interface MetricDefinition {
   cost(n: number, m: number): number;
   /** Whether compute() reports a time estimate measured on its own first slice of work (through onEstimate). */
   measured?: boolean;
+  /** Checks, without computing, that the metric on `input` fits the memory budget (for metrics whose memory can exceed the graph's many times). */
+  checkResources?(input: AnalysisInput): void;
   compute(context: MetricContext): Promise<MetricValue>;
 }
 
@@ -68,6 +70,7 @@ const mixingMetric = (name: string, diagonal: 'keep' | 'add' | 'remove', descrip
   description,
   cost: (n, m) => (m * n) / 32 * Math.log2(n + 2),
   measured: true,
+  checkResources: (input) => checkMixingMemory([layoutOnly(input, name)]),
   async compute({ input, onProgress, onEstimate }) {
     const result = mixingDepth(layoutOnly(input, name), { diagonal, onProgress, onEstimate });
     return { value: result.depth, note: result.depth === null ? (result.reason ?? result.status) : undefined, details: result };

@@ -171,7 +171,8 @@ export function mixingBytes(blocks: number, nnz: number): number {
   return 20 * blocks * words + 64 * blocks + 24 * nnz;
 }
 
-function checkMixingMemory(layouts: BlockLayout[]): void {
+/** Checks that mixing depth over `layouts` fits the memory budget (ResourceError otherwise), before any work. */
+export function checkMixingMemory(layouts: BlockLayout[]): void {
   const n = layouts[0].inBlocks;
   let nnz = n;
   for (const layout of layouts) nnz += layout.nnz;

@@ -206,3 +206,21 @@ describe('hostile input to the analysis', () => {
     );
   });
 });
+
+describe('explicit metrics are checked together before any runs', () => {
+  it('refuses path-length,mixing-depth on a layout too large for mixing before path length starts', async () => {
+    const layout = ringLayout(20000);
+    const started: string[] = [];
+    const run = withMemoryBudget(64 * 2 ** 20, () =>
+      measureLayouts([{ name: 'ring', layout }], {
+        metrics: resolveMetrics(['path-length', 'mixing-depth']),
+        onMetric: (_name, metric) => {
+          started.push(metric.name);
+          return undefined;
+        },
+      }),
+    );
+    await expect(run).rejects.toThrow(/^mixing depth on a 20000 x 20000-block layout needs about .* over the budget of 64 MiB/);
+    expect(started).toEqual([]);
+  });
+});
