@@ -2,8 +2,9 @@ import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkInteger } from '../check.js';
 import { ParameterError } from '../errors.js';
 import { resolveRng, type RandomOptions } from '../random.js';
-import { csrFromEdges, hasEdge, toGraphology, type CSRGraph } from './csr.js';
+import { csrFromEdges, hasEdge, type CSRGraph } from './csr.js';
 import { checkGraphClass } from './graph-class.js';
+import { checkGraphMemory, graphologyView } from './memory.js';
 import { PreferentialSampler } from './preferential-sampler.js';
 
 /** Options of the Barabási-Albert generator. */
@@ -38,7 +39,8 @@ const CONTEXT = 'barabasiAlbert';
  * - seed / rng: randomness (see RandomOptions).
  *
  * Raises ParameterError (naming `order`, `m`, `initialGraph`, `seed` or `rng`) for values outside
- * those ranges.
+ * those ranges, and ResourceError, before anything is generated, when the graph would not fit the
+ * memory budget (see setMemoryBudget).
  *
  * Reference: A.-L. Barabási and R. Albert, "Emergence of scaling in random networks",
  * Science 286, 509-512, 1999.
@@ -53,6 +55,8 @@ export function barabasiAlbertCSR(options: BarabasiAlbertOptions): CSRGraph {
   const initialOrder = initial ? initial.order : m + 1;
   const initialEdges = initial ? initial.targets.length / 2 : m;
   const size = initialEdges + m * (order - initialOrder);
+  // The edge list, the sampler and the CSR (under 16 bytes per arc), plus the node-sized marks and cursors.
+  checkGraphMemory(CONTEXT, order, 2 * size, 8 * order);
   const sources = new Int32Array(size);
   const targets = new Int32Array(size);
   const sampler = new PreferentialSampler(2 * size);
@@ -107,7 +111,7 @@ export function barabasiAlbertCSR(options: BarabasiAlbertOptions): CSRGraph {
  */
 export function barabasiAlbert(GraphClass: GraphConstructor | undefined, options: BarabasiAlbertOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, CONTEXT);
-  return toGraphology(barabasiAlbertCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => barabasiAlbertCSR(options));
 }
 
 /** Checks that the initial graph is an undirected simple CSRGraph the model can grow from. */

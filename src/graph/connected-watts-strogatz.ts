@@ -2,9 +2,11 @@ import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkInteger, checkProbability } from '../check.js';
 import { GenerationError } from '../errors.js';
 import { type RandomOptions, resolveRng } from '../random.js';
-import { type CSRGraph, toGraphology } from './csr.js';
+import type { CSRGraph } from './csr.js';
 import { checkGraphClass } from './graph-class.js';
 import { checkRingParameters } from './lattice-params.js';
+import { rewiredCapacity } from './lattice-rewiring.js';
+import { checkGraphMemory, edgeSetBytes, graphologyView } from './memory.js';
 import { wattsStrogatzCSR } from './watts-strogatz.js';
 
 /** Options of `connectedWattsStrogatz`: those of `wattsStrogatz` plus the number of `tries` (default 100). */
@@ -27,8 +29,9 @@ export interface ConnectedWattsStrogatzOptions extends RandomOptions {
  * - `tries`: how many graphs to draw at most, an integer >= 1 (default 100).
  * - `seed` or `rng`: randomness (see RandomOptions); the same seed gives the same graph.
  *
- * Raises ParameterError for bad parameters, and GenerationError if none of the `tries` graphs is
- * connected (networkx raises NetworkXError there).
+ * Raises ParameterError for bad parameters, GenerationError if none of the `tries` graphs is
+ * connected (networkx raises NetworkXError there), and ResourceError, before anything is generated,
+ * when one graph would not fit the memory budget (see setMemoryBudget).
  *
  * [1] D. J. Watts and S. H. Strogatz, Collective dynamics of 'small-world' networks,
  *     Nature 393, 440-442 (1998).
@@ -39,6 +42,8 @@ export function connectedWattsStrogatzCSR(options: ConnectedWattsStrogatzOptions
   const rewireProb = checkProbability('rewireProb', options.rewireProb, context);
   const tries = checkInteger('tries', options.tries ?? 100, 1, Number.MAX_SAFE_INTEGER, context);
   const rng = resolveRng(options, context);
+  // One try's graph at a time (each is checked again by wattsStrogatzCSR), plus the search's queue and marks.
+  checkGraphMemory(context, order, order * k, edgeSetBytes(rewiredCapacity((order * k) / 2, rewireProb)) + 17 * order);
   for (let attempt = 0; attempt < tries; attempt++) {
     const graph = wattsStrogatzCSR({ order, k, rewireProb, rng });
     if (isConnected(graph)) return graph;
@@ -56,7 +61,7 @@ export function connectedWattsStrogatzCSR(options: ConnectedWattsStrogatzOptions
  */
 export function connectedWattsStrogatz(GraphClass: GraphConstructor | undefined, options: ConnectedWattsStrogatzOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, 'connectedWattsStrogatz');
-  return toGraphology(connectedWattsStrogatzCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => connectedWattsStrogatzCSR(options));
 }
 
 /** Whether an undirected CSR graph is connected (breadth-first search from node 0). */

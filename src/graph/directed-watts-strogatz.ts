@@ -1,11 +1,12 @@
 import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkProbability } from '../check.js';
 import { type RandomOptions, resolveRng } from '../random.js';
-import { type CSRGraph, sortRows, toGraphology } from './csr.js';
+import { type CSRGraph, sortRows } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
 import { checkRingParameters } from './lattice-params.js';
-import { rewireLattice } from './lattice-rewiring.js';
+import { rewireLattice, rewiredCapacity } from './lattice-rewiring.js';
+import { checkGraphMemory, edgeSetBytes, graphologyView } from './memory.js';
 
 /** Options of `directedWattsStrogatz`: a directed ring lattice of `order` nodes and out-degree `k`, arc targets rewired with `rewireProb`. */
 export interface DirectedWattsStrogatzOptions extends RandomOptions {
@@ -32,7 +33,8 @@ export interface DirectedWattsStrogatzOptions extends RandomOptions {
  * - `rewireProb`: probability of rewiring each arc, a number in [0, 1].
  * - `seed` or `rng`: randomness (see RandomOptions); the same seed gives the same graph.
  *
- * Raises ParameterError for anything else.
+ * Raises ParameterError for anything else, and ResourceError, before anything is generated, when
+ * the graph would not fit the memory budget (see setMemoryBudget).
  *
  * [1] D. J. Watts and S. H. Strogatz, Collective dynamics of 'small-world' networks,
  *     Nature 393, 440-442 (1998).
@@ -44,6 +46,9 @@ export function directedWattsStrogatzCSR(options: DirectedWattsStrogatzOptions):
   const rng = resolveRng(options, context);
   const half = k / 2;
   const m = n * k;
+  const rewiring = p > 0 && k < n - 1;
+  // The slots and the CSR, and the set of rewired arcs.
+  checkGraphMemory(context, n, m, rewiring ? edgeSetBytes(rewiredCapacity(m, p)) : 0);
 
   // Slot ((j-1)*2 + s)*n + u holds the arc u -> u+j (s = 0) or u -> u-j (s = 1), mod n, until its
   // target is rewired. A lattice arc is present iff its slot still holds its lattice target.
@@ -53,8 +58,8 @@ export function directedWattsStrogatzCSR(options: DirectedWattsStrogatzOptions):
     for (let u = 0; u < n; u++, e++) slots[e] = u - j >= 0 ? u - j : u - j + n;
   }
 
-  if (p > 0 && k < n - 1) {
-    const rewired = new EdgeSet(Math.min(m, p * m * 1.1 + 64)); // non-lattice arcs (u, w)
+  if (rewiring) {
+    const rewired = new EdgeSet(rewiredCapacity(m, p)); // non-lattice arcs (u, w)
     const joined = (u: number, w: number): boolean => {
       let d = w - u;
       if (d < 0) d += n;
@@ -87,5 +92,5 @@ export function directedWattsStrogatzCSR(options: DirectedWattsStrogatzOptions):
  */
 export function directedWattsStrogatz(GraphClass: GraphConstructor | undefined, options: DirectedWattsStrogatzOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, true, 'directedWattsStrogatz');
-  return toGraphology(directedWattsStrogatzCSR(options), Ctor);
+  return graphologyView(Ctor, true, () => directedWattsStrogatzCSR(options));
 }

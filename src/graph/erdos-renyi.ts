@@ -1,8 +1,9 @@
 import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkInteger, checkProbability } from '../check.js';
 import { resolveRng, type RandomOptions } from '../random.js';
-import { csrFromEdges, toGraphology, type CSRGraph } from './csr.js';
+import { csrFromEdges, type CSRGraph } from './csr.js';
 import { checkGraphClass } from './graph-class.js';
+import { checkGraphMemory, graphologyView } from './memory.js';
 
 /** Options of the Erdős-Rényi G(n, p) generator. */
 export interface ErdosRenyiOptions extends RandomOptions {
@@ -41,7 +42,8 @@ const MAX_ORDER = 2 ** 27;
  * - seed / rng: randomness (see RandomOptions).
  *
  * Raises ParameterError (naming `order`, `probability`, `seed` or `rng`) for values outside those
- * ranges.
+ * ranges, and ResourceError, before anything is generated, when the graph (its expected n(n-1)p
+ * arcs plus four standard deviations) would not fit the memory budget (see setMemoryBudget).
  *
  * References: P. Erdős and A. Rényi, "On random graphs I", Publ. Math. Debrecen 6, 290-297, 1959;
  * E. N. Gilbert, "Random graphs", Ann. Math. Stat. 30, 1141-1144, 1959; V. Batagelj and U. Brandes,
@@ -54,7 +56,10 @@ export function erdosRenyiCSR(options: ErdosRenyiOptions): CSRGraph {
 
   const pairs = (order * (order - 1)) / 2;
   const expected = pairs * probability;
+  // Room for the expected number of edges plus four standard deviations (and more than that, since
+  // sqrt(expected) >= the binomial's sd); past it the lists double, rarely.
   let capacity = Math.max(16, Math.min(pairs, Math.ceil(expected + 4 * Math.sqrt(expected) + 16)));
+  checkGraphMemory(CONTEXT, order, 2 * capacity, 4 * order);
   let sources = new Int32Array(capacity);
   let targets = new Int32Array(capacity);
   let count = 0;
@@ -95,5 +100,5 @@ export function erdosRenyiCSR(options: ErdosRenyiOptions): CSRGraph {
  */
 export function erdosRenyi(GraphClass: GraphConstructor | undefined, options: ErdosRenyiOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, CONTEXT);
-  return toGraphology(erdosRenyiCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => erdosRenyiCSR(options));
 }

@@ -2,9 +2,10 @@ import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkInteger } from '../check.js';
 import { GenerationError, ParameterError } from '../errors.js';
 import { resolveRng, shuffleInPlace, type RandomOptions, type Rng } from '../random.js';
-import { csrFromEdges, toGraphology, type CSRGraph } from './csr.js';
+import { csrFromEdges, type CSRGraph } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
+import { checkGraphMemory, edgeSetBytes, graphologyView } from './memory.js';
 
 /** Options of `balancedBipartite`. */
 export interface BalancedBipartiteOptions extends RandomOptions {
@@ -58,8 +59,9 @@ const MAX_TRIES = 50;
  * - seed / rng: randomness (see RandomOptions).
  *
  * Raises ParameterError (naming `sources`, `targets`, `fanIn`, `excludeDiagonal`, `seed` or `rng`) for
- * values outside those ranges; GenerationError if no valid arc set was found in 50 pairings (not
- * seen in practice).
+ * values outside those ranges; ResourceError, before anything is generated, when the arcs would not
+ * fit the memory budget (see setMemoryBudget); GenerationError if no valid arc set was found in 50
+ * pairings (not seen in practice).
  *
  * Reference: S. Gray, A. Radford and D. P. Kingma, "GPU kernels for block-sparse weights", OpenAI,
  * 2017 (the balanced random masks); the repair is the degree-preserving arc swap used with the
@@ -77,6 +79,8 @@ export function balancedBipartite(options: BalancedBipartiteOptions): ArcList {
     throw new ParameterError('fanIn', `at most ${Math.floor(0x7fffffff / targetCount)} (fanIn * targets < 2^31)`, fanIn, context);
   }
   const rng = resolveRng(options, context);
+  checkGraphMemory(context, sourceCount, fanIn * targetCount, balancedArcsExtraBytes(sourceCount, targetCount, fanIn, excludeDiagonal),
+    `sources = ${sourceCount}, targets = ${targetCount}`);
   return balancedArcs(sourceCount, targetCount, fanIn, excludeDiagonal, rng, context);
 }
 
@@ -92,7 +96,7 @@ export function balancedBipartite(options: BalancedBipartiteOptions): ArcList {
  * - seed / rng: randomness (see RandomOptions).
  *
  * Raises ParameterError (naming `order`, `fanIn`, `seed` or `rng`) for values outside those ranges;
- * GenerationError as `balancedBipartite`.
+ * ResourceError and GenerationError as `balancedBipartite`.
  *
  * Reference: S. Gray, A. Radford and D. P. Kingma, "GPU kernels for block-sparse weights", OpenAI,
  * 2017 (balanced random masks of the block-sparse LSTMs).
@@ -105,6 +109,7 @@ export function fixedFanInCSR(options: FixedFanInOptions): CSRGraph {
     throw new ParameterError('fanIn', `at most ${Math.floor(0x7fffffff / order)} (fanIn * order < 2^31)`, fanIn, context);
   }
   const rng = resolveRng(options, context);
+  checkGraphMemory(context, order, fanIn * order, balancedArcsExtraBytes(order, order, fanIn, true));
   const arcs = balancedArcs(order, order, fanIn, true, rng, context);
   return csrFromEdges(order, arcs.sources, arcs.targets, true);
 }
@@ -116,7 +121,19 @@ export function fixedFanInCSR(options: FixedFanInOptions): CSRGraph {
  */
 export function fixedFanIn(GraphClass: GraphConstructor | undefined, options: FixedFanInOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, true, 'fixedFanIn');
-  return toGraphology(fixedFanInCSR(options), Ctor);
+  return graphologyView(Ctor, true, () => fixedFanInCSR(options));
+}
+
+/**
+ * Memory of balancedArcs beyond the 16 bytes per arc of `checkGraphMemory`: the multiset of the
+ * pairing (of the arcs, or of the absent ones when drawing the complement), the stubs of a drawn
+ * complement, and the degree and cursor arrays.
+ */
+function balancedArcsExtraBytes(sourceCount: number, targetCount: number, fanIn: number, excludeDiagonal: boolean): number {
+  const arcCount = fanIn * targetCount;
+  const allowed = sourceCount * targetCount - (excludeDiagonal ? Math.min(sourceCount, targetCount) : 0);
+  const paired = Math.min(arcCount, allowed - arcCount);
+  return edgeSetBytes(paired) + 16 * paired + 20 * sourceCount + 12 * targetCount;
 }
 
 /** The checked core of balancedBipartite. */

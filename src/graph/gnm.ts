@@ -1,9 +1,10 @@
 import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkInteger } from '../check.js';
 import { resolveRng, type RandomOptions, type Rng } from '../random.js';
-import { csrFromEdges, toGraphology, type CSRGraph } from './csr.js';
+import { csrFromEdges, type CSRGraph } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
+import { checkGraphMemory, edgeSetBytes, graphologyView } from './memory.js';
 
 /** Options of the Erdős-Rényi G(n, m) generator. */
 export interface GnmOptions extends RandomOptions {
@@ -32,7 +33,9 @@ const CONTEXT = 'gnm';
  * - size: number of edges m, an integer in [0, n(n-1)/2].
  * - seed / rng: randomness (see RandomOptions).
  *
- * Raises ParameterError (naming `order`, `size`, `seed` or `rng`) for values outside those ranges.
+ * Raises ParameterError (naming `order`, `size`, `seed` or `rng`) for values outside those ranges,
+ * and ResourceError, before anything is generated, when the graph would not fit the memory budget
+ * (see setMemoryBudget).
  *
  * References: P. Erdős and A. Rényi, "On random graphs I", Publ. Math. Debrecen 6, 290-297, 1959;
  * networkx's gnm_random_graph.
@@ -42,6 +45,8 @@ export function gnmCSR(options: GnmOptions): CSRGraph {
   const pairs = (order * (order - 1)) / 2;
   const size = checkInteger('size', options.size, 0, pairs, CONTEXT);
   const rng = resolveRng(options, CONTEXT);
+  // The pair lists and CSRs, the set of drawn pairs (present or absent ones), the node-sized cursors.
+  checkGraphMemory(CONTEXT, order, 2 * size, edgeSetBytes(Math.min(size, pairs - size)) + 8 * order);
 
   if (size <= pairs / 2) {
     const { sources, targets } = distinctPairs(order, size, rng);
@@ -75,7 +80,7 @@ export function gnmCSR(options: GnmOptions): CSRGraph {
  */
 export function gnm(GraphClass: GraphConstructor | undefined, options: GnmOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, CONTEXT);
-  return toGraphology(gnmCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => gnmCSR(options));
 }
 
 /** `count` distinct uniform pairs (u, v), u < v, of nodes 0..order-1, by rejection. */

@@ -1,8 +1,9 @@
 import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkInteger, checkProbability } from '../check.js';
 import { resolveRng, type RandomOptions, type Rng } from '../random.js';
-import { csrFromEdges, toGraphology, type CSRGraph } from './csr.js';
+import { csrFromEdges, type CSRGraph } from './csr.js';
 import { checkGraphClass } from './graph-class.js';
+import { checkGraphMemory, graphologyView } from './memory.js';
 import { PreferentialSampler } from './preferential-sampler.js';
 
 /** Options of the Holme-Kim (power-law cluster) generator. */
@@ -47,7 +48,8 @@ const CONTEXT = 'holmeKim';
  * - seed / rng: randomness (see RandomOptions).
  *
  * Raises ParameterError (naming `order`, `m`, `triangleProb`, `seed` or `rng`) for values outside
- * those ranges.
+ * those ranges, and ResourceError, before anything is generated, when the graph would not fit the
+ * memory budget (see setMemoryBudget).
  *
  * Reference: P. Holme and B. J. Kim, "Growing scale-free networks with tunable clustering",
  * Phys. Rev. E 65, 026107, 2002.
@@ -59,6 +61,8 @@ export function holmeKimCSR(options: HolmeKimOptions): CSRGraph {
   const rng = resolveRng(options, CONTEXT);
 
   const size = (order - m) * m;
+  // Edge list, linked adjacency, sampler and CSR: about 20 bytes per arc; node-sized heads, marks, cursors.
+  checkGraphMemory(CONTEXT, order, 2 * size, 8 * size + 12 * order + 4 * m);
   const sources = new Int32Array(size);
   const targets = new Int32Array(size);
   // Growing adjacency as linked lists in typed arrays: slot e holds a neighbour, next[e] the next slot.
@@ -122,7 +126,7 @@ export function holmeKimCSR(options: HolmeKimOptions): CSRGraph {
  */
 export function holmeKim(GraphClass: GraphConstructor | undefined, options: HolmeKimOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, CONTEXT);
-  return toGraphology(holmeKimCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => holmeKimCSR(options));
 }
 
 /** A preferential draw among nodes not yet linked to `source` (there are always some: fewer than m links, at least m nodes). */

@@ -2,6 +2,14 @@ import type { Rng } from '../random.js';
 import type { EdgeSet } from './edge-set.js';
 import { geometricGap, uniformNode } from './lattice-sampling.js';
 
+/**
+ * The room to reserve for the rewired edges of a lattice of `slots` edges: 10% over the expected
+ * number, plus a little (the set grows if ever needed), and never more than every slot.
+ */
+export function rewiredCapacity(slots: number, rewireProb: number): number {
+  return Math.min(slots, rewireProb * slots * 1.1 + 64);
+}
+
 /** A lattice whose edges sit in slots, as the Watts-Strogatz generators lay it out for `rewireLattice`. */
 export interface RewirableLattice {
   /** Number of nodes. */

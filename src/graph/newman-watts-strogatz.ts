@@ -1,12 +1,14 @@
 import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkProbability } from '../check.js';
 import { type RandomOptions, resolveRng } from '../random.js';
-import { type CSRGraph, toGraphology } from './csr.js';
+import type { CSRGraph } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
 import { checkRingParameters } from './lattice-params.js';
 import { ringLatticeCSRFrom } from './lattice-ring-csr.js';
+import { rewiredCapacity } from './lattice-rewiring.js';
 import { geometricGap, uniformNode } from './lattice-sampling.js';
+import { checkGraphMemory, edgeSetBytes, graphologyView } from './memory.js';
 
 /** Options of `newmanWattsStrogatz`: a ring lattice of `order` nodes and degree `k`, plus shortcuts with `shortcutProb` per edge. */
 export interface NewmanWattsStrogatzOptions extends RandomOptions {
@@ -37,7 +39,8 @@ export interface NewmanWattsStrogatzOptions extends RandomOptions {
  * - `seed` or `rng`: randomness (see RandomOptions); the same seed gives the same graph.
  *
  * Raises ParameterError for anything else (networkx floors an odd k and returns a complete graph
- * for k == order; we raise instead).
+ * for k == order; we raise instead), and ResourceError, before anything is generated, when the
+ * graph would not fit the memory budget (see setMemoryBudget).
  *
  * [1] M. E. J. Newman and D. J. Watts, Renormalization group analysis of the small-world network
  *     model, Physics Letters A 263, 341-346 (1999).
@@ -49,8 +52,10 @@ export function newmanWattsStrogatzCSR(options: NewmanWattsStrogatzOptions): CSR
   const p = checkProbability('shortcutProb', options.shortcutProb, context);
   const rng = resolveRng(options, context);
   const half = k / 2;
+  // About n*k*p/2 shortcuts, each two arcs; the set of shortcuts, degrees and bucketed extras.
+  checkGraphMemory(context, n, n * k * (1 + p), edgeSetBytes(rewiredCapacity(n * half, p)) + 12 * n);
   const degree = new Int32Array(n).fill(k);
-  const shortcuts = new EdgeSet(Math.min(n * half, p * n * half * 1.1 + 64)); // as (min, max)
+  const shortcuts = new EdgeSet(rewiredCapacity(n * half, p)); // as (min, max)
 
   const tryShortcut = (u: number): void => {
     if (degree[u] >= n - 1) return;
@@ -99,5 +104,5 @@ export function newmanWattsStrogatzCSR(options: NewmanWattsStrogatzOptions): CSR
  */
 export function newmanWattsStrogatz(GraphClass: GraphConstructor | undefined, options: NewmanWattsStrogatzOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, 'newmanWattsStrogatz');
-  return toGraphology(newmanWattsStrogatzCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => newmanWattsStrogatzCSR(options));
 }

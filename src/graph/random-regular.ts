@@ -2,9 +2,10 @@ import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkInteger } from '../check.js';
 import { GenerationError, ParameterError } from '../errors.js';
 import { resolveRng, shuffleInPlace, type RandomOptions, type Rng } from '../random.js';
-import { csrFromEdges, toGraphology, type CSRGraph } from './csr.js';
+import { csrFromEdges, type CSRGraph } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
+import { checkGraphMemory, edgeSetBytes, graphologyView } from './memory.js';
 
 /** Options of the random regular graph generator. */
 export interface RandomRegularOptions extends RandomOptions {
@@ -44,8 +45,9 @@ const MAX_ROUNDS = 1000;
  * - seed / rng: randomness (see RandomOptions).
  *
  * Raises ParameterError (naming `order`, `degree`, `seed` or `rng`) for values outside those ranges
- * or n*d odd; GenerationError if no graph was found within 200 tries of at most 1000 rounds each
- * (not seen in practice).
+ * or n*d odd; ResourceError, before anything is generated, when the graph would not fit the memory
+ * budget (see setMemoryBudget); GenerationError if no graph was found within 200 tries of at most
+ * 1000 rounds each (not seen in practice).
  *
  * References: A. Steger and N. C. Wormald, "Generating random regular graphs quickly",
  * Combinatorics, Probability and Computing 8, 377-396, 1999; J. H. Kim and V. H. Vu, "Generating
@@ -61,6 +63,8 @@ export function randomRegularCSR(options: RandomRegularOptions): CSRGraph {
 
   const complement = degree > (order - 1) / 2;
   const drawn = complement ? order - 1 - degree : degree;
+  // Points, pairs and CSRs (the drawn graph and its complement), the set of pairs, the node-sized buffers.
+  checkGraphMemory(CONTEXT, order, order * degree, edgeSetBytes((order * drawn) / 2) + 16 * order);
   let edges: { sources: Int32Array; targets: Int32Array } | null = { sources: new Int32Array(0), targets: new Int32Array(0) };
   if (drawn > 0) {
     edges = null;
@@ -80,7 +84,7 @@ export function randomRegularCSR(options: RandomRegularOptions): CSRGraph {
  */
 export function randomRegular(GraphClass: GraphConstructor | undefined, options: RandomRegularOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, CONTEXT);
-  return toGraphology(randomRegularCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => randomRegularCSR(options));
 }
 
 /** One try of the pairing algorithm: the edges (u < v) of a d-regular graph, or null if it got stuck. */

@@ -1,7 +1,8 @@
 import type { AbstractGraph, GraphConstructor } from 'graphology-types';
-import { type CSRGraph, toGraphology } from './csr.js';
+import type { CSRGraph } from './csr.js';
 import { checkGraphClass } from './graph-class.js';
 import { checkRingParameters } from './lattice-params.js';
+import { checkGraphMemory, graphologyView } from './memory.js';
 
 /** Options of `ringLattice`: `order` nodes on a ring, each joined to its `k` nearest neighbours. */
 export interface RingLatticeOptions {
@@ -18,14 +19,16 @@ export interface RingLatticeOptions {
  * - `order`: number of nodes, an integer >= 3.
  * - `k`: number of nearest neighbours, an even integer in [2, order - 1].
  *
- * Raises ParameterError for anything else. networkx floors an odd k to k - 1 and turns k == order
- * into a complete graph; we raise instead of silently changing the input.
+ * Raises ParameterError for anything else, and ResourceError, before anything is generated, when
+ * the graph would not fit the memory budget (see setMemoryBudget). networkx floors an odd k to
+ * k - 1 and turns k == order into a complete graph; we raise instead of silently changing the input.
  *
  * [1] D. J. Watts and S. H. Strogatz, Collective dynamics of 'small-world' networks,
  *     Nature 393, 440-442 (1998).
  */
 export function ringLatticeCSR(options: RingLatticeOptions): CSRGraph {
   const { order: n, k } = checkRingParameters(options.order, options.k, 'ringLattice');
+  checkGraphMemory('ringLattice', n, n * k);
   const half = k / 2;
   const offsets = new Int32Array(n + 1);
   const targets = new Int32Array(n * k);
@@ -49,5 +52,5 @@ export function ringLatticeCSR(options: RingLatticeOptions): CSRGraph {
  */
 export function ringLattice(GraphClass: GraphConstructor | undefined, options: RingLatticeOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, 'ringLattice');
-  return toGraphology(ringLatticeCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => ringLatticeCSR(options));
 }

@@ -2,11 +2,12 @@ import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkInteger, checkProbability } from '../check.js';
 import { ParameterError } from '../errors.js';
 import { type RandomOptions, resolveRng } from '../random.js';
-import { type CSRGraph, csrFromEdges, toGraphology } from './csr.js';
+import { type CSRGraph, csrFromEdges } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
 import { MAX_CSR_ENTRIES } from './lattice-params.js';
-import { rewireLattice } from './lattice-rewiring.js';
+import { rewireLattice, rewiredCapacity } from './lattice-rewiring.js';
+import { checkGraphMemory, edgeSetBytes, graphologyView } from './memory.js';
 
 /** Options of `wattsStrogatz2d`: a `width` x `height` torus, neighbourhood `radius` (default 1), rewiring with `rewireProb`. */
 export interface WattsStrogatz2dOptions extends RandomOptions {
@@ -39,7 +40,8 @@ export interface WattsStrogatz2dOptions extends RandomOptions {
  * - `rewireProb`: probability of rewiring each edge, a number in [0, 1].
  * - `seed` or `rng`: randomness (see RandomOptions); the same seed gives the same graph.
  *
- * Raises ParameterError for anything else.
+ * Raises ParameterError for anything else, and ResourceError, before anything is generated, when
+ * the graph would not fit the memory budget (see setMemoryBudget).
  *
  * [1] D. J. Watts and S. H. Strogatz, Collective dynamics of 'small-world' networks,
  *     Nature 393, 440-442 (1998).
@@ -56,6 +58,9 @@ export function wattsStrogatz2dCSR(options: WattsStrogatz2dOptions): CSRGraph {
     throw new ParameterError('width * height', `at most ${Math.floor(MAX_CSR_ENTRIES / (2 * forward))} for radius ${radius}`, n, context);
   }
   const rng = resolveRng(options, context);
+  const m = n * forward;
+  // The slots (sources and targets), the set of rewired edges, degrees and the CSR's fill cursors.
+  checkGraphMemory(context, n, 2 * m, (p > 0 ? edgeSetBytes(rewiredCapacity(m, p)) : 0) + 8 * n, `width = ${width}, height = ${height}`);
 
   // Forward offsets, and a table from (dx, dy) in [-radius, radius]^2 to the offset index o
   // (forward) or -(o+1) (the reverse of forward offset o).
@@ -75,7 +80,6 @@ export function wattsStrogatz2dCSR(options: WattsStrogatz2dOptions): CSRGraph {
   }
 
   // Slot e = o*n + u holds the lattice edge (u, u + offset o) until rewired (then its target is w).
-  const m = n * forward;
   const sources = new Int32Array(m);
   const targets = new Int32Array(m);
   for (let o = 0, e = 0; o < forward; o++) {
@@ -90,7 +94,7 @@ export function wattsStrogatz2dCSR(options: WattsStrogatz2dOptions): CSRGraph {
 
   if (p > 0) {
     const degree = new Int32Array(n).fill(2 * forward);
-    const rewired = new EdgeSet(Math.min(m, p * m * 1.1 + 64)); // non-lattice edges as (min, max)
+    const rewired = new EdgeSet(rewiredCapacity(m, p)); // non-lattice edges as (min, max)
     const joined = (u: number, w: number): boolean => {
       const uRow = (u / width) | 0;
       const wRow = (w / width) | 0;
@@ -118,5 +122,5 @@ export function wattsStrogatz2dCSR(options: WattsStrogatz2dOptions): CSRGraph {
  */
 export function wattsStrogatz2d(GraphClass: GraphConstructor | undefined, options: WattsStrogatz2dOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, 'wattsStrogatz2d');
-  return toGraphology(wattsStrogatz2dCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => wattsStrogatz2dCSR(options));
 }

@@ -1,12 +1,13 @@
 import type { AbstractGraph, GraphConstructor } from 'graphology-types';
 import { checkProbability } from '../check.js';
 import { type RandomOptions, resolveRng } from '../random.js';
-import { type CSRGraph, toGraphology } from './csr.js';
+import type { CSRGraph } from './csr.js';
 import { EdgeSet } from './edge-set.js';
 import { checkGraphClass } from './graph-class.js';
 import { checkRingParameters } from './lattice-params.js';
-import { rewireLattice } from './lattice-rewiring.js';
+import { rewireLattice, rewiredCapacity } from './lattice-rewiring.js';
 import { ringLatticeCSRFrom } from './lattice-ring-csr.js';
+import { checkGraphMemory, edgeSetBytes, graphologyView } from './memory.js';
 
 /** Options of `wattsStrogatz`: a ring lattice of `order` nodes and degree `k`, each edge rewired with `rewireProb`. */
 export interface WattsStrogatzOptions extends RandomOptions {
@@ -35,8 +36,9 @@ export interface WattsStrogatzOptions extends RandomOptions {
  * - `rewireProb`: probability of rewiring each edge, a number in [0, 1].
  * - `seed` or `rng`: randomness (see RandomOptions); the same seed gives the same graph.
  *
- * Raises ParameterError for anything else. networkx floors an odd k and returns a complete graph
- * for k == order; we raise instead.
+ * Raises ParameterError for anything else, and ResourceError, before anything is generated, when
+ * the graph would not fit the memory budget (see setMemoryBudget). networkx floors an odd k and
+ * returns a complete graph for k == order; we raise instead.
  *
  * [1] D. J. Watts and S. H. Strogatz, Collective dynamics of 'small-world' networks,
  *     Nature 393, 440-442 (1998).
@@ -48,6 +50,8 @@ export function wattsStrogatzCSR(options: WattsStrogatzOptions): CSRGraph {
   const rng = resolveRng(options, context);
   const half = k / 2;
   const m = n * half;
+  // The CSR and slots, the set of rewired edges, and the degrees and bucketed extras (node-sized).
+  checkGraphMemory(context, n, n * k, edgeSetBytes(rewiredCapacity(m, p)) + 12 * n);
 
   // Edge slot e = (j-1)*n + u holds the lattice edge (u, u+j mod n) until it is rewired, when its
   // target is overwritten by w. A lattice pair is present iff its slot still holds its target.
@@ -56,7 +60,7 @@ export function wattsStrogatzCSR(options: WattsStrogatzOptions): CSRGraph {
     for (let u = 0; u < n; u++, e++) targets[e] = u + j < n ? u + j : u + j - n;
   }
   const degree = new Int32Array(n).fill(k);
-  const rewired = new EdgeSet(Math.min(m, p * m * 1.1 + 64)); // non-lattice edges as (min, max)
+  const rewired = new EdgeSet(rewiredCapacity(m, p)); // non-lattice edges as (min, max)
   const joined = (u: number, w: number): boolean => {
     let d = w - u;
     if (d < 0) d += n;
@@ -75,5 +79,5 @@ export function wattsStrogatzCSR(options: WattsStrogatzOptions): CSRGraph {
  */
 export function wattsStrogatz(GraphClass: GraphConstructor | undefined, options: WattsStrogatzOptions): AbstractGraph {
   const Ctor = checkGraphClass(GraphClass, false, 'wattsStrogatz');
-  return toGraphology(wattsStrogatzCSR(options), Ctor);
+  return graphologyView(Ctor, false, () => wattsStrogatzCSR(options));
 }
