@@ -98,3 +98,14 @@ describe('gunzipChecked', () => {
     expect(() => gunzipChecked(Uint8Array.of(1, 2, 3), 'x')).toThrow(FormatError);
   });
 });
+
+describe('the public entry point', () => {
+  it('exports the budget, the checked reader, the lock and printable()', async () => {
+    const api = await import('../src/index.js');
+    expect(api.setMemoryBudget).toBe(setMemoryBudget);
+    expect(api.withMemoryBudget(2 ** 20 * 4, () => api.memoryBudget())).toBe(2 ** 22);
+    expect(api.readFileChecked).toBe(readFileChecked);
+    expect(typeof api.lockDirectory).toBe('function');
+    expect(api.printable('\u0007')).toBe('\\x07');
+  });
+});
