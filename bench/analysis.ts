@@ -17,6 +17,9 @@ import type { CSRGraph } from '../src/graph/csr.js';
 import { writeEdgeList } from './edge-list.js';
 import { wattsStrogatzCSR } from '../src/graph/watts-strogatz.js';
 import { benchSigma } from './sigma.js';
+import { recordStdout } from './record.js';
+
+recordStdout('analysis');
 
 const PYTHON = process.env.BLOCKSPARSE_PYTHON ?? '/usr/bin/python3';
 const K = 16;

@@ -9,6 +9,9 @@ import os from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { edgeCount } from '../src/graph/csr.js';
 import { wattsStrogatzCSR } from '../src/graph/watts-strogatz.js';
+import { recordStdout } from './record.js';
+
+recordStdout('generate');
 
 const PYTHON = process.env.BLOCKSPARSE_PYTHON ?? '/usr/bin/python3';
 const K = 16;

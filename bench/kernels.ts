@@ -16,6 +16,9 @@ import { parseArgs } from 'node:util';
 import { benchCases, FULL_BENCH_GRID, runKernelBench, type BenchProduct, type KernelBenchRow } from '../src/kernels/bench.js';
 import { getBackend, type BackendChoice } from '../src/kernels/get-backend.js';
 import { formatBenchTable } from '../src/cli/bench-table.js';
+import { recordStdout } from './record.js';
+
+recordStdout('kernels');
 
 const PYTHON = '/usr/bin/python3';
 

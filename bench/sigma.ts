@@ -21,6 +21,7 @@ import { sigma } from '../src/analysis/small-world.js';
 import { connectedWattsStrogatzCSR } from '../src/graph/connected-watts-strogatz.js';
 import type { CSRGraph } from '../src/graph/csr.js';
 import { writeEdgeList } from './edge-list.js';
+import { recordStdout } from './record.js';
 
 const PYTHON = process.env.BLOCKSPARSE_PYTHON ?? '/usr/bin/python3';
 const K = 10;
@@ -106,6 +107,7 @@ export async function benchSigma(): Promise<string[]> {
 }
 
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  recordStdout('sigma');
   console.log(`node ${process.version}, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown cpu'}), load ${os.loadavg()[0].toFixed(2)}`);
   for (const line of await benchSigma()) console.log(line);
 }

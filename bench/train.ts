@@ -25,6 +25,9 @@ import type { Layer } from '../src/train/layers/layer.js';
 import { Linear } from '../src/train/layers/linear.js';
 import { Sequential } from '../src/train/layers/sequential.js';
 import { Adam } from '../src/train/optimizers.js';
+import { recordStdout } from './record.js';
+
+recordStdout('train');
 
 const PYTHON = '/usr/bin/python3';
 const { values } = parseArgs({

@@ -11,5 +11,6 @@ export { oneLine, printable } from './printable.js';
 export * from './graph/index.js';
 export * from './patterns/index.js';
 export * from './analysis/index.js';
+export * from './render/index.js';
 export * from './kernels/index.js';
 export * from './train/index.js';

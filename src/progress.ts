@@ -1,5 +1,5 @@
 import cliProgress from 'cli-progress';
-import type { TimeEstimate } from './analysis/estimate.js';
+import type { TimeEstimate } from './estimate.js';
 
 /** A progress reporter: update(done, total) and stop(); silent when stderr is not a terminal. */
 export interface Progress {

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-// The README's API example, through the package's public entry point.
+// The README's API tour (README.md, "A tour of the API"; also in docs/patterns.md, "API"), through the package's public entry point.
 import {
   buildPattern, wattsStrogatzCSR, layoutFromGraph, randomLayout, union, summarize, saveLayout, loadLayout,
   saveLayoutPicture, BlocksparseError, ParameterError,

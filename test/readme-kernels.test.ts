@@ -1,6 +1,8 @@
 import ndarray from 'ndarray';
 import { describe, expect, it } from 'vitest';
-// The README's kernel and training examples, through the package's public entry point.
+import { FAST_TIER } from './helpers/tier.js';
+// The kernel and training examples of the manual (docs/kernels.md and docs/training.md, moved there
+// from the README), through the package's public entry point.
 import { Activation, Adam, BlockSparseLinear, buildPattern, getBackend, Linear, Sequential } from '../src/index.js';
 
 describe('README kernel and training examples', () => {
@@ -55,7 +57,7 @@ describe('README kernel and training examples', () => {
   });
 });
 
-describe('README training-loop example', () => {
+describe.skipIf(FAST_TIER)('README training-loop example', () => {
   it('prunes during train() and records the provenance', async () => {
     const { buildMLP, train, Adam, gradualPruning, loadFashionMNIST, buildPatternSpec, BlockSparseLinear } = await import('../src/index.js');
     const backend = await getBackend('cpu', { threads: 1 });

@@ -4,7 +4,7 @@ import type { Seed } from '../random.js';
 import type { BlockLayout } from '../patterns/layout.js';
 import { summarize, type LayoutSummary } from '../patterns/summary.js';
 import { DisconnectedGraphError, EmptyGraphError, UndirectedOnlyError } from './errors.js';
-import type { TimeEstimate } from './estimate.js';
+import type { TimeEstimate } from '../estimate.js';
 import type { MetricDefinition, MetricValue } from './metrics.js';
 import type { DisconnectedMode } from './paths.js';
 import { resolveWorkers } from './worker-pool.js';

@@ -3,7 +3,7 @@ import { type AnalysisInput, analysisGraph } from './adapter.js';
 import { bfsDistances } from './bfs.js';
 import { assertConnected } from './components.js';
 import { EmptyGraphError } from './errors.js';
-import { measuredEstimate, secondsSince, type TimeEstimate } from './estimate.js';
+import { measuredEstimate, secondsSince, type TimeEstimate } from '../estimate.js';
 import { checkAnalysisMemory, type ResourceSubject, subjectOf } from './resources.js';
 import { resolveWorkers, runSweep, type SweepOptions } from './worker-pool.js';
 

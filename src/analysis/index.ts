@@ -12,5 +12,3 @@ export * from './mixing.js';
 export * from './metrics.js';
 export * from './compare.js';
 export * from './sweep.js';
-export * from './plot.js';
-export * from './plots.js';

@@ -10,7 +10,7 @@ import { mixingDepth, checkMixingMemory } from './mixing.js';
 import { averageShortestPathLength, sampledAveragePathLength, type DisconnectedMode } from './paths.js';
 import { omega, sigma } from './small-world.js';
 import { spectralGap } from './spectral.js';
-import type { TimeEstimate } from './estimate.js';
+import type { TimeEstimate } from '../estimate.js';
 
 /** One metric's outcome: a number for tables (null when undefined for this input) and the full result. */
 export interface MetricValue {
@@ -28,7 +28,9 @@ export interface MetricContext {
   disconnected: DisconnectedMode;
   /** Sources for sampled path length. */
   samples: number;
+  /** Worker threads for path searches (default: the cores). */
   workers?: number;
+  /** Called as work completes, for a progress bar. */
   onProgress?: (done: number, total: number) => void;
   /** Called with the metric's time measured on a first slice of its work (metrics with `measured`). */
   onEstimate?: (estimate: TimeEstimate) => void;
@@ -45,6 +47,7 @@ export interface MetricDefinition {
   measured?: boolean;
   /** Checks, without computing, that the metric on `input` fits the memory budget (for metrics whose memory can exceed the graph's many times). */
   checkResources?(input: AnalysisInput): void;
+  /** Computes the metric on the context's graph. */
   compute(context: MetricContext): Promise<MetricValue>;
 }
 

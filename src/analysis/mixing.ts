@@ -1,7 +1,7 @@
 import { checkInteger, checkOneOf } from '../check.js';
 import { ParameterError, ShapeError } from '../errors.js';
 import { BlockLayout } from '../patterns/layout.js';
-import { measuredEstimate, secondsSince, type TimeEstimate } from './estimate.js';
+import { measuredEstimate, secondsSince, type TimeEstimate } from '../estimate.js';
 import { checkAnalysisMemory } from './resources.js';
 
 /** How the diagonal (self-blocks (c, c)) of each layout is treated: as given, forced on, or removed. */

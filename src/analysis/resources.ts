@@ -1,7 +1,6 @@
 import { checkMemory } from '../budget.js';
 import type { CSRGraph } from '../graph/csr.js';
 import { BlockLayout } from '../patterns/layout.js';
-import type { AnalysisInput } from './adapter.js';
 
 /** What a metric is computed on, for resource messages: a layout by its shape, a graph by its size. */
 export type ResourceSubject = BlockLayout | CSRGraph | { order: number; size?: number };
@@ -30,7 +29,10 @@ export function csrBytes(order: number, arcs: number): number {
   return 4 * (order + 1) + 4 * arcs;
 }
 
-/** The subject to name in messages for a metric's input: the layout itself, else its graph. */
-export function subjectOf(input: AnalysisInput, graph: CSRGraph): ResourceSubject {
+/**
+ * The subject to name in messages for a metric's input (an AnalysisInput: typed `unknown` here, as
+ * adapter.ts imports this file): the layout itself, else its graph.
+ */
+export function subjectOf(input: unknown, graph: CSRGraph): ResourceSubject {
   return input instanceof BlockLayout ? input : graph;
 }

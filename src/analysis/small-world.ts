@@ -5,7 +5,7 @@ import { type AnalysisInput, analysisGraph } from './adapter.js';
 import { averageClustering, transitivity } from './clustering.js';
 import { UndirectedOnlyError } from './errors.js';
 import { averageShortestPathLength } from './paths.js';
-import { type TimeEstimate } from './estimate.js';
+import { type TimeEstimate } from '../estimate.js';
 import { latticeReference, randomReference } from './references.js';
 
 /** Options of `sigma` and `omega`. */

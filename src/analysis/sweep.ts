@@ -4,7 +4,7 @@ import type { Seed } from '../random.js';
 import { buildPattern, findPattern, type BuildPatternOptions } from '../patterns/registry.js';
 import { averageShortestPathLength } from './paths.js';
 import { averageClustering } from './clustering.js';
-import { measuredEstimate, secondsSince, type TimeEstimate } from './estimate.js';
+import { measuredEstimate, secondsSince, type TimeEstimate } from '../estimate.js';
 
 /** Mean, sample standard deviation and count of one metric over seeds. */
 export interface SeedStats {

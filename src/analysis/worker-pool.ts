@@ -1,11 +1,12 @@
 import os from 'node:os';
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { checkInteger } from '../check.js';
 import { type CSRGraph } from '../graph/csr.js';
 import { reverseGraph } from './adapter.js';
 import { MAX_WORDS, MultiSourceBFS, searchOneBatch, type SourceStats, type SweepWorkerData } from './bfs-bitparallel.js';
-import { measuredEstimate, secondsSince, type TimeEstimate } from './estimate.js';
+import { measuredEstimate, secondsSince, type TimeEstimate } from '../estimate.js';
 import { checkAnalysisMemory, csrBytes, type ResourceSubject } from './resources.js';
+import { startWorker } from '../workers.js';
 
 /** Graphs with fewer nodes than this are searched in the calling thread (starting workers would cost more). */
 export const IN_THREAD_BELOW = 2048;
@@ -167,13 +168,11 @@ export async function runSweep(
     check();
   }
 
-  const url = workerEntry();
   const pool: Worker[] = [];
   try {
     const workerCount = callerSearches ? threads - 1 : threads;
     for (let i = 0; i < workerCount; i++) {
-      // No inherited Node options: the parent's (--inspect, --import tsx, ...) are not for workers.
-      const worker = new Worker(url, { workerData: { ...data, slot: i + 1 }, execArgv: [] });
+      const worker = startWorker(import.meta.url, 'paths-worker', { ...data, slot: i + 1 });
       pool.push(worker);
       worker.on('message', check);
       worker.on('error', markFailed);
@@ -267,20 +266,4 @@ function chooseWords(order: number, sources: number, threads: number): number {
   while (words > 1 && 3 * order * words * 4 > BITSET_BUDGET_BYTES) words >>= 1;
   while (words > 1 && Math.ceil(sources / (32 * words)) < threads) words >>= 1;
   return words;
-}
-
-/**
- * The worker module. From compiled JavaScript it is the sibling paths-worker.js. From TypeScript
- * source (vitest, tsx) it is paths-worker.ts, loaded by a three-line bootstrap module that first
- * registers tsx's loader in the worker: on Node 20, `execArgv: ['--import', tsx]` runs tsx in the
- * worker but its hooks do not reach the worker's own imports (a .ts entry fails with
- * ERR_UNKNOWN_FILE_EXTENSION).
- */
-function workerEntry(): URL {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new URL('./paths-worker.js', here);
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./paths-worker.ts', here).href;
-  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)};\nregister();\nawait import(${JSON.stringify(entry)});\n`;
-  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
 }

@@ -1,8 +1,8 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { BACKEND_CHOICES, getBackend, type BackendChoice } from '../kernels/get-backend.js';
+import { getBackend, type BackendChoice } from '../kernels/get-backend.js';
 import { BENCH_PRODUCTS, benchCases, formatSeconds, runKernelBench, SHORT_BENCH_GRID, type BenchProduct } from '../kernels/bench.js';
 import type { BlockSize } from '../patterns/layout.js';
-import { checkThreadCount, parseIntegerOption, parseNumberOption, parseSeedOption } from './options.js';
+import { backendOption, checkThreadCount, parseIntegerOption, parseNumberOption, seedOption } from './options.js';
 import { formatBenchTable } from './bench-table.js';
 
 /** Commander parser for a comma-separated list, each item through `parse`. */
@@ -25,7 +25,7 @@ export function addBenchCommand(program: Command): void {
   program
     .command('bench')
     .description('time the block-sparse kernels against the dense matmul on the same backend (C = K = --features, random layouts)')
-    .addOption(new Option('--backend <name>', 'kernel backend: auto takes a hardware WebGPU adapter, else the CPU').choices(BACKEND_CHOICES as string[]).default('auto'))
+    .addOption(backendOption())
     .addOption(new Option('--products <list>', `products: ${BENCH_PRODUCTS.join(', ')}`).argParser(listOf(parseProduct)).default(g.products, g.products.join(',')))
     .addOption(new Option('--block-sizes <list>', 'block sizes (8, 16, 32)').argParser(listOf(parseIntegerOption)).default(g.blockSizes, g.blockSizes.join(',')))
     .addOption(new Option('--densities <list>', 'fractions of blocks present, in (0, 1]').argParser(listOf(parseNumberOption)).default(g.densities, g.densities.join(',')))
@@ -35,7 +35,7 @@ export function addBenchCommand(program: Command): void {
     .addOption(new Option('--statistic <which>', 'report the median of 3 measurements, or the fastest (noise only adds time)').choices(['median', 'min']).default('median'))
     .addOption(new Option('--threads <int>', 'CPU backend threads, at most the cores unless --oversubscribe (default: every core)').argParser(parseIntegerOption))
     .option('--oversubscribe', 'allow more --threads than this machine has cores', false)
-    .addOption(new Option('--seed <seed>', 'seed of the layouts and data').argParser(parseSeedOption).default(0))
+    .addOption(seedOption('seed of the layouts and data'))
     .option('--json', 'print one JSON object: the backend and one row per case', false)
     .action(async (options: BenchCliOptions) => runBench(options));
 }

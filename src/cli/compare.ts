@@ -3,16 +3,16 @@ import { basename } from 'node:path';
 import { Command, Option } from 'commander';
 import type { MetricRow } from '../analysis/compare.js';
 import { METRICS } from '../analysis/metrics.js';
-import { comparePlot } from '../analysis/plots.js';
-import { savePlot } from '../analysis/plot.js';
+import { comparePlot } from '../render/analysis-plots.js';
+import { formatPercent } from '../render/number-format.js';
+import { savePlot } from '../render/vega-plot.js';
 import { mixingDepth } from '../analysis/mixing.js';
 import { loadLayout } from '../patterns/files.js';
 import type { BlockLayout, BlockSize } from '../patterns/layout.js';
 import { buildPatternSpec } from '../patterns/spec.js';
-import { formatPercent } from './describe.js';
 import { jsonReplacer } from './inspect.js';
 import { addMetricOptions, checkMetricOptions, DEFAULT_METRICS_OPTION, measureFromOptions } from './measure.js';
-import { parseIntegerOption } from './options.js';
+import { blockSizeOption, parseIntegerOption } from './options.js';
 import { formatTable, formatValue } from './table.js';
 
 /** Adds `compare <layouts...>`: one row per layout (file or pattern spec), one column per metric, and a plot. */
@@ -22,7 +22,7 @@ export function addCompareCommand(program: Command): void {
     .description('compare layouts side by side: files (.json/.npy) or pattern specs like "watts-strogatz:k=8,p=0.1"')
     .argument('<layouts...>', 'layout files, or specs <pattern>[:key=value,...] (keys: blocks, in-blocks, out-blocks, block-size, seed, diagonal and the pattern\'s options)')
     .addOption(new Option('--blocks <int>', 'blocks per side for specs that give none').argParser(parseIntegerOption).default(256))
-    .addOption(new Option('--block-size <size>', 'block size for specs that give none, and for .npy files').choices(['8', '16', '32']).default('32'))
+    .addOption(blockSizeOption('block size for specs that give none, and for .npy files'))
     .option('--json', 'print JSON: one object per layout', false)
     .option('--markdown', 'print a markdown table', false)
     .option('--png <file>', 'write a plot (bars per metric and mixing curves) as PNG')

@@ -3,17 +3,17 @@ import { join } from 'node:path';
 import { Command, Option } from 'commander';
 import { buildPattern } from '../patterns/registry.js';
 import { saveLayout } from '../patterns/files.js';
-import { saveLayoutPicture } from '../patterns/picture.js';
+import { formatPercent } from '../render/number-format.js';
+import { saveLayoutPicture } from '../render/picture.js';
 import { summarize } from '../patterns/summary.js';
 import { describeProvenance } from '../patterns/provenance.js';
 import { measureLayouts } from '../analysis/compare.js';
 import { resolveMetrics } from '../analysis/metrics.js';
-import { formatPercent } from './describe.js';
 import { printable } from '../printable.js';
 import { formatTable, formatValue } from './table.js';
-import { parseIntegerOption, parseSeedOption } from './options.js';
+import { backendOption, parseIntegerOption, seedOption } from './options.js';
 import { runLayoutsOnKernels } from './demo-kernels.js';
-import { BACKEND_CHOICES, type BackendChoice } from '../kernels/get-backend.js';
+import type { BackendChoice } from '../kernels/get-backend.js';
 import { asFileError } from '../atomic-write.js';
 import { FileError } from '../errors.js';
 
@@ -28,10 +28,10 @@ export function addDemoCommand(program: Command): void {
     .command('demo')
     .description('the main job: generate Watts-Strogatz, Barabási-Albert, random and banded layouts at equal density, analyse them side by side, run them on the kernels, save files and pictures')
     .addOption(new Option('--blocks <int>', 'blocks per side').argParser(parseIntegerOption).default(64))
-    .addOption(new Option('--seed <seed>', 'random seed').argParser(parseSeedOption).default(0))
+    .addOption(seedOption())
     .option('--out <dir>', 'folder for the files (created; an existing one must be empty or hold only an earlier demo\'s files, unless --force)', 'blocksparse-demo')
     .option('--force', 'write into an existing non-empty --out folder even when it holds other files (the demo\'s own files are replaced; others are left alone)', false)
-    .addOption(new Option('--backend <name>', 'kernel backend for the forward/backward run: auto takes a hardware WebGPU adapter, else the CPU').choices(BACKEND_CHOICES as string[]).default('auto'))
+    .addOption(backendOption('kernel backend for the forward/backward run: auto takes a hardware WebGPU adapter, else the CPU'))
     .addOption(new Option('--batch <int>', 'batch size of the kernel run').argParser(parseIntegerOption).default(256))
     .action((options: DemoOptions) => runDemo(options));
 }

@@ -1,7 +1,7 @@
 import type { BlockLayout } from '../patterns/layout.js';
-import { summarize, type LayoutSummary } from '../patterns/summary.js';
+import type { LayoutSummary } from '../patterns/summary.js';
 import { describeProvenance } from '../patterns/provenance.js';
-import { formatPercent } from '../patterns/picture.js';
+import { formatPercent } from '../render/number-format.js';
 import { printable } from '../printable.js';
 
 // Names and provenance come from files: every line printed here passes through printable(), so a
@@ -30,5 +30,3 @@ export function formatSummary(summary: LayoutSummary, title?: string): string {
   const lines = rows.map(([k, v]) => `  ${k.padEnd(width)}  ${printable(v)}`);
   return (title ? `${printable(title)}\n` : '') + lines.join('\n') + '\n';
 }
-
-export { summarize, formatPercent };

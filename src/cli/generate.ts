@@ -1,7 +1,7 @@
 import { Command } from 'commander';
 import { PATTERNS, buildPattern, type PatternDefinition } from '../patterns/registry.js';
 import { saveLayout } from '../patterns/files.js';
-import { saveLayoutPicture } from '../patterns/picture.js';
+import { saveLayoutPicture } from '../render/picture.js';
 import type { BlockLayout } from '../patterns/layout.js';
 import { printable } from '../printable.js';
 import { describeLayoutLine } from './describe.js';
@@ -29,7 +29,7 @@ export function addGenerateCommand(program: Command): void {
   const preset = generate
     .command('preset')
     .argument('<name>', 'dense, ws_<m>_<pct>, ba_<m>, bae_<m>_<e> or br_<m>')
-    .description("one of OpenAI blocksparse's LSTM mask presets (see README)");
+    .description("one of OpenAI blocksparse's LSTM mask presets (see docs/patterns.md)");
   addShapeOptions(preset, true);
   addOutputOptions(preset);
   preset.action((name: string, options: Record<string, unknown>) => runGenerate(name, undefined, options));

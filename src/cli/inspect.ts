@@ -1,10 +1,11 @@
-import { Command, Option } from 'commander';
+import type { Command } from 'commander';
 import { METRICS } from '../analysis/metrics.js';
 import type { MetricValue } from '../analysis/metrics.js';
 import { loadLayout } from '../patterns/files.js';
 import type { BlockSize } from '../patterns/layout.js';
 import { formatSummary } from './describe.js';
 import { addMetricOptions, checkMetricOptions, DEFAULT_METRICS_OPTION, measureFromOptions } from './measure.js';
+import { blockSizeOption } from './options.js';
 import { formatValue } from './table.js';
 
 /** Adds `inspect <file>`: the layout's summary and connectivity metrics, as text or one JSON object. */
@@ -14,7 +15,7 @@ export function addInspectCommand(program: Command): void {
     .description("print a layout file's summary (shape, blocks, degrees, symmetry, provenance) and connectivity metrics")
     .argument('<file>', 'layout file (.json or .npy)')
     .option('--json', 'print one JSON object instead of text', false)
-    .addOption(new Option('--block-size <size>', 'block size for a .npy file (JSON files carry their own)').choices(['8', '16', '32']));
+    .addOption(blockSizeOption('block size for a .npy file (JSON files carry their own)', false));
   addMetricOptions(command, `${DEFAULT_METRICS_OPTION} (square layouts; none for rectangular ones)`);
   command.action(async (file: string, options: Record<string, unknown>, self: Command) => {
     // Options first: a bad --workers or --samples fails before the file is even read.

@@ -5,7 +5,7 @@ import { checkInteger } from '../check.js';
 import { printable } from '../printable.js';
 import type { BlockLayout } from '../patterns/layout.js';
 import { availableParallelism } from 'node:os';
-import { checkThreadCount, parseIntegerOption, parseSeedOption } from './options.js';
+import { checkThreadCount, parseIntegerOption, seedOption } from './options.js';
 import { announceSeconds, formatDuration, formatEstimate, progressBar, type Progress } from '../progress.js';
 
 /** Adds the options that choose and tune metrics (shared by inspect and compare). */
@@ -13,7 +13,7 @@ export function addMetricOptions(command: Command, defaultMetrics: string): void
   command
     .option('--metrics <list>', `comma-separated metrics, "all" or "none"; one of: ${METRICS.map((m) => m.name).join(', ')}`, defaultMetrics)
     .addOption(new Option('--disconnected <mode>', 'path length of a disconnected layout: average over reachable pairs (reported) or fail').choices(['reachable', 'error']).default('reachable'))
-    .addOption(new Option('--seed <seed>', 'seed for sampled and randomised metrics').argParser(parseSeedOption).default(0))
+    .addOption(seedOption('seed for sampled and randomised metrics'))
     .addOption(new Option('--samples <int>', 'random sources for path-length-sampled (at least 2)').argParser(parseIntegerOption).default(256))
     .addOption(new Option('--workers <int>', 'threads for path searches (default: all cores; at most the cores unless --oversubscribe)').argParser(parseIntegerOption))
     .option('--oversubscribe', 'allow --workers above the number of cores (up to 256)', false);

@@ -1,7 +1,9 @@
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
 import { availableParallelism } from 'node:os';
 import { parseByteSize } from '../budget.js';
 import { ParameterError } from '../errors.js';
+import { BACKEND_CHOICES } from '../kernels/get-backend.js';
+import { BLOCK_SIZES, DEFAULT_BLOCK_SIZE } from '../patterns/layout.js';
 import type { Seed } from '../random.js';
 
 /** Commander parser for an integer option value. */
@@ -22,6 +24,26 @@ export function parseNumberOption(value: string): number {
 /** Commander parser for a seed: an integer stays a number (same stream as its string form), anything else a string. */
 export function parseSeedOption(value: string): Seed {
   return /^-?\d+$/.test(value) && Number.isSafeInteger(Number(value)) ? Number(value) : value;
+}
+
+/**
+ * `--block-size <size>`: one of BLOCK_SIZES, kept as the string typed. With `withDefault` (the
+ * default) it is DEFAULT_BLOCK_SIZE when not given; without, undefined (the command decides, e.g.
+ * a JSON file carries its own).
+ */
+export function blockSizeOption(description = 'block size', withDefault = true): Option {
+  const option = new Option('--block-size <size>', description).choices(BLOCK_SIZES.map(String));
+  return withDefault ? option.default(String(DEFAULT_BLOCK_SIZE)) : option;
+}
+
+/** `--seed <seed>` (integer or string, see parseSeedOption), 0 when not given. */
+export function seedOption(description = 'random seed'): Option {
+  return new Option('--seed <seed>', description).argParser(parseSeedOption).default(0);
+}
+
+/** `--backend <name>`: one of BACKEND_CHOICES, "auto" when not given. */
+export function backendOption(description = 'kernel backend: auto takes a hardware WebGPU adapter, else the CPU'): Option {
+  return new Option('--backend <name>', description).choices(BACKEND_CHOICES).default('auto');
 }
 
 /** kebab-case -> camelCase, as Commander names option attributes. */

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import type { BuildPatternOptions, ParamValue, PatternDefinition } from '../patterns/registry.js';
 import type { BlockSize } from '../patterns/layout.js';
-import { camelCase, parseIntegerOption, parseNumberOption, parseSeedOption } from './options.js';
+import { blockSizeOption, camelCase, parseIntegerOption, parseNumberOption, seedOption } from './options.js';
 import { UsageError } from './usage-error.js';
 
 /** Adds a pattern's own parameters as options (`--k <int>`, `--no-causal`, ...) with their defaults. */
@@ -25,8 +25,8 @@ export function addShapeOptions(command: Command, random: boolean): void {
     .addOption(new Option('--blocks <int>', 'blocks per side of a square layout').argParser(parseIntegerOption))
     .addOption(new Option('--in-blocks <int>', 'input blocks (rows), with --out-blocks for a rectangular layout').argParser(parseIntegerOption))
     .addOption(new Option('--out-blocks <int>', 'output blocks (columns)').argParser(parseIntegerOption))
-    .addOption(new Option('--block-size <size>', 'block size').choices(['8', '16', '32']).default('32'));
-  if (random) command.addOption(new Option('--seed <seed>', 'random seed (integer or string)').argParser(parseSeedOption).default(0));
+    .addOption(blockSizeOption());
+  if (random) command.addOption(seedOption('random seed (integer or string)'));
   command.option('--no-diagonal', 'leave out the diagonal blocks (present by default)');
 }
 

@@ -26,7 +26,7 @@ export function addPatternsCommand(program: Command): void {
           lines.push(`    --${param.name}  ${param.help}${def}`);
         }
       }
-      lines.push('OpenAI presets: dense, ws_<m>_<pct>, ba_<m>, bae_<m>_<e>, br_<m> (square; see README)');
+      lines.push('OpenAI presets: dense, ws_<m>_<pct>, ba_<m>, bae_<m>_<e>, br_<m> (square; see docs/patterns.md)');
       process.stdout.write(`${lines.join('\n')}\n`);
     });
 }

@@ -1,7 +1,7 @@
 import { Command, Option } from 'commander';
 import { sweepPattern, sweepValues, type SweepResult } from '../analysis/sweep.js';
-import { sweepPlot } from '../analysis/plots.js';
-import { savePlot } from '../analysis/plot.js';
+import { sweepPlot } from '../render/analysis-plots.js';
+import { savePlot } from '../render/vega-plot.js';
 import { PATTERNS, type PatternDefinition } from '../patterns/registry.js';
 import { parseIntegerOption, parseNumberOption } from './options.js';
 import { addPatternParamOptions, addShapeOptions, buildOptionsFrom } from './pattern-options.js';

@@ -5,7 +5,7 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { checkMemory } from '../budget.js';
 import { checkInteger, checkNumber } from '../check.js';
 import { BlocksparseError, FileError } from '../errors.js';
-import { BACKEND_CHOICES, getBackend, type BackendChoice } from '../kernels/get-backend.js';
+import { getBackend, type BackendChoice } from '../kernels/get-backend.js';
 import { saveLayout } from '../patterns/files.js';
 import type { BlockLayout, BlockSize } from '../patterns/layout.js';
 import { loadLayout } from '../patterns/files.js';
@@ -22,7 +22,7 @@ import { buildMLP, layerDensities, parameterCount, type LayoutFactory } from '..
 import { Adam, SGD, type Optimizer } from '../train/optimizers.js';
 import type { Sequential } from '../train/layers/sequential.js';
 import { formatDuration } from '../progress.js';
-import { parseIntegerOption, parseNumberOption, parseSeedOption } from './options.js';
+import { backendOption, blockSizeOption, parseIntegerOption, parseNumberOption, seedOption } from './options.js';
 import { UsageError } from './usage-error.js';
 
 /** The data sets `train --data` knows. */
@@ -112,7 +112,7 @@ export function addTrainCommand(program: Command): void {
     .addOption(new Option('--data <name>', 'data set').choices([...TRAIN_DATASETS]).default('fashion-mnist'))
     .addOption(new Option('--hidden <sizes>', 'hidden layer widths, comma-separated (e.g. 512,512); multiples of --block-size with --layout').argParser(parseSizes))
     .addOption(new Option('--layout <spec|file>', 'layout of each hidden-to-hidden layer: a pattern spec ("watts-strogatz:k=8,p=0.1"; shape and block size filled in per layer, seed from --seed) or a .json/.npy layout file (default: dense layers; "dense" blocks with --l0)'))
-    .addOption(new Option('--block-size <size>', 'block size of the block-sparse layers').choices(['8', '16', '32']).default('32'))
+    .addOption(blockSizeOption('block size of the block-sparse layers'))
     .addOption(new Option('--epochs <int>', 'total epochs (with --resume: continue up to this many)').argParser(parseIntegerOption).default(10))
     .addOption(new Option('--batch <int>', 'examples per training step').argParser(parseIntegerOption).default(128))
     .addOption(new Option('--lr <number>', 'learning rate').argParser(parseNumberOption).default(1e-3))
@@ -124,8 +124,8 @@ export function addTrainCommand(program: Command): void {
     .option('--sparse-input', 'make the input layer block-sparse too, with the same pattern (needs a block size dividing 784: 8 or 16)', false)
     .addOption(new Option('--prune <spec>', 'gradual block magnitude pruning of the block-sparse layers (Zhu & Gupta cubic schedule): <final sparsity>[,begin=STEP][,end=STEP][,every=STEPS][,initial=S][,norm=l2|max]; defaults begin 0, every 1/20 of the run, end at 75% of the run, initial 0, norm l2'))
     .addOption(new Option('--regrow <spec>', 'prune-and-regrow at block granularity, nnz kept: set|rigl[,every=STEPS][,fraction=F][,end=STEP][,norm=l2|max]; defaults every 100 (or 1/10 of a shorter run), fraction 0.3 (SET zeta / RigL alpha), end at 75% of the run'))
-    .addOption(new Option('--backend <name>', 'kernel backend: auto takes a hardware WebGPU adapter, else the CPU').choices(BACKEND_CHOICES as string[]).default('auto'))
-    .addOption(new Option('--seed <seed>', 'seed of the initial weights, layouts, data order and gate noise').argParser(parseSeedOption).default(0))
+    .addOption(backendOption())
+    .addOption(seedOption('seed of the initial weights, layouts, data order and gate noise'))
     .addOption(new Option('--limit <int>', 'use only the first N training examples (quick runs; the test set stays whole)').argParser(parseIntegerOption))
     .addOption(new Option('--out <dir>', 'output directory, new or empty (with --resume: default the resumed directory); locked while the run writes it'))
     .addOption(new Option('--resume <dir>', 'continue the run whose output directory (or checkpoint directory) this is; its settings come from the checkpoint'))

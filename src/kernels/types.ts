@@ -149,8 +149,11 @@ export interface Backend {
   read(tensor: Tensor): Promise<Float32Array>;
   /** The tensor's values as an ndarray of its shape. */
   readNdarray(tensor: Tensor): Promise<NdArray<Float32Array>>;
+  /** Y = X . (g W) [N, K] for X [N, C] and W [nnz, bs, bs], optionally gated per block. */
   forward(layout: BlockLayout, x: Tensor, w: Tensor, options?: GateOptions): Promise<Tensor>;
+  /** dX = dY . (g W)^T [N, C] for dY [N, K], optionally gated per block. */
   backwardData(layout: BlockLayout, dy: Tensor, w: Tensor, options?: GateOptions): Promise<Tensor>;
+  /** dW_b = g_b (X^T . dY)_b for present blocks only [nnz, bs, bs]; with `weights`, also the gate gradient. */
   weightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options?: WeightGradOptions): Promise<WeightGradResult>;
   /** Dense C = op(A) . op(B) for 2-D tensors: the baseline, and dense layers. */
   matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Promise<Tensor>;

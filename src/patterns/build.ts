@@ -1,19 +1,13 @@
 import { checkInteger, checkOneOf } from '../check.js';
 import { ParameterError } from '../errors.js';
 import { type RandomOptions, type Rng, type Seed, resolveRng } from '../random.js';
-import { setDiagonal } from './diagonal.js';
+import { setDiagonal, type CSRArrays } from './diagonal.js';
 import { BLOCK_SIZES, BlockLayout, type BlockSize, DEFAULT_BLOCK_SIZE, type LayoutParts } from './layout.js';
 
 // Internal helpers shared by the layout constructors and operations (not part of the public API).
 
 /** Most blocks a layout can hold: block ids and rowPtr entries are Int32. */
 export const MAX_BLOCKS = 2 ** 31 - 1;
-
-/** Raw CSR arrays (row pointers and sorted column indices). */
-export interface CSRArrays {
-  rowPtr: Int32Array;
-  colIdx: Int32Array;
-}
 
 /** The checked shape and block size every rectangular constructor starts from. */
 export interface CheckedShape {

@@ -1,6 +1,5 @@
 import { ParameterError } from '../errors.js';
 import { checkLayoutMemory } from './memory.js';
-import type { CSRArrays } from './build.js';
 import type { BlockLayout } from './layout.js';
 
 /*
@@ -10,6 +9,12 @@ import type { BlockLayout } from './layout.js';
  * guarantees all of them are present, `false` that none is. Where a constructor promises an exact
  * count (random nnz, fan-in), the count includes the diagonal blocks when `diagonal` is true.
  */
+
+/** Raw CSR arrays (row pointers and sorted column indices). */
+export interface CSRArrays {
+  rowPtr: Int32Array;
+  colIdx: Int32Array;
+}
 
 /** Checks a `diagonal` option (default true); returns it. */
 export function checkDiagonal(value: unknown, context?: string): boolean {

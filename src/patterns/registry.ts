@@ -24,7 +24,7 @@ import { bandedLayout } from './banded.js';
 import { blockDiagonalLayout } from './block-diagonal.js';
 import { bigBirdLayout, fixedLayout, slidingWindowLayout, stridedLayout } from './attention.js';
 import { isPresetName, presetLayout } from './presets.js';
-import { withoutDiagonal } from './ops.js';
+import { withoutDiagonal } from './layout-operations.js';
 import { BlockLayout, type BlockSize, DEFAULT_BLOCK_SIZE } from './layout.js';
 
 /** A pattern parameter's value as given on the command line or in code. */
@@ -69,6 +69,7 @@ export interface PatternDefinition {
   shape: PatternShape;
   random: boolean;
   params: PatternParam[];
+  /** Builds the layout from the common options and the pattern's own parameter values. */
   build(common: PatternCommon, params: Record<string, ParamValue | undefined>): BlockLayout;
   /**
    * About how large the result is, before building: its present blocks and, for graph patterns,

@@ -36,6 +36,7 @@ export const CHECKPOINT_VERSION = 2;
 export const CHECKPOINT_VERSIONS_READ: readonly number[] = [1, 2];
 /** File names inside a checkpoint directory. */
 export const CHECKPOINT_MANIFEST = 'manifest.json';
+/** The file holding every tensor's bytes, at the offsets the manifest lists. */
 export const CHECKPOINT_TENSORS = 'tensors.bin';
 
 /** Where a run stands: the next epoch and batch to run, and the steps done so far. */

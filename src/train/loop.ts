@@ -26,6 +26,7 @@ import type { Optimizer } from './optimizers.js';
 
 /** The file names a run writes under its `outDir`. */
 export const METRICS_FILE = 'metrics.jsonl';
+/** The checkpoint directory's name inside a run directory. */
 export const CHECKPOINT_DIR = 'checkpoint';
 /** The summary the CLI writes into a run directory. */
 export const SUMMARY_FILE = 'summary.json';

@@ -76,6 +76,7 @@ export abstract class Optimizer {
     this.slots.set(p, next);
   }
 
+  /** Frees every parameter's state tensors. */
   dispose(): void {
     for (const slots of this.slots.values()) for (const t of slots) t.dispose();
     this.slots.clear();

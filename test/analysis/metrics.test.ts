@@ -1,10 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { PNG } from 'pngjs';
 import { DEFAULT_METRICS, METRICS, resolveMetrics } from '../../src/analysis/metrics.js';
 import { measureLayouts } from '../../src/analysis/compare.js';
 import { sweepPattern, sweepValues } from '../../src/analysis/sweep.js';
-import { comparePlot, sweepPlot } from '../../src/analysis/plots.js';
-import { plotToPNG, plotToSVG } from '../../src/analysis/plot.js';
 import { buildPattern } from '../../src/patterns/registry.js';
 import { denseLayout } from '../../src/patterns/dense.js';
 import { expectParameterError } from '../helpers/expect-error.js';
@@ -80,20 +77,5 @@ describe('sweep', () => {
 
   it('names the parameter it cannot vary', async () => {
     await expect(sweepPattern({ pattern: 'ws', param: 'm', values: [1], seeds: 1, base: { blocks: 20 } })).rejects.toMatchObject({ parameter: 'param' });
-  });
-});
-
-describe('plots', () => {
-  it('render a sweep and a comparison to SVG and PNG with their text', async () => {
-    const result = await sweepPattern({ pattern: 'ws', param: 'p', values: [0.001, 0.01, 0.1, 1], seeds: 2, base: { blocks: 60, params: { k: 4 } } });
-    const svg = await plotToSVG(sweepPlot(result));
-    expect(svg).toContain('L(p) / L(0.001)');
-    expect(svg).toContain('C(p) / C(0.001)');
-    const png = PNG.sync.read(Buffer.from(await plotToPNG(sweepPlot(result))));
-    expect(png.width).toBeGreaterThan(800); // rendered at 2x
-    const compare = comparePlot([{ name: 'a', metrics: { clustering: 0.5 }, mixing: [0.1, 1] }, { name: 'b', metrics: { clustering: 0.2 } }]);
-    const compareSVG = await plotToSVG(compare);
-    expect(compareSVG).toContain('clustering');
-    expect(compareSVG).toContain('mixing');
   });
 });

@@ -16,6 +16,7 @@ import { layoutFromGraph } from '../../src/patterns/from-graph.js';
 import { randomPermutation, resolveRng } from '../../src/random.js';
 import { expectParameterError } from '../helpers/expect-error.js';
 import { PYTHON } from '../helpers/python.js';
+import { FAST_TIER } from '../helpers/tier.js';
 import { meanAndStandardError } from '../helpers/statistics.js';
 
 const REFERENCES = [
@@ -168,7 +169,7 @@ describe('latticeReference', () => {
   });
 });
 
-describe('randomReference and latticeReference follow networkx in distribution', () => {
+describe.skipIf(FAST_TIER)('randomReference and latticeReference follow networkx in distribution', () => {
   // A small random graph (networkx runs a max-flow per swap: ~0.25 s per lattice reference here).
   const graph = gnmCSR({ order: 30, size: 90, seed: 2 });
   const NX_SEEDS = 12;

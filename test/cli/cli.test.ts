@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { runCli } from '../helpers/cli.js';
+import { runMain } from '../helpers/cli.js';
 import { runPythonJSON } from '../helpers/python.js';
 
 let dir: string;
@@ -11,20 +11,20 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'blocksparse-cli-'));
 });
 
-const inspectJSON = (file: string, ...extra: string[]) => {
-  const result = runCli(['inspect', file, '--json', ...extra]);
+const inspectJSON = async (file: string, ...extra: string[]) => {
+  const result = await runMain(['inspect', file, '--json', ...extra]);
   expect(result.code, result.stderr).toBe(0);
   return JSON.parse(result.stdout);
 };
 
 describe('blocksparse generate', () => {
-  it('writes the layout, its .npy and both pictures', () => {
+  it('writes the layout, its .npy and both pictures', async () => {
     const out = join(dir, 'ws');
-    const result = runCli(['generate', 'watts-strogatz', '--blocks', '64', '--k', '6', '--p', '0.2', '--seed', '3',
+    const result = await runMain(['generate', 'watts-strogatz', '--blocks', '64', '--k', '6', '--p', '0.2', '--seed', '3',
       '-o', `${out}.json`, '--npy', `${out}.npy`, '--png', `${out}.png`, '--svg', `${out}.svg`]);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toContain('64 x 64 blocks');
-    const summary = inspectJSON(`${out}.json`);
+    const summary = await inspectJSON(`${out}.json`);
     expect(summary.nnz).toBe(64 * 6 + 64); // k neighbours both ways plus the diagonal, for any p
     expect(summary.symmetric).toBe(true);
     expect(summary.provenance).toMatchObject({ generator: 'watts-strogatz', seed: 3, params: { k: 6, rewireProb: 0.2 } });
@@ -37,29 +37,29 @@ describe('blocksparse generate', () => {
     expect(readFileSync(`${out}.svg`, 'utf8')).toMatch(/^<svg|^<\?xml/);
   });
 
-  it('gives byte-identical files for the same seed and different ones for another seed', () => {
-    const run = (name: string, seed: string) => {
-      const result = runCli(['generate', 'barabasi-albert', '--blocks', '100', '--m', '3', '--seed', seed, '-o', join(dir, name)]);
+  it('gives byte-identical files for the same seed and different ones for another seed', async () => {
+    const run = async (name: string, seed: string) => {
+      const result = await runMain(['generate', 'barabasi-albert', '--blocks', '100', '--m', '3', '--seed', seed, '-o', join(dir, name)]);
       expect(result.code, result.stderr).toBe(0);
       return readFileSync(join(dir, name), 'utf8');
     };
-    const a = run('ba-a.json', '11');
-    expect(run('ba-b.json', '11')).toBe(a);
-    expect(run('ba-c.json', '12')).not.toBe(a);
+    const a = await run('ba-a.json', '11');
+    expect(await run('ba-b.json', '11')).toBe(a);
+    expect(await run('ba-c.json', '12')).not.toBe(a);
   });
 
-  it('accepts OpenAI preset names and rectangular shapes', () => {
-    expect(runCli(['generate', 'br_2', '--blocks', '24', '-o', join(dir, 'br.json')]).code).toBe(0);
-    const br = inspectJSON(join(dir, 'br.json'));
+  it('accepts OpenAI preset names and rectangular shapes', async () => {
+    expect((await runMain(['generate', 'br_2', '--blocks', '24', '-o', join(dir, 'br.json')])).code).toBe(0);
+    const br = await inspectJSON(join(dir, 'br.json'));
     expect(br.inDegree).toEqual({ min: 5, mean: 5, max: 5 });
-    expect(runCli(['generate', 'ws', '--in-blocks', '20', '--out-blocks', '30', '-o', join(dir, 'cut.json')]).code).toBe(0);
-    const cut = inspectJSON(join(dir, 'cut.json'));
+    expect((await runMain(['generate', 'ws', '--in-blocks', '20', '--out-blocks', '30', '-o', join(dir, 'cut.json')])).code).toBe(0);
+    const cut = await inspectJSON(join(dir, 'cut.json'));
     expect([cut.inBlocks, cut.outBlocks]).toEqual([20, 30]);
     expect(cut.provenance.params.cutFrom).toBe(30);
   });
 
-  it('shows every option of a pattern with its default', () => {
-    const result = runCli(['generate', 'bigbird', '--help']);
+  it('shows every option of a pattern with its default', async () => {
+    const result = await runMain(['generate', 'bigbird', '--help']);
     expect(result.code).toBe(0);
     for (const text of ['--window <int>', '--global <int>', '--random <int>', '--causal', '--seed <seed>', '--block-size', '--no-diagonal', 'default: 1'])
       expect(result.stdout).toContain(text);
@@ -67,41 +67,41 @@ describe('blocksparse generate', () => {
 });
 
 describe('blocksparse errors', () => {
-  const expectUsageError = (args: string[], ...mentions: string[]) => {
-    const result = runCli(args);
+  const expectUsageError = async (args: string[], ...mentions: string[]) => {
+    const result = await runMain(args);
     expect(result.code).toBe(2);
     expect(result.stdout).toBe('');
     expect(result.stderr.trim().split('\n')).toHaveLength(1);
     for (const text of mentions) expect(result.stderr).toContain(text);
   };
 
-  it('exits with 2 and one line naming the option', () => {
+  it('exits with 2 and one line naming the option', async () => {
     const out = join(dir, 'never.json');
-    expectUsageError(['generate', 'ws', '--blocks', '64', '--k', '3', '-o', out], '--k', 'even integer');
-    expectUsageError(['generate', 'ws', '--blocks', '64', '--p', '2', '-o', out], '--p', '[0, 1]');
-    expectUsageError(['generate', 'ws', '--blocks', 'many', '-o', out], '--blocks', 'integer');
-    expectUsageError(['generate', 'ws', '--blocks', '64', '--m', '2', '-o', out], "'--m'");
-    expectUsageError(['generate', 'ws', '--blocks', '64'], '--output');
-    expectUsageError(['generate', 'ws', '-o', out], '--blocks');
-    expectUsageError(['generate', 'ws', '--blocks', '64', '--block-size', '12', '-o', out], '--block-size');
-    expectUsageError(['generate', 'ws', '--blocks', '64', '-o', join(dir, 'x.txt')], 'path', '.json');
-    expectUsageError(['inspect', join(dir, 'missing.json')], 'missing.json');
+    await expectUsageError(['generate', 'ws', '--blocks', '64', '--k', '3', '-o', out], '--k', 'even integer');
+    await expectUsageError(['generate', 'ws', '--blocks', '64', '--p', '2', '-o', out], '--p', '[0, 1]');
+    await expectUsageError(['generate', 'ws', '--blocks', 'many', '-o', out], '--blocks', 'integer');
+    await expectUsageError(['generate', 'ws', '--blocks', '64', '--m', '2', '-o', out], "'--m'");
+    await expectUsageError(['generate', 'ws', '--blocks', '64'], '--output');
+    await expectUsageError(['generate', 'ws', '-o', out], '--blocks');
+    await expectUsageError(['generate', 'ws', '--blocks', '64', '--block-size', '12', '-o', out], '--block-size');
+    await expectUsageError(['generate', 'ws', '--blocks', '64', '-o', join(dir, 'x.txt')], 'path', '.json');
+    await expectUsageError(['inspect', join(dir, 'missing.json')], 'missing.json');
     expect(existsSync(out)).toBe(false);
   });
 
-  it('reports a malformed file by name and field', () => {
+  it('reports a malformed file by name and field', async () => {
     const bad = join(dir, 'bad.json');
     writeFileSync(bad, '{"format": "blocksparse-layout", "version": 9}');
-    expectUsageError(['inspect', bad], 'bad.json', 'version');
+    await expectUsageError(['inspect', bad], 'bad.json', 'version');
   });
 });
 
 describe('blocksparse convert and inspect', () => {
-  it('round-trips JSON -> npy -> JSON with the same blocks', () => {
+  it('round-trips JSON -> npy -> JSON with the same blocks', async () => {
     const json = join(dir, 'band.json');
-    expect(runCli(['generate', 'banded', '--in-blocks', '10', '--out-blocks', '14', '--bandwidth', '2', '--block-size', '16', '-o', json]).code).toBe(0);
-    expect(runCli(['convert', json, join(dir, 'band.npy')]).code).toBe(0);
-    expect(runCli(['convert', join(dir, 'band.npy'), join(dir, 'band2.json'), '--block-size', '16']).code).toBe(0);
+    expect((await runMain(['generate', 'banded', '--in-blocks', '10', '--out-blocks', '14', '--bandwidth', '2', '--block-size', '16', '-o', json])).code).toBe(0);
+    expect((await runMain(['convert', json, join(dir, 'band.npy')])).code).toBe(0);
+    expect((await runMain(['convert', join(dir, 'band.npy'), join(dir, 'band2.json'), '--block-size', '16'])).code).toBe(0);
     const a = JSON.parse(readFileSync(json, 'utf8'));
     const b = JSON.parse(readFileSync(join(dir, 'band2.json'), 'utf8'));
     expect(b.rowPtr).toEqual(a.rowPtr);
@@ -109,26 +109,26 @@ describe('blocksparse convert and inspect', () => {
     expect(b.blockSize).toBe(16);
   });
 
-  it('prints a readable summary', () => {
+  it('prints a readable summary', async () => {
     const json = join(dir, 'dense.json');
-    expect(runCli(['generate', 'dense', '--in-blocks', '3', '--out-blocks', '5', '-o', json]).code).toBe(0);
-    const text = runCli(['inspect', json]).stdout;
+    expect((await runMain(['generate', 'dense', '--in-blocks', '3', '--out-blocks', '5', '-o', json])).code).toBe(0);
+    const text = (await runMain(['inspect', json])).stdout;
     expect(text).toContain('3 x 5 blocks of 32 x 32 (96 -> 160 features)');
     expect(text).toContain('15 of 15 (100%)');
   });
 });
 
 describe('blocksparse demo and patterns', () => {
-  it('runs the demo: four layouts at equal density, saved with pictures', () => {
+  it('runs the demo: four layouts at equal density, saved with pictures', async () => {
     const out = join(dir, 'demo');
-    const result = runCli(['demo', '--blocks', '32', '--out', out]);
+    const result = await runMain(['demo', '--blocks', '32', '--out', out]);
     expect(result.code, result.stderr).toBe(0);
     for (const name of ['ws', 'ba', 'random', 'banded']) expect(result.stdout).toContain(name);
     expect(readdirSync(out).sort()).toEqual(['ba', 'banded', 'random', 'ws'].flatMap((n) => [`${n}.json`, `${n}.npy`, `${n}.png`]).sort());
   });
 
-  it('lists every pattern', () => {
-    const result = runCli(['patterns', '--json']);
+  it('lists every pattern', async () => {
+    const result = await runMain(['patterns', '--json']);
     const names = JSON.parse(result.stdout).map((d: { name: string }) => d.name);
     expect(names).toContain('watts-strogatz');
     expect(names).toContain('bigbird');

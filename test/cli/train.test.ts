@@ -6,7 +6,7 @@ import { saveLayout } from '../../src/patterns/files.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { loadLayout } from '../../src/patterns/files.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
-import { runCli } from '../helpers/cli.js';
+import { runMain } from '../helpers/cli.js';
 
 let dir: string;
 beforeAll(() => {
@@ -18,15 +18,15 @@ const tiny = ['train', '--data', 'fashion-mnist', '--hidden', '64,64', '--block-
   '--limit', '600', '--batch', '50', '--lr', '0.01', '--backend', 'cpu', '--seed', '3'];
 
 describe('blocksparse train', () => {
-  it('trains on Fashion-MNIST and writes metrics, checkpoint, layouts and summary; --resume continues', () => {
+  it('trains on Fashion-MNIST and writes metrics, checkpoint, layouts and summary; --resume continues', async () => {
     const out = join(dir, 'run');
-    const first = runCli([...tiny, '--epochs', '1', '--out', out]);
+    const first = await runMain([...tiny, '--epochs', '1', '--out', out]);
     expect(first.code, first.stderr).toBe(0);
     expect(first.stdout).toMatch(/test accuracy [\d.]+% after 1 epochs/);
     expect(first.stderr).toMatch(/epoch 1\/1: train loss/);
     expect(readdirSync(out).sort()).toEqual(['checkpoint', 'layout-0.json', 'metrics.jsonl', 'summary.json']);
 
-    const resumed = runCli(['train', '--resume', out, '--epochs', '2', '--backend', 'cpu']);
+    const resumed = await runMain(['train', '--resume', out, '--epochs', '2', '--backend', 'cpu']);
     expect(resumed.code, resumed.stderr).toBe(0);
     const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
     expect(lines.map((l) => [l.epoch, l.step])).toEqual([[0, 12], [1, 24]]);
@@ -45,13 +45,13 @@ describe('blocksparse train', () => {
     expect(loadCheckpoint(join(out, 'checkpoint')).manifest.position).toEqual({ epoch: 2, batch: 0, step: 24 });
 
     // run settings come from the checkpoint
-    const conflict = runCli(['train', '--resume', out, '--hidden', '128,128']);
+    const conflict = await runMain(['train', '--resume', out, '--hidden', '128,128']);
     expect(conflict.code).toBe(2);
     expect(conflict.stderr).toMatch(/--hidden cannot be given with --resume/);
   }, 60_000);
 
-  it('documents every option with its default', () => {
-    const help = runCli(['train', '--help']);
+  it('documents every option with its default', async () => {
+    const help = await runMain(['train', '--help']);
     expect(help.code).toBe(0);
     for (const option of ['--data', '--hidden', '--layout', '--block-size', '--sparse-input', '--epochs', '--batch', '--lr', '--optimizer', '--momentum', '--weight-decay', '--l0', '--l0-lr-scale', '--prune', '--regrow', '--backend', '--seed', '--limit', '--out', '--resume', '--force']) {
       expect(help.stdout).toContain(option);
@@ -60,32 +60,32 @@ describe('blocksparse train', () => {
     expect(help.stdout).toMatch(/--batch <int>[\s\S]*?\(default: 128\)/);
   });
 
-  it('rejects bad input with one line naming the option, exit code 2', () => {
+  it('rejects bad input with one line naming the option, exit code 2', async () => {
     // a layout file of 8 x 8 blocks of 16 (128 features) for hidden layers of 64
     const file = join(dir, 'big.json');
     saveLayout(file, randomLayout({ inBlocks: 8, nnz: 20, blockSize: 16, seed: 1 }));
-    const wrong = runCli([...tiny, '--layout', file, '--epochs', '1', '--out', join(dir, 'x')]);
+    const wrong = await runMain([...tiny, '--layout', file, '--epochs', '1', '--out', join(dir, 'x')]);
     expect(wrong.code).toBe(2);
     expect(wrong.stderr.trim().split('\n')).toHaveLength(1);
     expect(wrong.stderr).toMatch(/--layout must be 4 x 4 blocks of 16 .*\(64 -> 64 features\).*8 x 8 blocks of 16 \(128 -> 128 features\)/);
 
-    const notMultiple = runCli(['train', '--hidden', '100,64', '--layout', 'random:density=0.5', '--out', join(dir, 'y'), '--backend', 'cpu']);
+    const notMultiple = await runMain(['train', '--hidden', '100,64', '--layout', 'random:density=0.5', '--out', join(dir, 'y'), '--backend', 'cpu']);
     expect(notMultiple.code).toBe(2);
     expect(notMultiple.stderr).toMatch(/--hidden must be widths that are multiples of the block size 32/);
 
-    const batch = runCli(['train', '--hidden', '64', '--batch', '0', '--out', join(dir, 'z')]);
+    const batch = await runMain(['train', '--hidden', '64', '--batch', '0', '--out', join(dir, 'z')]);
     expect(batch.code).toBe(2);
     expect(batch.stderr).toMatch(/--batch must be/);
 
-    const noOut = runCli(['train', '--hidden', '64']);
+    const noOut = await runMain(['train', '--hidden', '64']);
     expect([noOut.code, noOut.stderr]).toEqual([2, expect.stringMatching(/--out is required/)]);
   });
 
-  it('names the Debian package when the data files are missing', () => {
+  it('names the Debian package when the data files are missing', async () => {
     const saved = process.env.BLOCKSPARSE_FASHION_MNIST;
     process.env.BLOCKSPARSE_FASHION_MNIST = join(dir, 'no-such-dir');
     try {
-      const result = runCli(['train', '--hidden', '64', '--epochs', '1', '--out', join(dir, 'missing')]);
+      const result = await runMain(['train', '--hidden', '64', '--epochs', '1', '--out', join(dir, 'missing')]);
       expect(result.code).toBe(2);
       expect(result.stderr).toMatch(/Fashion-MNIST: .*no-such-dir\/train-images-idx3-ubyte.gz does not exist; install Debian's dataset-fashion-mnist package/);
     } finally {

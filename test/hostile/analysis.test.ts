@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { measureLayouts } from '../../src/analysis/compare.js';
-import { extrapolateSeconds, measuredEstimate, type TimeEstimate } from '../../src/analysis/estimate.js';
+import { extrapolateSeconds, measuredEstimate, type TimeEstimate } from '../../src/estimate.js';
 import { resolveMetrics } from '../../src/analysis/metrics.js';
 import { mixingBytes, mixingDepth } from '../../src/analysis/mixing.js';
 import { averageShortestPathLength } from '../../src/analysis/paths.js';
@@ -21,7 +21,7 @@ import { ParameterError, ResourceError } from '../../src/errors.js';
 import { saveLayout } from '../../src/patterns/files.js';
 import { BlockLayout } from '../../src/patterns/layout.js';
 import { formatEstimate } from '../../src/progress.js';
-import { runCli } from '../helpers/cli.js';
+import { runMain } from '../helpers/cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'blocksparse-hostile-analysis-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -70,14 +70,14 @@ describe('hostile input to the analysis', () => {
     expect((error as ResourceError).bytes).toBe(mixingBytes(1_000_000, 1_000_000));
   });
 
-  it('inspect --metrics mixing-depth of an empty 10^6 x 10^6 layout exits 2 with one line; the default set notes "not computed"', () => {
+  it('inspect --metrics mixing-depth of an empty 10^6 x 10^6 layout exits 2 with one line; the default set notes "not computed"', async () => {
     const file = join(dir, 'empty-1e6.json');
     saveLayout(file, emptyLayout(1_000_000));
-    expectOneLineError(runCli(['inspect', file, '--metrics', 'mixing-depth']), /mixing depth on a 1000000 x 1000000-block layout needs about/);
+    expectOneLineError(await runMain(['inspect', file, '--metrics', 'mixing-depth']), /mixing depth on a 1000000 x 1000000-block layout needs about/);
     // A smaller empty layout under a small budget: the default metrics go on, mixing depth is marked.
     const small = join(dir, 'empty-20000.json');
     saveLayout(small, emptyLayout(20_000));
-    const result = runCli(['inspect', small, '--json', '--max-memory', '64M']);
+    const result = await runMain(['inspect', small, '--json', '--max-memory', '64M']);
     expect(result.code, result.stderr).toBe(0);
     const metrics = JSON.parse(result.stdout).metrics;
     expect(metrics['mixing-depth'].value).toBeNull();
@@ -94,12 +94,12 @@ describe('hostile input to the analysis', () => {
     expect(mixingDepth(ringLayout(64)).depth).toBe(32);
   });
 
-  it('inspect --workers 0 and --samples -3 exit 2 with the ParameterError, never as a metric note', () => {
+  it('inspect --workers 0 and --samples -3 exit 2 with the ParameterError, never as a metric note', async () => {
     const file = join(dir, 'ring.json');
     saveLayout(file, ringLayout(64));
-    expectOneLineError(runCli(['inspect', file, '--workers', '0']), /workers must be an integer in \[1, \d+\].*\(got 0\)/);
-    expectOneLineError(runCli(['inspect', file, '--samples', '-3', '--metrics', 'path-length-sampled']), /samples must be an integer in \[2, \d+\] \(got -3\)/);
-    expectOneLineError(runCli(['compare', file, '--samples', '1']), /samples must be an integer in \[2, \d+\] \(got 1\)/);
+    expectOneLineError(await runMain(['inspect', file, '--workers', '0']), /workers must be an integer in \[1, \d+\].*\(got 0\)/);
+    expectOneLineError(await runMain(['inspect', file, '--samples', '-3', '--metrics', 'path-length-sampled']), /samples must be an integer in \[2, \d+\] \(got -3\)/);
+    expectOneLineError(await runMain(['compare', file, '--samples', '1']), /samples must be an integer in \[2, \d+\] \(got 1\)/);
   });
 
   it('measureLayouts raises option errors and resource errors, and notes only what a metric legitimately cannot give', async () => {
@@ -119,8 +119,8 @@ describe('hostile input to the analysis', () => {
     const file = join(dir, 'ring-workers.json');
     saveLayout(file, ringLayout(64));
     const cores = availableParallelism();
-    expectOneLineError(runCli(['inspect', file, '--workers', '1000']), new RegExp(`workers must be an integer in \\[1, ${cores}\\].*--oversubscribe.*\\(got 1000\\)`));
-    const over = runCli(['inspect', file, '--workers', String(cores + 1), '--oversubscribe', '--metrics', 'path-length', '--json']);
+    expectOneLineError(await runMain(['inspect', file, '--workers', '1000']), new RegExp(`workers must be an integer in \\[1, ${cores}\\].*--oversubscribe.*\\(got 1000\\)`));
+    const over = await runMain(['inspect', file, '--workers', String(cores + 1), '--oversubscribe', '--metrics', 'path-length', '--json']);
     expect(over.code, over.stderr).toBe(0);
     expect(JSON.parse(over.stdout).metrics['path-length'].value).toBeGreaterThan(1);
 
@@ -172,11 +172,11 @@ describe('hostile input to the analysis', () => {
     expect(seen).toEqual([expect.objectContaining({ done: 1, total: 4, unit: 'layouts' })]);
   });
 
-  it('inspect announces long metrics on stderr before they run (threshold forced to 0)', () => {
+  it('inspect announces long metrics on stderr before they run (threshold forced to 0)', async () => {
     const file = join(dir, 'ring-announce.json');
     saveLayout(file, ringLayout(300));
     process.env.BLOCKSPARSE_ANNOUNCE_SECONDS = '0';
-    const result = runCli(['inspect', file, '--metrics', 'path-length,mixing-depth', '--workers', '1']);
+    const result = await runMain(['inspect', file, '--metrics', 'path-length,mixing-depth', '--workers', '1']);
     expect(result.code, result.stderr).toBe(0);
     const lines = result.stderr.split('\n').filter(Boolean);
     expect(lines).toEqual([

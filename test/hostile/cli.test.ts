@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { withMemoryBudget } from '../../src/budget.js';
 import { ResourceError } from '../../src/errors.js';
 import { getBackend } from '../../src/kernels/get-backend.js';
-import { runCli } from '../helpers/cli.js';
+import { runMain } from '../helpers/cli.js';
 
 /** stderr of a failed run: exactly one line, starting "blocksparse: error: ". */
 function oneErrorLine(stderr: string): string {
@@ -14,26 +14,26 @@ function oneErrorLine(stderr: string): string {
 }
 
 describe('hostile and careless input: the CLI as a whole', () => {
-  it("folds commander's suggestion into the one error line", () => {
-    const result = runCli(['inspet', 'x.json']);
+  it("folds commander's suggestion into the one error line", async () => {
+    const result = await runMain(['inspet', 'x.json']);
     expect(result.code).toBe(2);
     expect(oneErrorLine(result.stderr)).toBe("blocksparse: error: unknown command 'inspet' (Did you mean inspect?)");
   });
 
-  it('takes --max-memory on every command and refuses a bad size with one line', () => {
-    const result = runCli(['generate', 'ws', '--blocks', '16', '--k', '4', '--max-memory', 'lots', '-o', 'x.json']);
+  it('takes --max-memory on every command and refuses a bad size with one line', async () => {
+    const result = await runMain(['generate', 'ws', '--blocks', '16', '--k', '4', '--max-memory', 'lots', '-o', 'x.json']);
     expect(result.code).toBe(2);
     expect(oneErrorLine(result.stderr)).toBe("blocksparse: error: option '--max-memory <size>' argument 'lots' is invalid. must be a size such as 512M, 8G or 1.5GiB.");
   });
 
-  it('bench: --threads above the cores is refused unless --oversubscribe; --features over the budget is refused before any allocation', () => {
+  it('bench: --threads above the cores is refused unless --oversubscribe; --features over the budget is refused before any allocation', async () => {
     const cores = availableParallelism();
-    const many = runCli(['bench', '--backend', 'cpu', '--threads', '1000']);
+    const many = await runMain(['bench', '--backend', 'cpu', '--threads', '1000']);
     expect(many.code).toBe(2);
     expect(oneErrorLine(many.stderr)).toBe(`blocksparse: error: --threads must be an integer in [1, ${cores}] (the cores of this machine; --oversubscribe allows up to 256) (got 1000)`);
-    const over = runCli(['bench', '--backend', 'cpu', '--threads', '1000', '--oversubscribe']);
+    const over = await runMain(['bench', '--backend', 'cpu', '--threads', '1000', '--oversubscribe']);
     expect(oneErrorLine(over.stderr)).toBe('blocksparse: error: --threads must be an integer in [1, 256] (got 1000)');
-    const huge = runCli(['bench', '--backend', 'cpu', '--features', '65536', '--block-sizes', '32', '--max-memory', '64M']);
+    const huge = await runMain(['bench', '--backend', 'cpu', '--features', '65536', '--block-sizes', '32', '--max-memory', '64M']);
     expect(huge.code).toBe(2);
     expect(oneErrorLine(huge.stderr)).toMatch(/^blocksparse: error: kernel benchmark with --features 65536 and batch \d+ needs about 32 GiB of memory, over the budget of 64 MiB \(raise it with --max-memory/);
   });

@@ -15,13 +15,13 @@ import { loadLayout, saveLayout } from '../../src/patterns/files.js';
 import { layoutToJSONChunks, layoutToJSONString, parseLayoutJSON } from '../../src/patterns/json-format.js';
 import { BlockLayout } from '../../src/patterns/layout.js';
 import { layoutToNpy, layoutToNpyChunks } from '../../src/patterns/npy.js';
-import { transpose, union } from '../../src/patterns/ops.js';
+import { transpose, union } from '../../src/patterns/layout-operations.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { buildPattern } from '../../src/patterns/registry.js';
 import { parsePatternSpec } from '../../src/patterns/spec.js';
 import { summarize } from '../../src/patterns/summary.js';
 import { catchError, expectParameterError } from '../helpers/expect-error.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runMain } from '../helpers/cli.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const MiB = 2 ** 20;
@@ -120,15 +120,15 @@ describe('hostile layouts and layout files', () => {
     expect(() => readFileSync(join(dir, 'x.json'))).toThrow(/ENOENT/);
   });
 
-  it('case 4: demo --out on a file, or on a folder of other files, is refused before any work', () => {
+  it('case 4: demo --out on a file, or on a folder of other files, is refused before any work', async () => {
     const file = join(dir, 'f');
     writeFileSync(file, 'keep');
-    expect(expectOneLineError(runCli(['demo', '--out', file, '--blocks', '16']))).toContain(`${file}: cannot create the output folder: a file is in the way`);
+    expect(expectOneLineError(await runMain(['demo', '--out', file, '--blocks', '16']))).toContain(`${file}: cannot create the output folder: a file is in the way`);
     expect(readFileSync(file, 'utf8')).toBe('keep');
     const folder = join(dir, 'photos');
     mkdirSync(folder);
     writeFileSync(join(folder, 'holiday.jpg'), 'jpeg');
-    const line = expectOneLineError(runCli(['demo', '--out', folder, '--blocks', '16']));
+    const line = expectOneLineError(await runMain(['demo', '--out', folder, '--blocks', '16']));
     expect(line).toContain('refusing to write the demo into a folder that holds other files ("holiday.jpg"); choose another --out, or pass --force');
     expect(readFileSync(join(folder, 'holiday.jpg'), 'utf8')).toBe('jpeg');
   });
@@ -145,7 +145,7 @@ describe('hostile layouts and layout files', () => {
     expectParameterError(() => parsePatternSpec('ws_4_10:k=4'), 'k');
   });
 
-  it('case 6: control characters from files are printed escaped, one line per field', () => {
+  it('case 6: control characters from files are printed escaped, one line per field', async () => {
     const evil = '\u001b]0;pwned\u0007\nFAKE LINE';
     const layout = BlockLayout.fromCSR({
       inBlocks: 2, outBlocks: 2, rowPtr: Int32Array.of(0, 1, 2), colIdx: Int32Array.of(0, 1),
@@ -161,7 +161,7 @@ describe('hostile layouts and layout files', () => {
 
     const path = join(dir, 'evil.json');
     saveLayout(path, layout);
-    const result = runCli(['inspect', path, '--metrics', 'none']);
+    const result = await runMain(['inspect', path, '--metrics', 'none']);
     expect(result.stderr).toBe('');
     expect(result.code).toBe(0);
     // eslint-disable-next-line no-control-regex
@@ -170,11 +170,11 @@ describe('hostile layouts and layout files', () => {
     expect(result.stdout.split('\n').filter((line) => line.includes('FAKE LINE'))).toHaveLength(1);
   });
 
-  it('case 7: -o on a read-only file or a symbolic link is refused; neither file changes', () => {
+  it('case 7: -o on a read-only file or a symbolic link is refused; neither file changes', async () => {
     const readOnly = join(dir, 'ro.json');
     writeFileSync(readOnly, 'original');
     chmodSync(readOnly, 0o444);
-    const line = expectOneLineError(runCli(['generate', 'banded', '--blocks', '4', '-o', readOnly]));
+    const line = expectOneLineError(await runMain(['generate', 'banded', '--blocks', '4', '-o', readOnly]));
     expect(line).toContain(`${readOnly}: refusing to write: the file is read-only`);
     expect(readFileSync(readOnly, 'utf8')).toBe('original');
 
@@ -182,7 +182,7 @@ describe('hostile layouts and layout files', () => {
     const link = join(dir, 'link.json');
     writeFileSync(target, 'target');
     symlinkSync(target, link);
-    expect(expectOneLineError(runCli(['generate', 'banded', '--blocks', '4', '-o', link]))).toContain(`${link}: refusing to write: it is a symbolic link`);
+    expect(expectOneLineError(await runMain(['generate', 'banded', '--blocks', '4', '-o', link]))).toContain(`${link}: refusing to write: it is a symbolic link`);
     expect(readFileSync(target, 'utf8')).toBe('target');
   });
 

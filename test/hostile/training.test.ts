@@ -23,7 +23,8 @@ import { openRunDirectory, train } from '../../src/train/loop.js';
 import { buildMLP } from '../../src/train/model.js';
 import { Adam, SGD } from '../../src/train/optimizers.js';
 import { catchError } from '../helpers/expect-error.js';
-import { runCli } from '../helpers/cli.js';
+import { runCli, runMain } from '../helpers/cli.js';
+import { FAST_TIER } from '../helpers/tier.js';
 import { tempDir } from '../helpers/temp-dir.js';
 
 const dir = tempDir('blocksparse-hostile-training-');
@@ -127,9 +128,9 @@ describe('hostile training: divergence is caught on every step, and only finite 
     optimizer.dispose();
   });
 
-  it('the command line: train --lr 1e300 exits 2 with one line and writes no checkpoint', () => {
+  it.skipIf(FAST_TIER)('the command line: train --lr 1e300 exits 2 with one line and writes no checkpoint', async () => {
     const out = join(dir, 'cli-lr');
-    const result = runCli(['train', '--limit', '128', '--batch', '128', '--epochs', '1', '--hidden', '64', '--optimizer', 'sgd', '--lr', '1e300', '--backend', 'cpu', '--out', out]);
+    const result = await runMain(['train', '--limit', '128', '--batch', '128', '--epochs', '1', '--hidden', '64', '--optimizer', 'sgd', '--lr', '1e300', '--backend', 'cpu', '--out', out]);
     expect(result.code).toBe(2);
     expect(oneErrorLine(result.stderr)).toMatch(/training diverged: parameter \S+ is (-?Infinity|NaN) after step 0 \(the end of epoch 0\); no checkpoint was written before it$/);
     expect(result.stdout).toBe('');
@@ -195,13 +196,13 @@ describe('hostile training: data files', () => {
 });
 
 describe('hostile training: model sizes', () => {
-  it('train --hidden 16777216 is refused before anything is built, naming --hidden and the budget', () => {
-    const result = runCli(['train', '--hidden', '16777216', '--limit', '100', '--epochs', '1', '--backend', 'cpu', '--max-memory', '64M', '--out', join(dir, 'wide')]);
+  it('train --hidden 16777216 is refused before anything is built, naming --hidden and the budget', async () => {
+    const result = await runMain(['train', '--hidden', '16777216', '--limit', '100', '--epochs', '1', '--backend', 'cpu', '--max-memory', '64M', '--out', join(dir, 'wide')]);
     expect(result.code).toBe(2);
     expect(oneErrorLine(result.stderr)).toMatch(/^blocksparse: error: --hidden 16777216 with batches of 1000 examples \(activations and their gradients\) needs about 250 GiB of memory, over the budget of 64 MiB \(raise it with --max-memory/);
     expect(existsSync(join(dir, 'wide'))).toBe(false);
 
-    const tooWide = runCli(['train', '--hidden', '64,16777217', '--out', join(dir, 'wider')]);
+    const tooWide = await runMain(['train', '--hidden', '64,16777217', '--out', join(dir, 'wider')]);
     expect(tooWide.code).toBe(2);
     expect(oneErrorLine(tooWide.stderr)).toMatch(/option '--hidden <sizes>' argument '64,16777217' is invalid\. must be a comma-separated list of integers in \[1, 16777216\]/);
   });
@@ -219,9 +220,9 @@ describe('hostile training: run directories', () => {
     return out;
   }
 
-  it('a fresh train --out into an existing run is refused, and the run is untouched', () => {
+  it('a fresh train --out into an existing run is refused, and the run is untouched', async () => {
     const out = oldRun('taken');
-    const result = runCli(['train', '--hidden', '16', '--limit', '100', '--epochs', '1', '--backend', 'cpu', '--out', out]);
+    const result = await runMain(['train', '--hidden', '16', '--limit', '100', '--epochs', '1', '--backend', 'cpu', '--out', out]);
     expect(result.code).toBe(2);
     expect(oneErrorLine(result.stderr)).toBe(`blocksparse: error: ${out}: already holds a training run (checkpoint, metrics.jsonl): continue it with --resume, or start over with --force (its files are replaced)`);
     expect(readFileSync(join(out, 'checkpoint', 'manifest.json'), 'utf8')).toBe('{"old": true}');
@@ -235,9 +236,9 @@ describe('hostile training: run directories', () => {
     });
   });
 
-  it('--force starts over: the old run\'s files are replaced, other files are left alone', () => {
+  it.skipIf(FAST_TIER)('--force starts over: the old run\'s files are replaced, other files are left alone', async () => {
     const out = oldRun('forced');
-    const result = runCli(['train', '--hidden', '16', '--limit', '100', '--batch', '50', '--epochs', '1', '--backend', 'cpu', '--force', '--out', out]);
+    const result = await runMain(['train', '--hidden', '16', '--limit', '100', '--batch', '50', '--epochs', '1', '--backend', 'cpu', '--force', '--out', out]);
     expect(result.code, result.stderr).toBe(0);
     expect(readdirSync(out).sort()).toEqual(['checkpoint', 'metrics.jsonl', 'notes.txt', 'summary.json']);
     expect(loadCheckpoint(join(out, 'checkpoint')).manifest.position).toEqual({ epoch: 1, batch: 0, step: 2 });
@@ -249,6 +250,7 @@ describe('hostile training: run directories', () => {
     mkdirSync(out);
     const lock = lockDirectory(out, 'training run');
     try {
+      // A process of its own: this one holds the lock.
       const result = runCli(['train', '--hidden', '16', '--limit', '100', '--epochs', '1', '--backend', 'cpu', '--out', out]);
       expect(result.code).toBe(2);
       expect(oneErrorLine(result.stderr)).toBe(`blocksparse: error: ${out}: this training run is in use by process ${process.pid} (lock file .blocksparse.lock; remove it if that process is gone)`);

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { benchCases, benchLayout, checkBenchGrid, runKernelBench, timeCalls, type KernelBenchGrid } from '../../src/kernels/bench.js';
 import { createCpuBackend, type CpuBackend } from '../../src/kernels/cpu/cpu-backend.js';
-import { runCli } from '../helpers/cli.js';
+import { runMain } from '../helpers/cli.js';
 import { expectParameterError } from '../helpers/expect-error.js';
 
 const grid: KernelBenchGrid = { products: ['forward', 'weight-gradient'], blockSizes: [8, 16], densities: [1, 0.25], batches: [5], features: 64 };
@@ -77,8 +77,8 @@ describe('kernel benchmark', () => {
 });
 
 describe('blocksparse bench', () => {
-  it('prints one JSON row per case', () => {
-    const result = runCli(['bench', '--backend', 'cpu', '--threads', '1', '--products', 'backward-data', '--block-sizes', '8', '--densities', '1,0.5',
+  it('prints one JSON row per case', async () => {
+    const result = await runMain(['bench', '--backend', 'cpu', '--threads', '1', '--products', 'backward-data', '--block-sizes', '8', '--densities', '1,0.5',
       '--batches', '3', '--features', '32', '--min-time', '0.001', '--json']);
     expect(result.code, result.stderr).toBe(0);
     const out = JSON.parse(result.stdout);
@@ -86,18 +86,18 @@ describe('blocksparse bench', () => {
     expect(out.rows.map((r: { density: number; nnz: number }) => [r.density, r.nnz])).toEqual([[1, 16], [0.5, 8]]);
   });
 
-  it('prints a table on the chosen backend', () => {
-    const result = runCli(['bench', '--backend', 'cpu', '--threads', '1', '--block-sizes', '8', '--densities', '0.5', '--batches', '2', '--features', '16', '--min-time', '0.001']);
+  it('prints a table on the chosen backend', async () => {
+    const result = await runMain(['bench', '--backend', 'cpu', '--threads', '1', '--block-sizes', '8', '--densities', '0.5', '--batches', '2', '--features', '16', '--min-time', '0.001']);
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^backend: CPU/);
     for (const product of ['forward', 'backward-data', 'weight-gradient']) expect(result.stdout).toMatch(new RegExp(`${product} +8 +0.5 +2 +2 `));
   });
 
-  it('names a bad option', () => {
-    const bad = runCli(['bench', '--densities', '0', '--backend', 'cpu']);
+  it('names a bad option', async () => {
+    const bad = await runMain(['bench', '--densities', '0', '--backend', 'cpu']);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/--densities must be in \(0, 1\]/);
-    const product = runCli(['bench', '--products', 'sideways']);
+    const product = await runMain(['bench', '--products', 'sideways']);
     expect(product.code).toBe(2);
     expect(product.stderr).toMatch(/--products.*forward, backward-data, weight-gradient/);
   });

@@ -11,7 +11,7 @@ import { layoutFromGraph } from '../../src/patterns/from-graph.js';
 import { layoutFromMask } from '../../src/patterns/from-mask.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { isSymmetric } from '../../src/patterns/summary.js';
-import { transpose } from '../../src/patterns/ops.js';
+import { transpose } from '../../src/patterns/layout-operations.js';
 import { expectParameterError } from '../helpers/expect-error.js';
 import { maskFrom, maskRows, picture } from './mask-helpers.js';
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { bandedLayout } from '../../src/patterns/banded.js';
 import { layoutFromMask } from '../../src/patterns/from-mask.js';
-import { transpose } from '../../src/patterns/ops.js';
+import { transpose } from '../../src/patterns/layout-operations.js';
 import { isSymmetric, summarize } from '../../src/patterns/summary.js';
 import { picture } from './mask-helpers.js';
 

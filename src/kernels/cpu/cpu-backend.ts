@@ -8,13 +8,13 @@ import { checkBackwardData, checkForward, checkMatmul, checkShape, checkTensor, 
 import {
   checkActivationKind, checkAddBias, checkBlockNormKind, checkBlocks, checkDistinct, checkGatherIds, checkHardConcrete, checkLayerNorm, checkLayerNormGrad,
   checkMatrix, checkSameShape, checkSoftmaxCrossEntropy, resolveAdam, resolveHardConcrete, resolveSgd, scatterSources,
-} from '../ops.js';
+} from '../training-op-checks.js';
 import type {
   ActivationKind, AdamStepOptions, Backend, BackendStats, BlockNormKind, GateOptions, HardConcreteOptions, HostData, L0PenaltyResult, LayerNormGradResult,
   LayerNormResult, MatmulOptions, SgdStepOptions, SoftmaxCrossEntropyResult, Tensor, WeightGradOptions, WeightGradResult,
 } from '../types.js';
 import { checkNumber } from '../../check.js';
-import * as ops from './ops.js';
+import * as ops from './training-ops.js';
 import {
   denseTask, densePanelBytes, packColumnGroupsTask, packDenseTask, packPanelsTask, packRowTilesTask, rowTileBytes, sparseTask, weightGradTask,
 } from './jobs.js';
@@ -87,6 +87,7 @@ export class CpuBackend implements Backend {
     this.description = `CPU: ${this.threads} thread${this.threads === 1 ? '' : 's'}, WebAssembly SIMD${relaxed ? ' (relaxed: fused multiply-add)' : ''}`;
   }
 
+  /** Counts of layout uploads, compilations and jobs so far (for tests and benchmarks). */
   get stats(): CpuStats {
     return {
       layoutUploads: this.#tables.uploads,

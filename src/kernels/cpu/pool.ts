@@ -1,4 +1,5 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
+import { startWorker } from '../../workers.js';
 import { BackendUnavailableError } from '../errors.js';
 import { WorkerError } from './errors.js';
 import { CONTROL_WORDS, FAULT, GATHER_BYTES, GENERATION, NEXT, PENDING, runUnit, SHUTDOWN, TOTAL, writePhase, type Phase, type ThreadKernels } from './jobs.js';
@@ -66,14 +67,12 @@ export class ThreadPool {
     const scratch = heap.alloc(options.threads * THREAD_BYTES);
     const region = (index: number) => scratch + index * THREAD_BYTES;
     const caller: ThreadKernels = { kernels, scratch: region(0), buffer: region(0) + 128 };
-    const url = workerEntry();
     const workers: Worker[] = [];
     try {
       await Promise.all(
         Array.from({ length: options.threads - 1 }, (_, i) => {
           const data: CpuWorkerData = { module, memory: heap.memory, control, scratch: region(i + 1), buffer: region(i + 1) + 128, index: i + 1 };
-          // No inherited Node options: the parent's (--inspect, --import tsx, ...) are not for workers.
-          const worker = new Worker(url, { workerData: data, execArgv: [] });
+          const worker = startWorker(import.meta.url, 'worker', data);
           workers.push(worker);
           return new Promise<void>((resolve, reject) => {
             worker.once('message', () => resolve());
@@ -177,18 +176,4 @@ export class ThreadPool {
     await Promise.all(this.#workers.map((worker) => worker.terminate()));
     this.#heap.free(this.#scratch);
   }
-}
-
-/**
- * The worker module. From compiled JavaScript it is the sibling worker.js. From TypeScript source
- * (vitest, tsx) it is worker.ts, loaded by a bootstrap module that first registers tsx's loader in
- * the worker (on Node 20, `execArgv: ['--import', tsx]` does not reach the worker's own imports).
- */
-function workerEntry(): URL {
-  const here = import.meta.url;
-  if (!here.endsWith('.ts')) return new URL('./worker.js', here);
-  const tsxApi = import.meta.resolve('tsx/esm/api');
-  const entry = new URL('./worker.ts', here).href;
-  const bootstrap = `import { register } from ${JSON.stringify(tsxApi)};\nregister();\nawait import(${JSON.stringify(entry)});\n`;
-  return new URL(`data:text/javascript,${encodeURIComponent(bootstrap)}`);
 }

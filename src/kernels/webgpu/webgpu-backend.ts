@@ -6,7 +6,7 @@ import { checkBackwardData, checkForward, checkMatmul, checkShape, checkTensor, 
 import {
   checkActivationKind, checkAddBias, checkBlockNormKind, checkBlocks, checkDistinct, checkGatherIds, checkHardConcrete, checkLayerNorm, checkLayerNormGrad,
   checkMatrix, checkSameShape, checkSoftmaxCrossEntropy, resolveAdam, resolveHardConcrete, resolveSgd, scatterSources, type HardConcreteParams,
-} from '../ops.js';
+} from '../training-op-checks.js';
 import type {
   ActivationKind, AdamStepOptions, Backend, BackendStats, BlockNormKind, GateOptions, HardConcreteOptions, HostData, L0PenaltyResult, LayerNormGradResult,
   LayerNormResult, MatmulOptions, SgdStepOptions, SoftmaxCrossEntropyResult, Tensor, WeightGradOptions, WeightGradResult,
@@ -117,6 +117,7 @@ export class WebGPUBackend implements Backend {
     };
   }
 
+  /** Counts of layout uploads, pipeline compilations and dispatches so far (for tests and benchmarks). */
   get stats(): WebGPUStats {
     return { layoutUploads: this.#tables.uploads, compilations: this.#runner.counts.compilations, dispatches: this.#runner.counts.dispatches };
   }

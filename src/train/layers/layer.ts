@@ -30,8 +30,11 @@ export interface Layer {
   readonly backend: Backend;
   readonly inFeatures: number;
   readonly outFeatures: number;
+  /** Runs the layer on x [N, inFeatures]; returns y [N, outFeatures], owned by the caller. */
   forward(x: Tensor, mode: ForwardMode): Promise<Tensor>;
+  /** Sets every parameter's grad from dy [N, outFeatures]; returns dx, or null when inputGrad is false. */
   backward(dy: Tensor, inputGrad?: boolean): Promise<Tensor | null>;
+  /** The trainable parameters, in a fixed order (the order checkpoints and optimisers use). */
   parameters(): Parameter[];
   /** Frees the parameters, gradients and caches. */
   dispose(): void;

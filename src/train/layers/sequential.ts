@@ -26,10 +26,12 @@ export class Sequential {
     });
   }
 
+  /** The first layer's input width. */
   get inFeatures(): number {
     return this.layers[0].inFeatures;
   }
 
+  /** The last layer's output width. */
   get outFeatures(): number {
     return this.layers[this.layers.length - 1].outFeatures;
   }
@@ -70,6 +72,7 @@ export class Sequential {
     return this.layers.flatMap((layer) => layer.parameters());
   }
 
+  /** Frees the kept activations and every layer. */
   dispose(): void {
     this.#release();
     for (const layer of this.layers) layer.dispose();

@@ -20,6 +20,7 @@ import { DatasetMissingError } from '../../../src/train/errors.js';
 import { catchError, expectParameterError } from '../../helpers/expect-error.js';
 import { PYTHON } from '../../helpers/python.js';
 import { tempDir } from '../../helpers/temp-dir.js';
+import { FAST_TIER } from '../../helpers/tier.js';
 
 /** What numpy reads from the same gz files: counts, label histogram, pixel sums and checksums. */
 interface NumpySummary {
@@ -81,7 +82,7 @@ function summarise(dataset: Dataset) {
   return { exact, pixelSum, pixelSquareSum, pixelChecksum, histogram, labelChecksum };
 }
 
-describe('loadFashionMNIST: the files of Debian’s dataset-fashion-mnist package', () => {
+describe.skipIf(FAST_TIER)('loadFashionMNIST: the files of Debian’s dataset-fashion-mnist package', () => {
   let train: Dataset;
   let test: Dataset;
   let numpy: Record<'train' | 'test', NumpySummary>;

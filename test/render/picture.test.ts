@@ -3,21 +3,12 @@ import { join } from 'node:path';
 import { PNG } from 'pngjs';
 import { describe, expect, it } from 'vitest';
 import { BlockLayout } from '../../src/patterns/layout.js';
-import {
-  densityRaster,
-  densityShade,
-  formatCount,
-  formatPercent,
-  formatTicks,
-  layoutPicture,
-  layoutToPNG,
-  layoutToSVG,
-  presentRuns,
-  saveLayoutPicture,
-  svgToPNG,
-  type PictureModel,
-} from '../../src/patterns/picture.js';
-import { MAX_SVG_RUNS } from '../../src/patterns/picture-svg.js';
+import { formatCount, formatPercent, formatTicks } from '../../src/render/number-format.js';
+import { layoutToPNG, saveLayoutPicture } from '../../src/render/picture.js';
+import { densityShade } from '../../src/render/picture-colors.js';
+import { densityRaster, layoutPicture, presentRuns, type PictureModel } from '../../src/render/picture-model.js';
+import { layoutToSVG, MAX_SVG_RUNS } from '../../src/render/picture-svg.js';
+import { svgToPNG } from '../../src/render/svg-to-png.js';
 import { expectParameterError } from '../helpers/expect-error.js';
 import { tempDir } from '../helpers/temp-dir.js';
 

@@ -1,17 +1,8 @@
 import { PNG } from 'pngjs';
+import type { BlockLayout } from '../patterns/layout.js';
 import { PICTURE_FONT_STACK } from './fonts.js';
-import type { BlockLayout } from './layout.js';
-import {
-  PICTURE_COLORS,
-  densityShade,
-  hexColor,
-  layoutPicture,
-  shadeColor,
-  type Box,
-  type PictureModel,
-  type PictureOptions,
-  type PictureText,
-} from './picture.js';
+import { PICTURE_COLORS, densityShade, hexColor, shadeColor } from './picture-colors.js';
+import { layoutPicture, type Box, type PictureModel, type PictureOptions, type PictureText } from './picture-model.js';
 
 /** Above this many runs of present blocks, cells are embedded as an image instead of one rect per run. */
 export const MAX_SVG_RUNS = 20_000;

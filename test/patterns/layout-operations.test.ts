@@ -4,7 +4,7 @@ import { ParameterError, ShapeError } from '../../src/errors.js';
 import { bandedLayout } from '../../src/patterns/banded.js';
 import { diagonalBlockCount } from '../../src/patterns/diagonal.js';
 import { layoutFromMask } from '../../src/patterns/from-mask.js';
-import { intersection, permutations, permute, transpose, union, withDiagonal, withoutDiagonal } from '../../src/patterns/ops.js';
+import { intersection, permutations, permute, transpose, union, withDiagonal, withoutDiagonal } from '../../src/patterns/layout-operations.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { isSymmetric } from '../../src/patterns/summary.js';
 import { maskFrom, maskRows, picture, sortedDegrees, transposeRows } from './mask-helpers.js';

@@ -2,8 +2,10 @@ import { extname } from 'node:path';
 import type { TopLevelSpec } from 'vega-lite';
 import { writeFileAtomic } from '../atomic-write.js';
 import { ParameterError } from '../errors.js';
-import { PICTURE_FONT_FAMILY } from '../patterns/fonts.js';
-import { svgToPNG } from '../patterns/picture-png.js';
+import { PICTURE_FONT_FAMILY } from './fonts.js';
+import { svgToPNG } from './svg-to-png.js';
+
+// vega-lite specifications rendered headless to SVG, PNG or a file, in the pictures' font and look.
 
 /** A vega-lite specification (https://vega.github.io/vega-lite/). */
 export type PlotSpec = TopLevelSpec;

@@ -1,17 +1,15 @@
 import { checkInteger, checkOneOf } from '../check.js';
 import { ParameterError } from '../errors.js';
+import type { BlockLayout } from '../patterns/layout.js';
+import { describeProvenance } from '../patterns/provenance.js';
 import { fitText, textWidth } from './fonts.js';
-import type { BlockLayout } from './layout.js';
-import { describeProvenance } from './provenance.js';
+import { formatCount, formatPercent, formatTicks } from './number-format.js';
+import { PICTURE_COLORS, densityShade, type DensityScale } from './picture-colors.js';
 
-// The writers, re-exported so that callers find the whole picture API here.
-export { layoutToSVG, pictureToSVG } from './picture-svg.js';
-export { layoutToPNG, saveLayoutPicture, svgToPNG } from './picture-png.js';
+// The picture of a layout as a model (boxes, texts, a raster) that the SVG writer only encodes.
 
 /** How a picture draws the blocks: one cell per block, or a density raster; 'auto' picks. */
 export type PictureMode = 'auto' | 'cells' | 'density';
-/** How a density shade maps the fraction of present blocks: logarithmic (default) or linear. */
-export type DensityScale = 'log' | 'linear';
 
 /** Options of layout pictures (SVG and PNG). */
 export interface PictureOptions {
@@ -119,15 +117,6 @@ export interface PictureModel {
   scaleFloor: number;
 }
 
-/** Colours other than the two block colours (not options: they keep pictures consistent). */
-export const PICTURE_COLORS = {
-  background: '#ffffff',
-  text: '#1f2328',
-  secondaryText: '#57606a',
-  frame: '#8c959f',
-  grid: '#ffffff',
-} as const;
-
 const DEFAULT_WIDTH = 800;
 const MIN_WIDTH = 240;
 const MAX_WIDTH = 4096;
@@ -143,8 +132,6 @@ const LEGEND_LINE = 19;
 const TICK_LENGTH = 4;
 /** Cells at least this large get a grid line between them. */
 const GRID_MIN_CELL = 6;
-/** Lightest shade used for a pixel with any block present, so single blocks stay visible. */
-const LOG_SHADE_FLOOR = 0.2;
 const HEX_COLOR = /^#[0-9a-fA-F]{6}$/;
 
 /** Fills in defaults and checks every option; throws ParameterError naming the bad one. */
@@ -165,67 +152,6 @@ export function resolvePictureOptions(options: PictureOptions = {}): ResolvedPic
 function checkColor(name: string, value: unknown): string {
   if (typeof value !== 'string' || !HEX_COLOR.test(value)) throw new ParameterError(name, 'a colour "#rrggbb"', value);
   return value.toLowerCase();
-}
-
-/** `n` with thousands separators ("1,234,567"), the same in every locale. */
-export function formatCount(n: number): string {
-  const sign = n < 0 ? '-' : '';
-  const digits = String(Math.abs(Math.round(n)));
-  return sign + digits.replace(/\B(?=(\d{3})+(?!\d))/g, ',');
-}
-
-/** A fraction as a percentage with three significant digits ("12.5%", "0.0312%"); exact 0 and 1 as "0%" and "100%". */
-export function formatPercent(fraction: number): string {
-  if (fraction <= 0) return '0%';
-  if (fraction >= 1) return '100%';
-  const percent = fraction * 100;
-  let decimals = Math.max(1, 2 - Math.floor(Math.log10(percent)));
-  let text = percent.toFixed(decimals);
-  // Never round a partial layout up to "100%" or down to "0%".
-  while ((Number(text) >= 100 || Number(text) === 0) && decimals < 12) text = percent.toFixed(++decimals);
-  return `${text}%`;
-}
-
-/**
- * Labels of the ticks 0, step, 2 step, ... in one unit for the whole axis: "20k" when the step is a
- * multiple of 1,000, "1.5M" when it is a multiple of 100,000 and the axis reaches a million, else
- * the full number with thousands separators.
- */
-export function formatTicks(values: readonly number[]): string[] {
-  const step = values.length > 1 ? values[1] - values[0] : 1;
-  const last = values[values.length - 1];
-  if (step % 1e5 === 0 && last >= 1e6) return values.map((v) => (v === 0 ? '0' : `${v / 1e6}M`));
-  if (step % 1e3 === 0) return values.map((v) => (v === 0 ? '0' : `${v / 1e3}k`));
-  return values.map(formatCount);
-}
-
-/**
- * The shade in [0, 1] (0 = absent colour, 1 = present colour) of a pixel in which `fraction` of the
- * blocks are present. Linear: the fraction itself. Log: 0 for none, else LOG_SHADE_FLOOR at
- * `scaleFloor` rising linearly in log(fraction) to 1 at 1.
- */
-export function densityShade(fraction: number, scale: DensityScale, scaleFloor: number): number {
-  if (fraction <= 0) return 0;
-  if (scale === 'linear') return Math.min(1, fraction);
-  if (fraction >= 1) return 1;
-  const t = Math.log(fraction / scaleFloor) / Math.log(1 / scaleFloor);
-  return LOG_SHADE_FLOOR + (1 - LOG_SHADE_FLOOR) * Math.min(1, Math.max(0, t));
-}
-
-/** The [r, g, b] colour of shade `t` in [0, 1]: linear in sRGB from `absent` (0) to `present` (1). */
-export function shadeColor(t: number, present: string, absent: string): [number, number, number] {
-  const p = parseHex(present);
-  const a = parseHex(absent);
-  return [0, 1, 2].map((i) => Math.round(a[i] + (p[i] - a[i]) * t)) as [number, number, number];
-}
-
-/** '#rrggbb' of an [r, g, b] colour. */
-export function hexColor(rgb: readonly number[]): string {
-  return '#' + rgb.map((v) => v.toString(16).padStart(2, '0')).join('');
-}
-
-function parseHex(color: string): [number, number, number] {
-  return [1, 3, 5].map((i) => parseInt(color.slice(i, i + 2), 16)) as [number, number, number];
 }
 
 /**

@@ -1,5 +1,7 @@
-import type { PlotSpec } from './plot.js';
-import type { SweepResult } from './sweep.js';
+import type { SweepResult } from '../analysis/sweep.js';
+import type { PlotSpec } from './vega-plot.js';
+
+// Plot specifications of analysis results (a sweep, a comparison), rendered by vega-plot.ts.
 
 /** Whether values span enough decades (all positive, max/min >= 100) to want a log axis. */
 export function wantsLogAxis(values: number[]): boolean {
