@@ -1,8 +1,11 @@
 // The CPU backend's kernels (src/kernels/cpu), in AssemblyScript compiled to WebAssembly SIMD.
 //
 // Every pointer is a byte offset into the imported shared memory; the JavaScript side owns every
-// allocation and splits each product into units of work (see src/kernels/cpu/jobs.ts). Units write
+// allocation and splits each product into units of work (src/kernels/cpu/plans.ts). Units write
 // disjoint parts of their outputs, so threads never write the same float and need no atomics.
+// src/kernels/cpu/abi.ts declares each exported function's parameters, by name and in order, for
+// the JavaScript side; test/kernels/cpu-abi.test.ts checks this file against it, so a parameter
+// changed here must be changed there too.
 //
 // One register tile does all the arithmetic: Y[4 rows][8 columns] (+)= sum over steps of
 // X[step][row] * W[step][column], with X read as 4 floats per step (four rows interleaved) and W

@@ -1,6 +1,6 @@
 import type { NdArray } from 'ndarray';
 import { ShapeError } from '../errors.js';
-import { checkShape } from './shapes.js';
+import { checkShape } from './checks.js';
 import type { HostData } from './types.js';
 
 /*

@@ -1,6 +1,6 @@
 export * from './types.js';
 export * from './errors.js';
-export { ACTIVATION_KINDS, BLOCK_NORM_KINDS, HARD_CONCRETE_DEFAULTS } from './training-op-checks.js';
+export { ACTIVATION_KINDS, BLOCK_NORM_KINDS, HARD_CONCRETE_DEFAULTS } from './checks.js';
 export { getBackend, BACKEND_CHOICES, type BackendChoice, type GetBackendOptions } from './get-backend.js';
 export { createCpuBackend, CpuBackend, type CpuBackendOptions, type CpuStats } from './cpu/cpu-backend.js';
 export { OutOfMemoryError } from './cpu/memory.js';

@@ -2,7 +2,7 @@ import { describe, expect } from 'vitest';
 import { backendTests } from './suite.js';
 import { ParameterError, ShapeError } from '../../src/errors.js';
 import { TensorError } from '../../src/kernels/errors.js';
-import { HARD_CONCRETE_DEFAULTS } from '../../src/kernels/training-op-checks.js';
+import { HARD_CONCRETE_DEFAULTS } from '../../src/kernels/checks.js';
 import { referenceForward } from '../../src/kernels/reference.js';
 import type { ActivationKind, AdamStepOptions, Backend, SgdStepOptions, Tensor } from '../../src/kernels/types.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';

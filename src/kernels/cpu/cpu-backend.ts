@@ -1,28 +1,26 @@
 import os from 'node:os';
 import ndarray, { type NdArray } from 'ndarray';
-import { checkInteger } from '../../check.js';
+import { checkInteger, checkNumber } from '../../check.js';
 import type { BlockLayout } from '../../patterns/layout.js';
+import {
+  checkActivationKind, checkAddBias, checkBackwardData, checkBlockNormKind, checkBlocks, checkDistinct, checkForward, checkGatherIds, checkHardConcrete,
+  checkLayerNorm, checkLayerNormGrad, checkMatmul, checkMatrix, checkSameShape, checkShape, checkSoftmaxCrossEntropy, checkTensor, checkWeightGrad,
+  resolveAdam, resolveHardConcrete, resolveSgd, scatterSources,
+} from '../checks.js';
 import { BackendUnavailableError } from '../errors.js';
 import { packHostData } from '../host-data.js';
-import { checkBackwardData, checkForward, checkMatmul, checkShape, checkTensor, checkWeightGrad } from '../shapes.js';
-import {
-  checkActivationKind, checkAddBias, checkBlockNormKind, checkBlocks, checkDistinct, checkGatherIds, checkHardConcrete, checkLayerNorm, checkLayerNormGrad,
-  checkMatrix, checkSameShape, checkSoftmaxCrossEntropy, resolveAdam, resolveHardConcrete, resolveSgd, scatterSources,
-} from '../training-op-checks.js';
 import type {
   ActivationKind, AdamStepOptions, Backend, BackendStats, BlockNormKind, GateOptions, HardConcreteOptions, HostData, L0PenaltyResult, LayerNormGradResult,
   LayerNormResult, MatmulOptions, SgdStepOptions, SoftmaxCrossEntropyResult, Tensor, WeightGradOptions, WeightGradResult,
 } from '../types.js';
-import { checkNumber } from '../../check.js';
-import * as ops from './training-ops.js';
-import {
-  denseTask, densePanelBytes, packColumnGroupsTask, packDenseTask, packPanelsTask, packRowTilesTask, rowTileBytes, sparseTask, weightGradTask,
-} from './jobs.js';
+import type { KernelExports } from './abi.js';
 import { LayoutTableCache } from './layout-tables.js';
 import { SharedHeap } from './memory.js';
+import { blockProductPlan, matmulPlan, weightGradPlan, type Plan } from './plans.js';
 import { ThreadPool } from './pool.js';
 import { CpuTensor, type BackendState } from './tensor.js';
-import { checkWasmSupport, kernelBytes, MAX_PAGES, PAGE_BYTES, type KernelExports } from './wasm.js';
+import * as ops from './training-ops.js';
+import { checkWasmSupport, kernelBytes, MAX_PAGES, PAGE_BYTES } from './wasm.js';
 
 export { WorkerError } from './errors.js';
 export { OutOfMemoryError } from './memory.js';
@@ -52,6 +50,9 @@ export interface CpuStats extends BackendStats {
 }
 
 const MAX_MEMORY_BYTES = MAX_PAGES * PAGE_BYTES;
+
+/** A tensor's byte offset in the shared memory, 0 for none. */
+const offset = (t: Tensor | undefined): number => (t ? (t as CpuTensor).offset : 0);
 
 /**
  * The CPU kernel backend: WebAssembly SIMD kernels (assembly/kernels.ts) on the calling thread and
@@ -167,103 +168,54 @@ export class CpuBackend implements Backend {
   async forward(layout: BlockLayout, x: Tensor, w: Tensor, options: GateOptions = {}): Promise<Tensor> {
     this.#check();
     const n = checkForward(this, layout, x, w, options.gates);
-    return this.#exclusive([x, w, options.gates], () => this.#blockProduct(true, layout, n, x as CpuTensor, w as CpuTensor, options.gates as CpuTensor | undefined));
+    return this.#exclusive([x, w, options.gates], () => this.#blockProduct(true, layout, n, x, w, options.gates));
   }
 
   async backwardData(layout: BlockLayout, dy: Tensor, w: Tensor, options: GateOptions = {}): Promise<Tensor> {
     this.#check();
     const n = checkBackwardData(this, layout, dy, w, options.gates);
-    return this.#exclusive([dy, w, options.gates], () => this.#blockProduct(false, layout, n, dy as CpuTensor, w as CpuTensor, options.gates as CpuTensor | undefined));
+    return this.#exclusive([dy, w, options.gates], () => this.#blockProduct(false, layout, n, dy, w, options.gates));
   }
 
-  /**
-   * Forward (a unit per output block and row range, its inputs from the column view) or
-   * backward-data (a unit per input block and row range, from the CSR): pack the activation into
-   * row tiles and the gated weights into panels, then the products.
-   */
-  async #blockProduct(forward: boolean, layout: BlockLayout, n: number, a: CpuTensor, w: CpuTensor, gates?: CpuTensor): Promise<Tensor> {
-    const bs = layout.blockSize;
-    const nnz = layout.nnz;
-    const inWidth = forward ? layout.inFeatures : layout.outFeatures;
-    const outWidth = forward ? layout.outFeatures : layout.inFeatures;
-    const segments = forward ? layout.outBlocks : layout.inBlocks;
-    const threads = this.threads;
-    const out = this.#allocate([n, outWidth]);
-    if (nnz === 0) {
+  async #blockProduct(forward: boolean, layout: BlockLayout, n: number, x: Tensor, w: Tensor, gates?: Tensor): Promise<Tensor> {
+    const out = this.#allocate([n, forward ? layout.outFeatures : layout.inFeatures]);
+    if (layout.nnz === 0) {
       this.#fillZero(out);
       return out;
     }
     const tables = this.#tables.get(layout);
-    const ptr = forward ? tables.colPtr : tables.rowPtr;
-    const temps: number[] = [];
-    try {
-      const tiles = this.#temp(temps, rowTileBytes(n, inWidth));
-      const panels = this.#temp(temps, 4 * nnz * bs * bs);
-      await this.#pool.run({
-        tasks: [
-          packPanelsTask(forward, w.offset, gates?.offset ?? 0, bs, ptr, forward ? tables.blockId : 0, panels, segments, threads),
-          packRowTilesTask(a.offset, n, inWidth, false, tiles, threads),
-        ],
-        flops: 4 * (nnz * bs * bs + n * inWidth),
-      });
-      await this.#pool.run({
-        tasks: [sparseTask(tiles, inWidth, out.offset, outWidth, panels, ptr, forward ? tables.rowIdx : tables.colIdx, bs, segments, n, threads)],
-        flops: 2 * n * nnz * bs * bs,
-      });
-      return out;
-    } catch (error) {
-      out.dispose();
-      throw error;
-    } finally {
-      for (const offset of temps) this.#heap.free(offset);
-    }
+    await this.#run(blockProductPlan({ forward, layout, tables, rows: n, x: offset(x), w: offset(w), gates: offset(gates), y: out.offset, threads: this.threads }), [out]);
+    return out;
   }
 
-  /** A temporary allocation, recorded in `temps` to be freed when the product ends. */
-  #temp(temps: number[], bytes: number): number {
-    const offset = this.#heap.alloc(bytes);
-    temps.push(offset);
-    return offset;
+  /** Runs a product's plan: allocates its temporaries, runs its phases in order, frees them; disposes `outputs` when it fails. */
+  async #run(plan: Plan, outputs: (Tensor | undefined)[]): Promise<void> {
+    const temps: number[] = [];
+    try {
+      for (const bytes of plan.temporaries) temps.push(this.#heap.alloc(bytes));
+      for (const phase of plan.phases(temps)) await this.#pool.run(phase);
+    } catch (error) {
+      for (const t of outputs) t?.dispose();
+      throw error;
+    } finally {
+      for (const at of temps) this.#heap.free(at);
+    }
   }
 
   async weightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options: WeightGradOptions = {}): Promise<WeightGradResult> {
     this.#check();
     const n = checkWeightGrad(this, layout, x, dy, options.gates, options.weights);
-    const { gates, weights } = options as { gates?: CpuTensor; weights?: CpuTensor };
+    const { gates, weights } = options;
     return this.#exclusive([x, dy, gates, weights], async () => {
       const bs = layout.blockSize;
-      const nnz = layout.nnz;
-      const C = layout.inFeatures;
-      const K = layout.outFeatures;
-      const threads = this.threads;
-      const dw = this.#allocate([nnz, bs, bs]);
-      const dgates = weights ? this.#allocate([nnz]) : undefined;
+      const dw = this.#allocate([layout.nnz, bs, bs]);
+      const dgates = weights ? this.#allocate([layout.nnz]) : undefined;
       const result = dgates ? { dw, dgates } : { dw };
-      if (nnz === 0) return result;
+      if (layout.nnz === 0) return result;
       const tables = this.#tables.get(layout);
-      const temps: number[] = [];
-      try {
-        const xg = this.#temp(temps, 4 * n * C);
-        const dyg = this.#temp(temps, 4 * n * K);
-        await this.#pool.run({
-          tasks: [
-            packColumnGroupsTask((x as CpuTensor).offset, n, C, 4, xg, threads),
-            packColumnGroupsTask((dy as CpuTensor).offset, n, K, 8, dyg, threads),
-          ],
-          flops: 4 * n * (C + K),
-        });
-        await this.#pool.run({
-          tasks: [weightGradTask(xg, dyg, n, bs, tables.pairRows, tables.pairCols, dw.offset, gates?.offset ?? 0, weights?.offset ?? 0, dgates?.offset ?? 0, nnz, threads)],
-          flops: 2 * n * nnz * bs * bs,
-        });
-        return result;
-      } catch (error) {
-        dw.dispose();
-        dgates?.dispose();
-        throw error;
-      } finally {
-        for (const offset of temps) this.#heap.free(offset);
-      }
+      const operands = { x: offset(x), dy: offset(dy), dw: dw.offset, gates: offset(gates), weights: offset(weights), dgates: offset(dgates) };
+      await this.#run(weightGradPlan({ layout, tables, rows: n, ...operands, threads: this.threads }), [dw, dgates]);
+      return result;
     });
   }
 
@@ -273,38 +225,34 @@ export class CpuBackend implements Backend {
     const transposeB = options.transposeB ?? false;
     const [m, k, n] = checkMatmul(this, a, b, transposeA, transposeB);
     return this.#exclusive([a, b], async () => {
-      const threads = this.threads;
       const out = this.#allocate([m, n]);
       if (m === 0 || n === 0) return out;
       if (k === 0) {
         this.#fillZero(out);
         return out;
       }
-      const temps: number[] = [];
-      try {
-        const tiles = this.#temp(temps, rowTileBytes(m, k));
-        const panels = this.#temp(temps, densePanelBytes(k, n));
-        await this.#pool.run({
-          tasks: [
-            packRowTilesTask((a as CpuTensor).offset, m, k, transposeA, tiles, threads),
-            packDenseTask((b as CpuTensor).offset, k, n, transposeB, panels, threads),
-          ],
-          flops: 4 * k * (m + n),
-        });
-        await this.#pool.run({ tasks: [denseTask(tiles, k, out.offset, n, panels, m, threads)], flops: 2 * m * n * k });
-        return out;
-      } catch (error) {
-        out.dispose();
-        throw error;
-      } finally {
-        for (const offset of temps) this.#heap.free(offset);
-      }
+      await this.#run(matmulPlan({ m, k, n, a: offset(a), b: offset(b), transposeA, transposeB, c: out.offset, threads: this.threads }), [out]);
+      return out;
     });
   }
 
   /** Runs a training operation (plain loops in the calling thread) after every call queued before it. */
   #queueOp<T>(operands: (Tensor | null | undefined)[], body: () => T): Promise<T> {
     return this.#exclusive(operands.map((t) => t ?? undefined), async () => body());
+  }
+
+  /** A queued training operation that writes one new tensor of `shape`: `body` gets the float32 view and its element index. */
+  async #produce(operands: (Tensor | null | undefined)[], shape: readonly number[], body: (f: Float32Array, out: number) => void): Promise<Tensor> {
+    return (await this.#produceAll(operands, [shape], (f, [out]) => body(f, out)))[0];
+  }
+
+  /** A queued training operation that writes new tensors of `shapes` (allocated in order): `body` gets their element indices. */
+  #produceAll(operands: (Tensor | null | undefined)[], shapes: (readonly number[])[], body: (f: Float32Array, outs: number[]) => void): Promise<Tensor[]> {
+    return this.#queueOp(operands, () => {
+      const outs = shapes.map((shape) => this.#allocate(shape));
+      body(this.#heap.f32, outs.map((t) => this.#at(t)));
+      return outs;
+    });
   }
 
   /** Element index of a tensor in the heap's float32 view. */
@@ -315,79 +263,51 @@ export class CpuBackend implements Backend {
   async addBias(x: Tensor, bias: Tensor): Promise<Tensor> {
     this.#check();
     const [n, width] = checkAddBias(this, x, bias);
-    return this.#queueOp([x, bias], () => {
-      const out = this.#allocate([n, width]);
-      ops.addBias(this.#heap.f32, this.#at(x), this.#at(bias), this.#at(out), n, width);
-      return out;
-    });
+    return this.#produce([x, bias], [n, width], (f, out) => ops.addBias(f, this.#at(x), this.#at(bias), out, n, width));
   }
 
   async sumRows(x: Tensor): Promise<Tensor> {
     this.#check();
     const [n, width] = checkMatrix(this, x, 'x', 'sumRows');
-    return this.#queueOp([x], () => {
-      const out = this.#allocate([width]);
-      ops.sumRows(this.#heap.f32, this.#at(x), this.#at(out), n, width);
-      return out;
-    });
+    return this.#produce([x], [width], (f, out) => ops.sumRows(f, this.#at(x), out, n, width));
   }
 
   async activation(kind: ActivationKind, x: Tensor): Promise<Tensor> {
     this.#check();
     checkActivationKind(kind);
     checkTensor(this, x, 'x');
-    return this.#queueOp([x], () => {
-      const out = this.#allocate(x.shape);
-      ops.activation(this.#heap.f32, kind, this.#at(x), this.#at(out), x.size);
-      return out;
-    });
+    return this.#produce([x], x.shape, (f, out) => ops.activation(f, kind, this.#at(x), out, x.size));
   }
 
   async activationGrad(kind: ActivationKind, x: Tensor, dy: Tensor): Promise<Tensor> {
     this.#check();
     checkActivationKind(kind);
     checkSameShape(this, x, 'x', dy, 'dy', 'activationGrad');
-    return this.#queueOp([x, dy], () => {
-      const out = this.#allocate(x.shape);
-      ops.activationGrad(this.#heap.f32, kind, this.#at(x), this.#at(dy), this.#at(out), x.size);
-      return out;
-    });
+    return this.#produce([x, dy], x.shape, (f, out) => ops.activationGrad(f, kind, this.#at(x), this.#at(dy), out, x.size));
   }
 
   async softmaxCrossEntropy(logits: Tensor, labels: Tensor): Promise<SoftmaxCrossEntropyResult> {
     this.#check();
     const [n, k] = checkSoftmaxCrossEntropy(this, logits, labels);
-    return this.#queueOp([logits, labels], () => {
-      const loss = this.#allocate([1]);
-      const dlogits = this.#allocate([n, k]);
-      const correct = this.#allocate([1]);
-      ops.softmaxCrossEntropy(this.#heap.f32, this.#at(logits), this.#at(labels), this.#at(loss), this.#at(dlogits), this.#at(correct), n, k);
-      return { loss, dlogits, correct };
-    });
+    const [loss, dlogits, correct] = await this.#produceAll([logits, labels], [[1], [n, k], [1]], (f, [l, d, c]) =>
+      ops.softmaxCrossEntropy(f, this.#at(logits), this.#at(labels), l, d, c, n, k));
+    return { loss, dlogits, correct };
   }
 
   async layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps = 1e-5): Promise<LayerNormResult> {
     this.#check();
     const [n, width] = checkLayerNorm(this, x, gamma, beta, eps);
-    return this.#queueOp([x, gamma, beta], () => {
-      const y = this.#allocate([n, width]);
-      const mean = this.#allocate([n]);
-      const rstd = this.#allocate([n]);
-      ops.layerNorm(this.#heap.f32, this.#at(x), this.#at(gamma), this.#at(beta), eps, this.#at(y), this.#at(mean), this.#at(rstd), n, width);
-      return { y, mean, rstd };
-    });
+    const [y, mean, rstd] = await this.#produceAll([x, gamma, beta], [[n, width], [n], [n]], (f, [yAt, meanAt, rstdAt]) =>
+      ops.layerNorm(f, this.#at(x), this.#at(gamma), this.#at(beta), eps, yAt, meanAt, rstdAt, n, width));
+    return { y, mean, rstd };
   }
 
   async layerNormGrad(x: Tensor, dy: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor): Promise<LayerNormGradResult> {
     this.#check();
     const [n, width] = checkLayerNormGrad(this, x, dy, gamma, mean, rstd);
-    return this.#queueOp([x, dy, gamma, mean, rstd], () => {
-      const dx = this.#allocate([n, width]);
-      const dgamma = this.#allocate([width]);
-      const dbeta = this.#allocate([width]);
-      ops.layerNormGrad(this.#heap.f32, this.#at(x), this.#at(dy), this.#at(gamma), this.#at(mean), this.#at(rstd), this.#at(dx), this.#at(dgamma), this.#at(dbeta), n, width);
-      return { dx, dgamma, dbeta };
-    });
+    const [dx, dgamma, dbeta] = await this.#produceAll([x, dy, gamma, mean, rstd], [[n, width], [width], [width]], (f, outs) =>
+      ops.layerNormGrad(f, this.#at(x), this.#at(dy), this.#at(gamma), this.#at(mean), this.#at(rstd), outs[0], outs[1], outs[2], n, width));
+    return { dx, dgamma, dbeta };
   }
 
   async sgdStep(param: Tensor, grad: Tensor, velocity: Tensor | null, options: SgdStepOptions): Promise<void> {
@@ -406,11 +326,7 @@ export class CpuBackend implements Backend {
     this.#check();
     checkTensor(this, x, 'x');
     checkNumber('s', s, -Number.MAX_VALUE, Number.MAX_VALUE, 'scale');
-    return this.#queueOp([x], () => {
-      const out = this.#allocate(x.shape);
-      ops.scale(this.#heap.f32, this.#at(x), s, this.#at(out), x.size);
-      return out;
-    });
+    return this.#produce([x], x.shape, (f, out) => ops.scale(f, this.#at(x), s, out, x.size));
   }
 
   async axpy(alpha: number, x: Tensor, y: Tensor): Promise<void> {
@@ -444,11 +360,7 @@ export class CpuBackend implements Backend {
     this.#check();
     checkBlockNormKind(kind);
     const [nnz, per] = checkBlocks(this, w, 'w', 'blockNorms');
-    return this.#queueOp([w], () => {
-      const out = this.#allocate([nnz]);
-      ops.blockNorms(this.#heap.f32, kind, this.#at(w), this.#at(out), nnz, per);
-      return out;
-    });
+    return this.#produce([w], [nnz], (f, out) => ops.blockNorms(f, kind, this.#at(w), out, nnz, per));
   }
 
   async gatherBlocks(w: Tensor, ids: Int32Array): Promise<Tensor> {
@@ -456,56 +368,36 @@ export class CpuBackend implements Backend {
     const [nnz, per] = checkBlocks(this, w, 'w', 'gatherBlocks');
     checkGatherIds(ids, nnz);
     const sources = ids.slice();
-    return this.#queueOp([w], () => {
-      const out = this.#allocate([sources.length, ...w.shape.slice(1)]);
-      ops.gatherBlocks(this.#heap.f32, this.#at(w), sources, this.#at(out), per);
-      return out;
-    });
+    return this.#produce([w], [sources.length, ...w.shape.slice(1)], (f, out) => ops.gatherBlocks(f, this.#at(w), sources, out, per));
   }
 
   async scatterBlocks(src: Tensor, ids: Int32Array, nnzOut: number): Promise<Tensor> {
     this.#check();
     const [m, per] = checkBlocks(this, src, 'src', 'scatterBlocks');
     const sources = scatterSources(ids, m, nnzOut);
-    return this.#queueOp([src], () => {
-      const out = this.#allocate([nnzOut, ...src.shape.slice(1)]);
-      ops.gatherBlocks(this.#heap.f32, this.#at(src), sources, this.#at(out), per);
-      return out;
-    });
+    return this.#produce([src], [nnzOut, ...src.shape.slice(1)], (f, out) => ops.gatherBlocks(f, this.#at(src), sources, out, per));
   }
 
   async hardConcreteGates(logAlpha: Tensor, u: Tensor | null, options: HardConcreteOptions = {}): Promise<Tensor> {
     this.#check();
     const nnz = checkHardConcrete(this, 'hardConcreteGates', logAlpha, u);
     const h = resolveHardConcrete(options, 'hardConcreteGates');
-    return this.#queueOp([logAlpha, u], () => {
-      const out = this.#allocate([nnz]);
-      ops.hardConcreteGates(this.#heap.f32, this.#at(logAlpha), this.#at(u), this.#at(out), nnz, h);
-      return out;
-    });
+    return this.#produce([logAlpha, u], [nnz], (f, out) => ops.hardConcreteGates(f, this.#at(logAlpha), this.#at(u), out, nnz, h));
   }
 
   async hardConcreteGrad(logAlpha: Tensor, u: Tensor | null, dgates: Tensor, options: HardConcreteOptions = {}): Promise<Tensor> {
     this.#check();
     const nnz = checkHardConcrete(this, 'hardConcreteGrad', logAlpha, u, dgates);
     const h = resolveHardConcrete(options, 'hardConcreteGrad');
-    return this.#queueOp([logAlpha, u, dgates], () => {
-      const out = this.#allocate([nnz]);
-      ops.hardConcreteGrad(this.#heap.f32, this.#at(logAlpha), this.#at(u), this.#at(dgates), this.#at(out), nnz, h);
-      return out;
-    });
+    return this.#produce([logAlpha, u, dgates], [nnz], (f, out) => ops.hardConcreteGrad(f, this.#at(logAlpha), this.#at(u), this.#at(dgates), out, nnz, h));
   }
 
   async l0Penalty(logAlpha: Tensor, options: HardConcreteOptions = {}): Promise<L0PenaltyResult> {
     this.#check();
     const nnz = checkHardConcrete(this, 'l0Penalty', logAlpha, null);
     const h = resolveHardConcrete(options, 'l0Penalty');
-    return this.#queueOp([logAlpha], () => {
-      const value = this.#allocate([1]);
-      const grad = this.#allocate([nnz]);
-      ops.l0Penalty(this.#heap.f32, this.#at(logAlpha), this.#at(value), this.#at(grad), nnz, h);
-      return { value, grad };
-    });
+    const [value, grad] = await this.#produceAll([logAlpha], [[1], [nnz]], (f, [valueAt, gradAt]) => ops.l0Penalty(f, this.#at(logAlpha), valueAt, gradAt, nnz, h));
+    return { value, grad };
   }
 
   async sync(): Promise<void> {

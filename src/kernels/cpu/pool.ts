@@ -2,9 +2,10 @@ import type { Worker } from 'node:worker_threads';
 import { startWorker } from '../../workers.js';
 import { BackendUnavailableError } from '../errors.js';
 import { WorkerError } from './errors.js';
-import { CONTROL_WORDS, FAULT, GATHER_BYTES, GENERATION, NEXT, PENDING, runUnit, SHUTDOWN, TOTAL, writePhase, type Phase, type ThreadKernels } from './jobs.js';
+import type { KernelExports } from './abi.js';
+import { CONTROL_WORDS, FAULT, GENERATION, NEXT, PENDING, runUnit, SHUTDOWN, TOTAL, writePhase, type Phase, type ThreadKernels } from './jobs.js';
 import type { SharedHeap } from './memory.js';
-import type { KernelExports } from './wasm.js';
+import { GATHER_BYTES } from './plans.js';
 import type { CpuWorkerData } from './worker.js';
 
 /** Bytes of a thread's scratch region: the 128-byte tile scratch, then the gather buffer. */

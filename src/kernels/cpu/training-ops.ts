@@ -1,4 +1,4 @@
-import type { AdamParams, HardConcreteParams, SgdParams } from '../training-op-checks.js';
+import type { AdamParams, HardConcreteParams, SgdParams } from '../checks.js';
 import type { ActivationKind, BlockNormKind } from '../types.js';
 
 /*

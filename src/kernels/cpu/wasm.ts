@@ -8,22 +8,6 @@ import { BackendUnavailableError } from '../errors.js';
  * f32x4.relaxed_madd becomes a fused multiply-add where the CPU has one).
  */
 
-/** The kernels' exports (assembly/kernels.ts); every pointer is a byte offset into the shared memory. */
-export interface KernelExports {
-  packRowTiles(src: number, rows: number, features: number, stride: number, dst: number, t0: number, t1: number): void;
-  packColumnTiles(src: number, rows: number, features: number, dst: number, t0: number, t1: number): void;
-  packForward(w: number, gates: number, bs: number, colPtr: number, blockId: number, dst: number, k0: number, k1: number): void;
-  packBackward(w: number, gates: number, bs: number, rowPtr: number, dst: number, c0: number, c1: number): void;
-  packDense(b: number, depth: number, cols: number, transposeB: number, dst: number, s0: number, s1: number): void;
-  packColumnGroups(src: number, rows: number, features: number, width: number, dst: number, r0: number, r1: number): void;
-  sparseUnit(xi: number, F: number, y: number, yFeatures: number, panels: number, ptr: number, idx: number,
-    bs: number, ob: number, r0: number, r1: number, chunk: number, scratch: number, buf: number): void;
-  denseUnit(xi: number, depth: number, y: number, cols: number, panels: number, group: number, r0: number, r1: number,
-    chunk: number, scratch: number): void;
-  weightGradUnit(xg: number, dyg: number, rows: number, bs: number, pairRows: number, pairCols: number,
-    dw: number, gates: number, weights: number, dgates: number, b0: number, b1: number, chunk: number, scratch: number): void;
-}
-
 /** Memory pages the kernel module declares as its maximum (4 GiB, all a 32-bit memory can address). */
 export const MAX_PAGES = 65536;
 /** Bytes in a WebAssembly page. */

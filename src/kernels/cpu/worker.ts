@@ -7,7 +7,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { FAULT, GENERATION, NEXT, PENDING, runUnit, SHUTDOWN, TOTAL, type ThreadKernels } from './jobs.js';
-import type { KernelExports } from './wasm.js';
+import type { KernelExports } from './abi.js';
 
 /** What the pool hands each worker. */
 export interface CpuWorkerData {

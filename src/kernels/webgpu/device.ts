@@ -126,3 +126,27 @@ export async function probeWebGPU(options: AdapterOptions = {}): Promise<WebGPUP
     return { available: false, reason: (error as Error).message };
   }
 }
+
+/**
+ * A device on `adapter` with the timestamp-query feature when the adapter has it, and the
+ * adapter's largest binding and buffer sizes; throws BackendUnavailableError when it refuses.
+ */
+export async function requestDevice(adapter: GPUAdapter, summary: AdapterSummary): Promise<GPUDevice> {
+  const requiredFeatures: GPUFeatureName[] = adapter.features.has('timestamp-query') ? ['timestamp-query'] : [];
+  const a = adapter.limits;
+  try {
+    return await adapter.requestDevice({
+      requiredFeatures,
+      requiredLimits: {
+        maxStorageBufferBindingSize: a.maxStorageBufferBindingSize,
+        maxBufferSize: a.maxBufferSize,
+        maxComputeWorkgroupStorageSize: a.maxComputeWorkgroupStorageSize,
+        maxComputeInvocationsPerWorkgroup: a.maxComputeInvocationsPerWorkgroup,
+        minStorageBufferOffsetAlignment: a.minStorageBufferOffsetAlignment,
+      },
+      label: 'blocksparse',
+    });
+  } catch (error) {
+    throw new BackendUnavailableError(`WebGPU: the adapter ${summary.description || summary.device} refused a device: ${(error as Error).message}`);
+  }
+}

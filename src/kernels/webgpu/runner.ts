@@ -1,21 +1,6 @@
 import { BufferUsage, MAP_MODE_READ, SHADER_STAGE_COMPUTE } from './device.js';
 import { WebGPUError } from './errors.js';
-import { programSource, type WebGPUProgram } from './program.js';
-
-/** A buffer range bound to one storage binding. */
-export interface BufferBinding {
-  buffer: GPUBuffer;
-  offset: number;
-  size: number;
-}
-
-/** One dispatch of a program: its buffers (in the program's binding order), uniform values and grid. */
-export interface Dispatch {
-  program: WebGPUProgram;
-  buffers: readonly BufferBinding[];
-  uniforms: readonly number[];
-  workgroups: readonly [number, number, number];
-}
+import { packUniforms, programSource, type Dispatch, type WebGPUProgram } from './program.js';
 
 interface CompiledProgram {
   pipeline: GPUComputePipeline;
@@ -121,10 +106,11 @@ export class Runner {
       device.pushErrorScope('out-of-memory');
       device.pushErrorScope('internal');
     }
-    const stride = roundUp(Math.max(16, ...dispatches.map((d) => 4 * d.uniforms.length)), device.limits.minUniformBufferOffsetAlignment);
+    const packed = dispatches.map((d) => packUniforms(d.program.uniforms, d.uniforms));
+    const stride = roundUp(Math.max(16, ...packed.map((p) => 4 * p.length)), device.limits.minUniformBufferOffsetAlignment);
     const uniforms = device.createBuffer({ size: stride * dispatches.length, usage: BufferUsage.UNIFORM, mappedAtCreation: true });
     const view = new Int32Array(uniforms.getMappedRange());
-    dispatches.forEach((d, i) => view.set(d.uniforms, (i * stride) / 4));
+    packed.forEach((p, i) => view.set(p, (i * stride) / 4));
     uniforms.unmap();
 
     const timed = this.#profile !== null && this.timestamps;
@@ -133,7 +119,7 @@ export class Runner {
     dispatches.forEach((d, i) => {
       const { pipeline, layout } = compiled[i];
       const entries: GPUBindGroupEntry[] = d.buffers.map((b, j) => ({ binding: j, resource: { buffer: b.buffer, offset: b.offset, size: b.size } }));
-      entries.push({ binding: d.buffers.length, resource: { buffer: uniforms, offset: i * stride, size: 4 * Math.max(1, d.uniforms.length) } });
+      entries.push({ binding: d.buffers.length, resource: { buffer: uniforms, offset: i * stride, size: 4 * Math.max(1, packed[i].length) } });
       const bindGroup = device.createBindGroup({ layout, entries });
       const pass = encoder.beginComputePass(querySet ? { timestampWrites: { querySet, beginningOfPassWriteIndex: 2 * i, endOfPassWriteIndex: 2 * i + 1 } } : {});
       pass.setPipeline(pipeline);

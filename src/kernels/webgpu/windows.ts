@@ -1,5 +1,4 @@
 import { ShapeError } from '../../errors.js';
-import type { BufferBinding } from './runner.js';
 
 /*
  * Splitting work to fit the device's limits. A storage binding may not exceed
@@ -8,6 +7,13 @@ import type { BufferBinding } from './runner.js';
  * therefore reads its operands through windows: a binding that starts at an aligned offset at or
  * before the first element it needs, plus the index of that element within the binding (a uniform).
  */
+
+/** A buffer range bound to one storage binding. */
+export interface BufferBinding {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
 
 /** The limits that shape the splitting. */
 export interface SplitLimits {
@@ -71,4 +77,14 @@ export function ranges(total: number, chunk: number): Array<[number, number]> {
   const out: Array<[number, number]> = [];
   for (let start = 0; start < total; start += chunk) out.push([start, Math.min(total, start + chunk)]);
   return out;
+}
+
+/**
+ * A chunk of at most `value` units out of `total`, rounded down to a multiple of `step` (a tile)
+ * when at least one step fits, else to a multiple of `minStep` (vec4 alignment); `total` when all fit.
+ */
+export function roundChunk(value: number, total: number, step: number, minStep: number): number {
+  if (value >= total) return total;
+  if (value >= step) return Math.floor(value / step) * step;
+  return Math.floor(value / minStep) * minStep;
 }

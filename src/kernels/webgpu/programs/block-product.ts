@@ -1,6 +1,9 @@
-import type { BlockSize } from '../../../patterns/layout.js';
-import { entryPoint, type StorageBinding, type WebGPUProgram } from '../program.js';
+import type { BlockLayout, BlockSize } from '../../../patterns/layout.js';
+import type { LayoutTables } from '../layout-tables.js';
+import { entryPoint, type Dispatch, type PlanContext, type StorageBinding, type UniformRecord, type WebGPUProgram } from '../program.js';
+import type { WebGPUTensor } from '../tensor.js';
 import { accIndex, accumulatorCount, loadDirect, loadTransposed, outerProductStep, tileRows, type RegisterTile } from '../tiles.js';
+import { bufferWindow, ranges, roundChunk, unitsPerWindow, wholeBuffer } from '../windows.js';
 
 /*
  * Forward and backward-data of a block-sparse layer: one workgroup per (segment, tile of batch
@@ -17,8 +20,8 @@ import { accIndex, accumulatorCount, loadDirect, loadTransposed, outerProductSte
  * Direction and gating are uniforms, not specialisations: one pipeline per block size. (On a
  * CPU fallback adapter each pipeline takes seconds to compile; on a GPU the branches are uniform
  * and cost nothing.) Only entries with block id in [blockLo, blockHi) are used (the weight binding
- * is a window of blocks), and `accumulate` adds to the output instead of overwriting it, so the
- * backend can split over block ranges and batch rows when a binding would exceed the device's limits.
+ * is a window of blocks), and `accumulate` adds to the output instead of overwriting it, so `plan`
+ * can split over block ranges and batch rows when a binding would exceed the device's limits.
  */
 
 /** Which product. */
@@ -36,6 +39,22 @@ export function blockProductTile(bs: BlockSize): RegisterTile {
 export const BLOCK_PRODUCT_UNIFORMS = [
   'rows', 'aStride', 'aFirst', 'outStride', 'outFirst', 'wFirst', 'ptrAt', 'entriesAt', 'segBase', 'blockLo', 'blockHi', 'accumulate', 'transposeW', 'gated',
 ] as const;
+
+/** The uniform record of one block-product dispatch. */
+export type BlockProductUniforms = UniformRecord<typeof BLOCK_PRODUCT_UNIFORMS>;
+
+/** The operands of one block product: `a` is X (forward) or dY (backward-data), `out` its result. */
+export interface BlockProductOperands {
+  readonly direction: BlockProductDirection;
+  readonly layout: BlockLayout;
+  /** Batch rows. */
+  readonly n: number;
+  readonly tables: LayoutTables;
+  readonly a: WebGPUTensor;
+  readonly w: WebGPUTensor;
+  readonly gates?: WebGPUTensor;
+  readonly out: WebGPUTensor;
+}
 
 /** The forward and backward-data kernel for one block size. */
 export class BlockProductProgram implements WebGPUProgram {
@@ -65,6 +84,48 @@ export class BlockProductProgram implements WebGPUProgram {
   /** Workgroups along x (segments) and y (row tiles) for `segments` segments and `rows` rows. */
   grid(segments: number, rows: number): [number, number, number] {
     return [segments, Math.ceil(rows / this.tileRows), 1];
+  }
+
+  /**
+   * The dispatches of one product: split over batch rows, weight-block ranges (later ranges
+   * accumulate) and segments whenever a binding or the grid would exceed `context.limits`.
+   */
+  plan(operands: BlockProductOperands, context: PlanContext): Dispatch[] {
+    const { direction, layout, n, tables, a, w, gates, out } = operands;
+    const { limits } = context;
+    const bs = this.blockSize;
+    const forward = direction === 'forward';
+    const inWidth = forward ? layout.inFeatures : layout.outFeatures;
+    const outWidth = forward ? layout.outFeatures : layout.inFeatures;
+    const segments = forward ? layout.outBlocks : layout.inBlocks;
+    const tm = this.tileRows;
+    const rowChunk = roundChunk(Math.min(unitsPerWindow(n, 4 * Math.max(inWidth, outWidth), limits, 'batch row'), limits.maxWorkgroups * tm), n, tm, 1);
+    const blockChunk = unitsPerWindow(Math.max(layout.nnz, 1), 4 * bs * bs, limits, `${bs} x ${bs} weight block`);
+    const tableWindow = wholeBuffer(tables.buffer, limits, 'the layout tables');
+    const gateBinding = gates ? wholeBuffer(gates.buffer, limits, 'the gates').binding : context.absentRead;
+    const blockRanges = layout.nnz === 0 ? [[0, 0] as [number, number]] : ranges(layout.nnz, blockChunk);
+    const dispatches: Dispatch[] = [];
+    for (const [r0, r1] of ranges(n, rowChunk)) {
+      const aWindow = bufferWindow(a.buffer, r0 * inWidth, (r1 - r0) * inWidth, limits);
+      const outWindow = bufferWindow(out.buffer, r0 * outWidth, (r1 - r0) * outWidth, limits);
+      blockRanges.forEach(([b0, b1], pass) => {
+        const wWindow = bufferWindow(w.buffer, b0 * bs * bs, (b1 - b0) * bs * bs, limits);
+        for (const [s0, s1] of ranges(segments, limits.maxWorkgroups)) {
+          const uniforms: BlockProductUniforms = {
+            rows: r1 - r0, aStride: inWidth / 4, aFirst: aWindow.first / 4, outStride: outWidth / 4, outFirst: outWindow.first / 4, wFirst: wWindow.first / 4,
+            ptrAt: forward ? tables.forwardPtr : tables.backwardPtr, entriesAt: forward ? tables.forwardEntries : tables.backwardEntries,
+            segBase: s0, blockLo: b0, blockHi: b1, accumulate: pass > 0 ? 1 : 0, transposeW: forward ? 0 : 1, gated: gates ? 1 : 0,
+          };
+          dispatches.push({
+            program: this,
+            buffers: [tableWindow.binding, aWindow.binding, wWindow.binding, gateBinding, outWindow.binding],
+            uniforms,
+            workgroups: this.grid(s1 - s0, r1 - r0),
+          });
+        }
+      });
+    }
+    return dispatches;
   }
 
   body(): string {

@@ -1,5 +1,8 @@
-import { entryPoint, type StorageBinding, type WebGPUProgram } from '../program.js';
+import { ShapeError } from '../../../errors.js';
+import { entryPoint, type Dispatch, type PlanContext, type StorageBinding, type UniformRecord, type WebGPUProgram } from '../program.js';
+import type { WebGPUTensor } from '../tensor.js';
 import { accIndex, accumulatorCount, loadDirect, loadTransposed, outerProductStep, tileCols, tileRows, type RegisterTile } from '../tiles.js';
+import { bufferWindow, ranges, roundChunk, unitsPerWindow } from '../windows.js';
 
 /*
  * Dense C[M, N] (+)= op(A)[M, K] . op(B)[K, N], the baseline the sparse kernels are measured
@@ -12,7 +15,7 @@ import { accIndex, accumulatorCount, loadDirect, loadTransposed, outerProductSte
  * The transposes are uniform flags (both tile loaders are compiled in; the branch is uniform, so
  * a GPU pays nothing for it): one pipeline per tile size and vectorisation, since on a CPU fallback
  * adapter each pipeline takes seconds to compile. Strides and offsets are in elements;
- * `accumulate` adds to C (the backend splits K that way when an operand would exceed the binding
+ * `accumulate` adds to C (`plan` splits K that way when an operand would exceed the binding
  * limit).
  */
 
@@ -23,6 +26,21 @@ const TILE_K = 16;
 
 /** Uniforms of the matmul (elements). */
 export const MATMUL_UNIFORMS = ['M', 'N', 'K', 'aStride', 'aFirst', 'bStride', 'bFirst', 'cStride', 'cFirst', 'accumulate', 'transposeA', 'transposeB'] as const;
+
+/** The uniform record of one matmul dispatch. */
+export type MatmulUniforms = UniformRecord<typeof MATMUL_UNIFORMS>;
+
+/** The operands of C[m, n] = op(A)[m, k] . op(B)[k, n] (A stored [k, m] with transposeA, B [n, k] with transposeB). */
+export interface MatmulOperands {
+  readonly a: WebGPUTensor;
+  readonly b: WebGPUTensor;
+  readonly c: WebGPUTensor;
+  readonly m: number;
+  readonly k: number;
+  readonly n: number;
+  readonly transposeA: boolean;
+  readonly transposeB: boolean;
+}
 
 /** Whether C = op(A) op(B) can use vec4 loads and stores: every stored row a multiple of 4 long. */
 export function matmulVectorizable(m: number, k: number, n: number, transposeA: boolean, transposeB: boolean): boolean {
@@ -55,6 +73,60 @@ export class MatmulProgram implements WebGPUProgram {
       { name: 'c', access: 'read_write', element },
     ];
     this.key = `matmul ${tileSize}${vectorized ? ' vec4' : ' scalar'}`;
+  }
+
+  /** The program for a product's shape: vec4 when every row allows it, the tile from `matmulTileFor` unless `tile` is given. */
+  static forShape(operands: MatmulOperands, tile?: MatmulTileSize): MatmulProgram {
+    const { m, k, n, transposeA, transposeB } = operands;
+    return new MatmulProgram(tile ?? matmulTileFor(m, n), matmulVectorizable(m, k, n, transposeA, transposeB));
+  }
+
+  /**
+   * The dispatches of one product (none when a dimension is 0): M and N split into chunks of
+   * whole tiles and K into chunks of 16 (later K chunks accumulate), so that every operand's
+   * window fits `context.limits` and every grid the workgroup cap.
+   */
+  plan(operands: MatmulOperands, context: PlanContext): Dispatch[] {
+    const { a, b, c, m, k, n, transposeA, transposeB } = operands;
+    if (m === 0 || n === 0 || k === 0) return [];
+    const { limits } = context;
+    const tile = this.tileSize;
+    const minStep = this.vectorized ? 4 : 1;
+    // Chunk each dimension so that every operand's window (rows of full stored length) fits.
+    const fit = (rowLength: number, what: string) => unitsPerWindow(Number.MAX_SAFE_INTEGER, 4 * rowLength, limits, what);
+    let mc = Math.min(m, limits.maxWorkgroups * tile, fit(n, 'row of C'));
+    if (!transposeA) mc = Math.min(mc, fit(k, 'row of A'));
+    let nc = Math.min(n, limits.maxWorkgroups * tile);
+    if (transposeB) nc = Math.min(nc, fit(k, 'row of B'));
+    let kc = k;
+    if (transposeA) kc = Math.min(kc, fit(m, 'row of A'));
+    if (!transposeB) kc = Math.min(kc, fit(n, 'row of B'));
+    mc = roundChunk(mc, m, tile, minStep);
+    nc = roundChunk(nc, n, tile, minStep);
+    kc = roundChunk(kc, k, 16, minStep);
+    if (mc < 1 || nc < 1 || kc < 1) {
+      throw new ShapeError(`matmul ${m} x ${k} x ${n}: the operands cannot be split to fit the device's maxStorageBufferBindingSize (${limits.maxBindingBytes})`);
+    }
+    const dispatches: Dispatch[] = [];
+    for (const [m0, m1] of ranges(m, mc)) {
+      for (const [n0, n1] of ranges(n, nc)) {
+        const cWindow = bufferWindow(c.buffer, m0 * n + n0, (m1 - m0 - 1) * n + (n1 - n0), limits);
+        ranges(k, kc).forEach(([k0, k1], pass) => {
+          const aWindow = transposeA
+            ? bufferWindow(a.buffer, k0 * m + m0, (k1 - k0 - 1) * m + (m1 - m0), limits)
+            : bufferWindow(a.buffer, m0 * k + k0, (m1 - m0 - 1) * k + (k1 - k0), limits);
+          const bWindow = transposeB
+            ? bufferWindow(b.buffer, n0 * k + k0, (n1 - n0 - 1) * k + (k1 - k0), limits)
+            : bufferWindow(b.buffer, k0 * n + n0, (k1 - k0 - 1) * n + (n1 - n0), limits);
+          const uniforms: MatmulUniforms = {
+            M: m1 - m0, N: n1 - n0, K: k1 - k0, aStride: transposeA ? m : k, aFirst: aWindow.first, bStride: transposeB ? k : n, bFirst: bWindow.first,
+            cStride: n, cFirst: cWindow.first, accumulate: pass > 0 ? 1 : 0, transposeA: transposeA ? 1 : 0, transposeB: transposeB ? 1 : 0,
+          };
+          dispatches.push({ program: this, buffers: [aWindow.binding, bWindow.binding, cWindow.binding], uniforms, workgroups: this.grid(m1 - m0, n1 - n0) });
+        });
+      }
+    }
+    return dispatches;
   }
 
   /** Workgroups for an M x N output. */

@@ -1,5 +1,8 @@
-import { entryPoint, type StorageBinding, type WebGPUProgram } from '../program.js';
-import type { BufferBinding, Dispatch } from '../runner.js';
+import type { HardConcreteParams } from '../../checks.js';
+import type { Tensor } from '../../types.js';
+import { entryPoint, type Dispatch, type PlanContext, type StorageBinding, type UniformRecord, type WebGPUProgram } from '../program.js';
+import type { WebGPUTensor } from '../tensor.js';
+import { wholeBuffer, type BufferBinding } from '../windows.js';
 
 /*
  * The training operations (bias, activations, losses, layer norm, optimiser steps, block norms,
@@ -10,9 +13,9 @@ import type { BufferBinding, Dispatch } from '../runner.js';
  *   rows         a workgroup of 64 per row, reductions along the row by a tree in shared memory;
  *   columns      a workgroup of 64 x 4 per tile of 64 columns, the 4 thread rows taking every
  *                fourth matrix row, then adding their partial sums (no atomics).
- * Each splits its workgroups into dispatches of at most maxComputeWorkgroupsPerDimension (uniform
+ * Each plans its work as dispatches of at most maxComputeWorkgroupsPerDimension workgroups (uniform
  * `lo`: the first element, row or column of the dispatch). Operands are bound whole: a tensor over
- * the device's maxStorageBufferBindingSize is refused with a ShapeError by the backend.
+ * the device's maxStorageBufferBindingSize is refused with a ShapeError.
  * Float hyper-parameters travel as their float32 bits in the i32 uniforms p0 .. p8.
  */
 
@@ -30,6 +33,9 @@ const BINDINGS: readonly StorageBinding[] = [
 
 /** The shared uniforms: op code, element/row count, first unit, row width, matrix rows, an integer flag, float bits. */
 export const TRAINING_OP_UNIFORMS = ['op', 'count', 'lo', 'width', 'rows', 'flag', 'p0', 'p1', 'p2', 'p3', 'p4', 'p5', 'p6', 'p7', 'p8'] as const;
+
+/** The uniform record of one training-op dispatch. */
+export type TrainingOpUniforms = UniformRecord<typeof TRAINING_OP_UNIFORMS>;
 
 /** Elementwise op codes. */
 export const ElementwiseOp = {
@@ -51,7 +57,7 @@ export function floatBits(value: number): number {
   return i32Bits[0];
 }
 
-/** Uniform values of one training op (floats as numbers; they are converted to bits). */
+/** Uniform values of one training op (floats as numbers; they are converted to bits p0 .. p8). */
 export interface TrainingOpValues {
   op: number;
   count: number;
@@ -59,6 +65,11 @@ export interface TrainingOpValues {
   rows?: number;
   flag?: number;
   floats?: readonly number[];
+}
+
+/** The hard-concrete values of elementwise op `op` over `nnz` gates: flag 1 with noise; p0 beta, p1 gamma, p2 zeta, p3 the L0 shift. */
+export function hardConcreteValues(op: number, nnz: number, h: HardConcreteParams, noise: boolean): TrainingOpValues {
+  return { op, count: nnz, flag: noise ? 1 : 0, floats: [h.beta, h.gamma, h.zeta, h.shift] };
 }
 
 const COMMON = `
@@ -85,22 +96,24 @@ abstract class TrainingOpProgram implements WebGPUProgram {
   abstract body(): string;
 
   /**
-   * The dispatches covering `units` elements / rows / columns with `buffers` (8, in binding order),
-   * at most `maxWorkgroups` workgroups each.
+   * The dispatches covering `units` elements / rows / columns, at most `limits.maxWorkgroups`
+   * workgroups each: `inputs` bound to a .. e and `outputs` to o0 .. o2, each tensor whole (absent
+   * ones to the context's stand-ins).
    */
-  dispatches(buffers: readonly BufferBinding[], units: number, values: TrainingOpValues, maxWorkgroups: number): Dispatch[] {
-    const perDispatch = maxWorkgroups * this.unitsPerWorkgroup;
-    const floats = values.floats ?? [];
-    const bits = Array.from({ length: 9 }, (_, i) => floatBits(floats[i] ?? 0));
+  plan(units: number, values: TrainingOpValues, inputs: readonly (Tensor | null)[], outputs: readonly Tensor[], context: PlanContext): Dispatch[] {
+    if (units === 0) return [];
+    const bind = (t: Tensor | null | undefined, absent: BufferBinding): BufferBinding =>
+      t ? wholeBuffer((t as WebGPUTensor).buffer, context.limits, `a tensor of shape [${t.shape.join(', ')}] (an operand of the ${this.key} kernels)`).binding : absent;
+    const buffers = [...[0, 1, 2, 3, 4].map((i) => bind(inputs[i], context.absentRead)), ...[0, 1, 2].map((i) => bind(outputs[i], context.absentWrites[i]))];
+    const perDispatch = context.limits.maxWorkgroups * this.unitsPerWorkgroup;
+    const [p0, p1, p2, p3, p4, p5, p6, p7, p8] = Array.from({ length: 9 }, (_, i) => floatBits(values.floats?.[i] ?? 0));
     const out: Dispatch[] = [];
     for (let lo = 0; lo < units; lo += perDispatch) {
       const workgroups = Math.ceil(Math.min(perDispatch, units - lo) / this.unitsPerWorkgroup);
-      out.push({
-        program: this,
-        buffers,
-        uniforms: [values.op, values.count, lo, values.width ?? 0, values.rows ?? 0, values.flag ?? 0, ...bits],
-        workgroups: [workgroups, 1, 1],
-      });
+      const uniforms: TrainingOpUniforms = {
+        op: values.op, count: values.count, lo, width: values.width ?? 0, rows: values.rows ?? 0, flag: values.flag ?? 0, p0, p1, p2, p3, p4, p5, p6, p7, p8,
+      };
+      out.push({ program: this, buffers, uniforms, workgroups: [workgroups, 1, 1] });
     }
     return out;
   }

@@ -1,6 +1,9 @@
-import type { BlockSize } from '../../../patterns/layout.js';
-import { entryPoint, type StorageBinding, type WebGPUProgram } from '../program.js';
+import type { BlockLayout, BlockSize } from '../../../patterns/layout.js';
+import type { LayoutTables } from '../layout-tables.js';
+import { entryPoint, type Dispatch, type PlanContext, type StorageBinding, type UniformRecord, type WebGPUProgram } from '../program.js';
+import type { WebGPUTensor } from '../tensor.js';
 import { loadDirect, outerProductStep, type RegisterTile } from '../tiles.js';
+import { bufferWindow, ranges, unitsPerWindow, wholeBuffer } from '../windows.js';
 
 /*
  * Weight gradient of a block-sparse layer: one workgroup per present block b = (c, k), as OpenAI
@@ -13,7 +16,7 @@ import { loadDirect, outerProductStep, type RegisterTile } from '../tiles.js';
  * dW_b = g_b G_b (g_b = 1 without gates). With weights, the gate gradient dg_b = <W_b, G_b> is
  * reduced inside the same workgroup. Gating and the gate gradient are uniform flags (one pipeline
  * per block size; unused operands are bound to a dummy buffer). `accumulate` adds to dW and dg
- * instead of overwriting them, so the backend can split the batch across passes (both are linear
+ * instead of overwriting them, so `plan` can split the batch across passes (both are linear
  * in G_b).
  */
 
@@ -25,6 +28,23 @@ const CHUNK_ROWS: Record<BlockSize, number> = { 8: 128, 16: 64, 32: 32 };
 export const WEIGHT_GRAD_UNIFORMS = [
   'rows', 'xStride', 'xFirst', 'dyStride', 'dyFirst', 'dwFirst', 'wFirst', 'pairsAt', 'blockLo', 'accumulate', 'gated', 'gateGradient',
 ] as const;
+
+/** The uniform record of one weight-gradient dispatch. */
+export type WeightGradUniforms = UniformRecord<typeof WEIGHT_GRAD_UNIFORMS>;
+
+/** The operands of one weight gradient: gates scale dW; with `weights`, `dgates` receives the gate gradient. */
+export interface WeightGradOperands {
+  readonly layout: BlockLayout;
+  /** Batch rows. */
+  readonly n: number;
+  readonly tables: LayoutTables;
+  readonly x: WebGPUTensor;
+  readonly dy: WebGPUTensor;
+  readonly gates?: WebGPUTensor;
+  readonly weights?: WebGPUTensor;
+  readonly dw: WebGPUTensor;
+  readonly dgates?: WebGPUTensor;
+}
 
 /** The weight-gradient kernel for one block size (gates and the gate gradient optional, by uniform flags). */
 export class WeightGradProgram implements WebGPUProgram {
@@ -47,6 +67,45 @@ export class WeightGradProgram implements WebGPUProgram {
     this.tile = { threadsX: side, threadsY: side, rowVecs: 1, colVecs: 1 };
     this.workgroupSize = [side, side, GROUPS[blockSize]];
     this.key = `weight-grad bs${blockSize}`;
+  }
+
+  /**
+   * The dispatches of one weight gradient (none for an empty layout): split over batch rows (later
+   * passes accumulate) and block ranges whenever a binding or the grid would exceed `context.limits`.
+   */
+  plan(operands: WeightGradOperands, context: PlanContext): Dispatch[] {
+    const { layout, n, tables, x, dy, gates, weights, dw, dgates } = operands;
+    const { limits } = context;
+    const bs = this.blockSize;
+    const nnz = layout.nnz;
+    if (nnz === 0) return [];
+    const C = layout.inFeatures;
+    const K = layout.outFeatures;
+    const tableWindow = wholeBuffer(tables.buffer, limits, 'the layout tables');
+    const gateBinding = gates ? wholeBuffer(gates.buffer, limits, 'the gates').binding : context.absentRead;
+    const dgateBinding = dgates ? wholeBuffer(dgates.buffer, limits, 'the gate gradient').binding : context.absentWrites[0];
+    const rowChunk = unitsPerWindow(n, 4 * Math.max(C, K), limits, 'batch row');
+    const blockChunk = Math.min(unitsPerWindow(nnz, 4 * bs * bs, limits, `${bs} x ${bs} weight block`), limits.maxWorkgroups);
+    const dispatches: Dispatch[] = [];
+    ranges(n, rowChunk).forEach(([r0, r1], pass) => {
+      const xWindow = bufferWindow(x.buffer, r0 * C, (r1 - r0) * C, limits);
+      const dyWindow = bufferWindow(dy.buffer, r0 * K, (r1 - r0) * K, limits);
+      for (const [b0, b1] of ranges(nnz, blockChunk)) {
+        const dwWindow = bufferWindow(dw.buffer, b0 * bs * bs, (b1 - b0) * bs * bs, limits);
+        const wWindow = weights ? bufferWindow(weights.buffer, b0 * bs * bs, (b1 - b0) * bs * bs, limits) : null;
+        const uniforms: WeightGradUniforms = {
+          rows: r1 - r0, xStride: C / 4, xFirst: xWindow.first / 4, dyStride: K / 4, dyFirst: dyWindow.first / 4, dwFirst: dwWindow.first / 4,
+          wFirst: (wWindow?.first ?? 0) / 4, pairsAt: tables.pairs, blockLo: b0, accumulate: pass > 0 ? 1 : 0, gated: gates ? 1 : 0, gateGradient: weights ? 1 : 0,
+        };
+        dispatches.push({
+          program: this,
+          buffers: [tableWindow.binding, xWindow.binding, dyWindow.binding, gateBinding, wWindow ? wWindow.binding : context.absentRead, dwWindow.binding, dgateBinding],
+          uniforms,
+          workgroups: [b1 - b0, 1, 1],
+        });
+      }
+    });
+    return dispatches;
   }
 
   body(): string {
