@@ -13,7 +13,7 @@ import { parseArgs } from 'node:util';
 import { formatTable, formatValue } from '../src/cli/table.js';
 import { getBackend, type BackendChoice } from '../src/kernels/get-backend.js';
 import { loadFashionMNIST } from '../src/train/data/fashion-mnist.js';
-import { analyseStudyLayouts, defaultStudy, runStudy, summarizeStudy } from '../src/train/study.js';
+import { analyseStudyLayouts, defaultStudy, runStudy, summarizeStudy } from '../src/runs/study.js';
 import { recordStdout } from './record.js';
 
 recordStdout('study');

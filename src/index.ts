@@ -14,3 +14,4 @@ export * from './analysis/index.js';
 export * from './render/index.js';
 export * from './kernels/index.js';
 export * from './train/index.js';
+export * from './runs/index.js';

@@ -2,7 +2,7 @@ import { Command, Option } from 'commander';
 import type { BuildPatternOptions, ParamValue, PatternDefinition } from '../patterns/registry.js';
 import type { BlockSize } from '../patterns/layout.js';
 import { blockSizeOption, camelCase, parseIntegerOption, parseNumberOption, seedOption } from './options.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
 
 /** Adds a pattern's own parameters as options (`--k <int>`, `--no-causal`, ...) with their defaults. */
 export function addPatternParamOptions(command: Command, definition: PatternDefinition): void {

@@ -7,7 +7,7 @@ import { parseIntegerOption, parseNumberOption } from './options.js';
 import { addPatternParamOptions, addShapeOptions, buildOptionsFrom } from './pattern-options.js';
 import { announceSeconds, formatEstimate, progressBar } from '../progress.js';
 import { formatTable, formatValue } from './table.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
 import { jsonReplacer } from './inspect.js';
 
 /** Adds `sweep <pattern>`: path length and clustering over a range of one parameter, over seeds. */

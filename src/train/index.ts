@@ -18,4 +18,7 @@ export * from './model.js';
 export * from './checkpoint.js';
 export * from './checkpoint-manifest.js';
 export * from './loop.js';
-export * from './study.js';
+export * from './evaluate.js';
+export * from './run-directory.js';
+export type { EpochMetrics, HookEvent } from './epoch-metrics.js';
+export type { TrainProgress } from './epoch.js';

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadLayout } from '../../src/patterns/files.js';
-import { parsePruneSpec, parseRegrowSpec } from '../../src/cli/train-hooks.js';
+import { parsePruneSpec, parseRegrowSpec } from '../../src/runs/training-hooks.js';
 import { blocksToKeep, cubicSparsity } from '../../src/train/sparsity/schedules.js';
 import { loadCheckpoint } from '../../src/train/checkpoint.js';
 import { runMain } from '../helpers/cli.js';

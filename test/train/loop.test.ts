@@ -12,7 +12,8 @@ import { TrainingDivergedError } from '../../src/train/errors.js';
 import type { TrainingHook } from '../../src/train/hooks.js';
 import { l0Hook } from '../../src/train/sparsity/l0.js';
 import type { Sequential } from '../../src/train/layers/sequential.js';
-import { train, type EpochMetrics } from '../../src/train/loop.js';
+import type { EpochMetrics } from '../../src/train/epoch-metrics.js';
+import { train } from '../../src/train/loop.js';
 import { buildMLP, layerDensities, parameterCount } from '../../src/train/model.js';
 import { Adam, type Optimizer } from '../../src/train/optimizers.js';
 

@@ -3,15 +3,15 @@ import { resolveMetrics } from '../analysis/metrics.js';
 import type { Backend } from '../kernels/types.js';
 import type { BlockLayout, BlockSize } from '../patterns/layout.js';
 import { buildPatternSpec } from '../patterns/spec.js';
-import type { Dataset } from './data/dataset.js';
-import type { TrainingHook } from './hooks.js';
-import { BlockSparseLinear } from './layers/block-sparse-linear.js';
-import { train } from './loop.js';
-import { buildMLP, parameterCount } from './model.js';
-import { Adam } from './optimizers.js';
-import { l0Hook, l0Layout } from './sparsity/l0.js';
-import { gradualPruning } from './sparsity/prune.js';
-import { batchCount } from './data/batches.js';
+import { batchCount } from '../train/data/batches.js';
+import type { Dataset } from '../train/data/dataset.js';
+import type { TrainingHook } from '../train/hooks.js';
+import { BlockSparseLinear } from '../train/layers/block-sparse-linear.js';
+import { train } from '../train/loop.js';
+import { buildMLP, parameterCount } from '../train/model.js';
+import { Adam } from '../train/optimizers.js';
+import { l0Hook, l0Layout } from '../train/sparsity/l0.js';
+import { gradualPruning } from '../train/sparsity/prune.js';
 
 /*
  * The study of issue 5: a dense MLP against block-sparse MLPs with (about) the same parameter

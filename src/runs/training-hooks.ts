@@ -1,3 +1,7 @@
+/**
+ * The sparsity methods of a training run from its settings: the --prune and --regrow specs
+ * resolved against the run's length, and the hooks they make (with the L0 penalty).
+ */
 import type { BlockNormKind } from '../kernels/types.js';
 import type { Seed } from '../random.js';
 import type { TrainingHook } from '../train/hooks.js';
@@ -6,7 +10,7 @@ import type { Sequential } from '../train/layers/sequential.js';
 import { l0Hook } from '../train/sparsity/l0.js';
 import { gradualPruning } from '../train/sparsity/prune.js';
 import { riglRegrowth, setRegrowth } from '../train/sparsity/regrow.js';
-import { UsageError } from './usage-error.js';
+import { UsageError } from '../usage-error.js';
 
 /** `--prune`, resolved: Zhu & Gupta's gradual magnitude pruning schedule (steps counted over the whole run). */
 export interface PruneSpec {
