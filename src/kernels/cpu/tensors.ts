@@ -1,0 +1,103 @@
+import { checkShape } from '../checks.js';
+import { packHostData } from '../host-data.js';
+import type { Backend, HostData, Tensor } from '../types.js';
+import type { SharedHeap } from './memory.js';
+import { CpuTensor, type BackendState } from './tensor.js';
+
+/** A tensor's byte offset in the shared memory, 0 for none. */
+export const byteOffset = (t: Tensor | undefined): number => (t ? (t as CpuTensor).offset : 0);
+
+/** A tensor's element index in the heap's float32 view, -1 for none. */
+export const elementIndex = (t: Tensor | null): number => (t ? (t as CpuTensor).offset / 4 : -1);
+
+/**
+ * The CPU backend's tensors in its shared heap, and the order its calls run in: allocation,
+ * uploads and reads, freeing a tensor's memory when it is disposed or collected, and the queue
+ * that runs each operation after every one called before it, with its operands pinned until it ends.
+ */
+export class TensorStore {
+  readonly heap: SharedHeap;
+  readonly #owner: Backend;
+  readonly #state: BackendState = { disposed: false };
+  /** Throws when the backend cannot take work (run before each queued operation). */
+  readonly #check: () => void;
+  readonly #collected = new FinalizationRegistry<number>((offset) => {
+    if (!this.#state.disposed) this.heap.free(offset);
+  });
+  #tail: Promise<unknown> = Promise.resolve();
+
+  constructor(heap: SharedHeap, owner: Backend, check: () => void) {
+    this.heap = heap;
+    this.#owner = owner;
+    this.#check = check;
+  }
+
+  /** Whether the store was closed (the backend disposed). */
+  get disposed(): boolean {
+    return this.#state.disposed;
+  }
+
+  /** Settles once every operation queued so far has ended. */
+  get settled(): Promise<unknown> {
+    return this.#tail;
+  }
+
+  /** A new tensor of `shape`, contents undefined. */
+  allocate(shape: readonly number[]): CpuTensor {
+    const size = checkShape(shape);
+    const offset = this.heap.alloc(4 * size);
+    const tensor = new CpuTensor(this.#owner, this.#state, shape, offset, (t) => {
+      this.#collected.unregister(t);
+      if (!this.#state.disposed) this.heap.free(t.offset);
+    });
+    if (offset !== 0) this.#collected.register(tensor, offset, tensor);
+    return tensor;
+  }
+
+  /** A new tensor holding `data`. */
+  upload(data: HostData, shape?: readonly number[]): CpuTensor {
+    const packed = packHostData(data, shape);
+    const tensor = this.allocate(packed.shape);
+    if (tensor.size > 0) this.heap.f32.set(packed.values, tensor.offset / 4);
+    return tensor;
+  }
+
+  /** A new zero-filled tensor of `shape`. */
+  zeros(shape: readonly number[]): CpuTensor {
+    const tensor = this.allocate(shape);
+    this.fillZero(tensor);
+    return tensor;
+  }
+
+  /** Sets every value of `tensor` to 0. */
+  fillZero(tensor: CpuTensor): void {
+    if (tensor.size > 0) this.heap.f32.fill(0, tensor.offset / 4, tensor.offset / 4 + tensor.size);
+  }
+
+  /** A copy of the tensor's values (now: await `settled` first for the operations queued before). */
+  values(tensor: CpuTensor): Float32Array {
+    return tensor.size === 0 ? new Float32Array(0) : this.heap.f32.slice(tensor.offset / 4, tensor.offset / 4 + tensor.size);
+  }
+
+  /** Runs `body` after every operation queued before it, with `operands` kept alive until it ends. */
+  exclusive<T>(operands: (Tensor | null | undefined)[], body: () => Promise<T>): Promise<T> {
+    const pinned = operands.filter((t): t is CpuTensor => t !== undefined && t !== null) as CpuTensor[];
+    for (const t of pinned) t.pin();
+    const result = this.#tail.then(() => {
+      this.#check();
+      return body();
+    });
+    const done = result.finally(() => {
+      for (const t of pinned) t.unpin();
+    });
+    this.#tail = done.catch(() => undefined);
+    return done;
+  }
+
+  /** Marks the store closed (its tensors report disposed, nothing more is freed) and waits for the queued operations. */
+  async close(): Promise<void> {
+    const tail = this.#tail;
+    this.#state.disposed = true;
+    await tail;
+  }
+}
