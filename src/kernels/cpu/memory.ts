@@ -1,5 +1,6 @@
 import { BlocksparseError } from '../../errors.js';
 import { MAX_PAGES, PAGE_BYTES } from './wasm.js';
+import { formatBytes } from '../../budget.js';
 
 /** The CPU backend's memory cannot hold a new tensor or table: it is at its declared maximum. */
 export class OutOfMemoryError extends BlocksparseError {
@@ -154,9 +155,4 @@ export class SharedHeap {
       throw new OutOfMemoryError(`the cpu backend's memory could not grow to ${formatBytes(have + pages * PAGE_BYTES)}: ${(error as Error).message}`);
     }
   }
-}
-
-/** Bytes in MiB or GiB, for messages. */
-export function formatBytes(bytes: number): string {
-  return bytes >= 2 ** 30 ? `${(bytes / 2 ** 30).toFixed(2)} GiB` : `${(bytes / 2 ** 20).toFixed(1)} MiB`;
 }
