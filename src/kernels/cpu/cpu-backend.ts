@@ -4,10 +4,7 @@ import { checkInteger } from '../../check.js';
 import type { BlockLayout } from '../../patterns/layout.js';
 import { checkBackwardData, checkForward, checkMatmul, checkTensor, checkWeightGrad } from '../checks.js';
 import { BackendUnavailableError } from '../errors.js';
-import type {
-  ActivationKind, AdamStepOptions, Backend, BackendStats, BlockNormKind, GateOptions, HardConcreteOptions, HostData, L0PenaltyResult, LayerNormGradResult,
-  LayerNormResult, MatmulOptions, SgdStepOptions, SoftmaxCrossEntropyResult, Tensor, WeightGradOptions, WeightGradResult,
-} from '../types.js';
+import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
 import type { KernelExports } from './abi.js';
 import { LayoutTableCache } from './layout-tables.js';
 import { SharedHeap } from './memory.js';
@@ -16,6 +13,7 @@ import { ThreadPool } from './pool.js';
 import type { CpuTensor } from './tensor.js';
 import { byteOffset as offset, TensorStore } from './tensors.js';
 import * as training from './training-kernels.js';
+import { installTrainingOps, type TrainingOpMethods } from '../training-op-methods.js';
 import type { TrainingKernels } from './training-kernels.js';
 import { checkWasmSupport, kernelBytes, MAX_PAGES, PAGE_BYTES } from './wasm.js';
 
@@ -57,7 +55,15 @@ const MAX_MEMORY_BYTES = MAX_PAGES * PAGE_BYTES;
  * The tensors and the call order are in `TensorStore` (cpu/tensors.ts); the training operations
  * are kernel functions in cpu/training-kernels.ts that the methods here forward to.
  */
+// The training operations' methods come from the kernel table (training-op-methods.ts).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface CpuBackend extends TrainingOpMethods {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class CpuBackend implements Backend {
+  static {
+    installTrainingOps(CpuBackend.prototype, training, (backend: CpuBackend) => backend.#trainingContext());
+  }
+
   readonly name = 'cpu' as const;
   readonly description: string;
   readonly threads: number;
@@ -195,35 +201,11 @@ export class CpuBackend implements Backend {
     });
   }
 
-  /** Runs a training kernel once the backend is known to take work. */
-  async #op<A extends unknown[], R>(kernel: (k: TrainingKernels, ...args: A) => Promise<R>, ...args: A): Promise<R> {
+  /** The training kernels' context, once the backend is known to take work. */
+  #trainingContext(): TrainingKernels {
     this.#check();
-    return kernel(this.#training, ...args);
+    return this.#training;
   }
-
-  addBias(x: Tensor, bias: Tensor): Promise<Tensor> { return this.#op(training.addBias, x, bias); }
-  sumRows(x: Tensor): Promise<Tensor> { return this.#op(training.sumRows, x); }
-  activation(kind: ActivationKind, x: Tensor): Promise<Tensor> { return this.#op(training.activation, kind, x); }
-  activationGrad(kind: ActivationKind, x: Tensor, dy: Tensor): Promise<Tensor> { return this.#op(training.activationGrad, kind, x, dy); }
-  softmaxCrossEntropy(logits: Tensor, labels: Tensor): Promise<SoftmaxCrossEntropyResult> { return this.#op(training.softmaxCrossEntropy, logits, labels); }
-  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps?: number): Promise<LayerNormResult> { return this.#op(training.layerNorm, x, gamma, beta, eps); }
-  layerNormGrad(x: Tensor, dy: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor): Promise<LayerNormGradResult> {
-    return this.#op(training.layerNormGrad, x, dy, gamma, mean, rstd);
-  }
-  sgdStep(param: Tensor, grad: Tensor, velocity: Tensor | null, options: SgdStepOptions): Promise<void> { return this.#op(training.sgdStep, param, grad, velocity, options); }
-  adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, options: AdamStepOptions): Promise<void> { return this.#op(training.adamStep, param, grad, m, v, options); }
-  scale(x: Tensor, s: number): Promise<Tensor> { return this.#op(training.scale, x, s); }
-  axpy(alpha: number, x: Tensor, y: Tensor): Promise<void> { return this.#op(training.axpy, alpha, x, y); }
-  copy(x: Tensor): Promise<Tensor> { return this.#op(training.copy, x); }
-  fill(x: Tensor, value: number): Promise<void> { return this.#op(training.fill, x, value); }
-  blockNorms(w: Tensor, kind: BlockNormKind): Promise<Tensor> { return this.#op(training.blockNorms, w, kind); }
-  gatherBlocks(w: Tensor, ids: Int32Array): Promise<Tensor> { return this.#op(training.gatherBlocks, w, ids); }
-  scatterBlocks(src: Tensor, ids: Int32Array, nnzOut: number): Promise<Tensor> { return this.#op(training.scatterBlocks, src, ids, nnzOut); }
-  hardConcreteGates(logAlpha: Tensor, u: Tensor | null, options?: HardConcreteOptions): Promise<Tensor> { return this.#op(training.hardConcreteGates, logAlpha, u, options); }
-  hardConcreteGrad(logAlpha: Tensor, u: Tensor | null, dgates: Tensor, options?: HardConcreteOptions): Promise<Tensor> {
-    return this.#op(training.hardConcreteGrad, logAlpha, u, dgates, options);
-  }
-  l0Penalty(logAlpha: Tensor, options?: HardConcreteOptions): Promise<L0PenaltyResult> { return this.#op(training.l0Penalty, logAlpha, options); }
 
   async sync(): Promise<void> {
     this.#check();

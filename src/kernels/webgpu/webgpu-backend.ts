@@ -1,10 +1,7 @@
 import ndarray, { type NdArray } from 'ndarray';
 import type { BlockLayout, BlockSize } from '../../patterns/layout.js';
 import { checkBackwardData, checkForward, checkMatmul, checkTensor, checkWeightGrad } from '../checks.js';
-import type {
-  ActivationKind, AdamStepOptions, Backend, BackendStats, BlockNormKind, GateOptions, HardConcreteOptions, HostData, L0PenaltyResult, LayerNormGradResult,
-  LayerNormResult, MatmulOptions, SgdStepOptions, SoftmaxCrossEntropyResult, Tensor, WeightGradOptions, WeightGradResult,
-} from '../types.js';
+import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
 import { createGPU, describeAdapter, requestAdapter, requestDevice, type AdapterOptions, type AdapterSummary } from './device.js';
 import { DeviceGuard } from './device-guard.js';
 import { LayoutTableCache } from './layout-tables.js';
@@ -17,6 +14,7 @@ import { WeightGradProgram, type WeightGradOperands } from './programs/weight-gr
 import { Runner, type KernelTimes } from './runner.js';
 import type { WebGPUTensor } from './tensor.js';
 import * as training from './training-kernels.js';
+import { installTrainingOps, type TrainingOpMethods } from '../training-op-methods.js';
 import type { TrainingKernels } from './training-kernels.js';
 import type { SplitLimits } from './windows.js';
 
@@ -45,7 +43,15 @@ export interface WebGPUStats extends BackendStats {
  * command buffer, resolved once submitted; reads wait for the GPU). A lost device makes every
  * later call reject with DeviceLostError.
  */
+// The training operations' methods come from the kernel table (training-op-methods.ts).
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
+export interface WebGPUBackend extends TrainingOpMethods {}
+// eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class WebGPUBackend implements Backend {
+  static {
+    installTrainingOps(WebGPUBackend.prototype, training, (backend: WebGPUBackend) => backend.#trainingContext());
+  }
+
   readonly name = 'webgpu' as const;
   readonly description: string;
   readonly adapter: AdapterSummary;
@@ -167,35 +173,11 @@ export class WebGPUBackend implements Backend {
     return c;
   }
 
-  /** Runs a training kernel once the backend is known to take work. */
-  async #op<A extends unknown[], R>(kernel: (k: TrainingKernels, ...args: A) => Promise<R>, ...args: A): Promise<R> {
+  /** The training kernels' context, once the backend is known to take work. */
+  #trainingContext(): TrainingKernels {
     this.#guard.check();
-    return kernel(this.#training, ...args);
+    return this.#training;
   }
-
-  addBias(x: Tensor, bias: Tensor): Promise<Tensor> { return this.#op(training.addBias, x, bias); }
-  sumRows(x: Tensor): Promise<Tensor> { return this.#op(training.sumRows, x); }
-  activation(kind: ActivationKind, x: Tensor): Promise<Tensor> { return this.#op(training.activation, kind, x); }
-  activationGrad(kind: ActivationKind, x: Tensor, dy: Tensor): Promise<Tensor> { return this.#op(training.activationGrad, kind, x, dy); }
-  softmaxCrossEntropy(logits: Tensor, labels: Tensor): Promise<SoftmaxCrossEntropyResult> { return this.#op(training.softmaxCrossEntropy, logits, labels); }
-  layerNorm(x: Tensor, gamma: Tensor, beta: Tensor, eps?: number): Promise<LayerNormResult> { return this.#op(training.layerNorm, x, gamma, beta, eps); }
-  layerNormGrad(x: Tensor, dy: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor): Promise<LayerNormGradResult> {
-    return this.#op(training.layerNormGrad, x, dy, gamma, mean, rstd);
-  }
-  sgdStep(param: Tensor, grad: Tensor, velocity: Tensor | null, options: SgdStepOptions): Promise<void> { return this.#op(training.sgdStep, param, grad, velocity, options); }
-  adamStep(param: Tensor, grad: Tensor, m: Tensor, v: Tensor, options: AdamStepOptions): Promise<void> { return this.#op(training.adamStep, param, grad, m, v, options); }
-  scale(x: Tensor, s: number): Promise<Tensor> { return this.#op(training.scale, x, s); }
-  axpy(alpha: number, x: Tensor, y: Tensor): Promise<void> { return this.#op(training.axpy, alpha, x, y); }
-  copy(x: Tensor): Promise<Tensor> { return this.#op(training.copy, x); }
-  fill(x: Tensor, value: number): Promise<void> { return this.#op(training.fill, x, value); }
-  blockNorms(w: Tensor, kind: BlockNormKind): Promise<Tensor> { return this.#op(training.blockNorms, w, kind); }
-  gatherBlocks(w: Tensor, ids: Int32Array): Promise<Tensor> { return this.#op(training.gatherBlocks, w, ids); }
-  scatterBlocks(src: Tensor, ids: Int32Array, nnzOut: number): Promise<Tensor> { return this.#op(training.scatterBlocks, src, ids, nnzOut); }
-  hardConcreteGates(logAlpha: Tensor, u: Tensor | null, options?: HardConcreteOptions): Promise<Tensor> { return this.#op(training.hardConcreteGates, logAlpha, u, options); }
-  hardConcreteGrad(logAlpha: Tensor, u: Tensor | null, dgates: Tensor, options?: HardConcreteOptions): Promise<Tensor> {
-    return this.#op(training.hardConcreteGrad, logAlpha, u, dgates, options);
-  }
-  l0Penalty(logAlpha: Tensor, options?: HardConcreteOptions): Promise<L0PenaltyResult> { return this.#op(training.l0Penalty, logAlpha, options); }
 
   async sync(): Promise<void> {
     this.#guard.check();
