@@ -1,16 +1,10 @@
-import type { Backend } from './types.js';
+import { TRAINING_OPS, type Backend } from './types.js';
 
-/**
- * The `Backend` methods that are training operations. Each backend implements them as kernel
- * functions of its own context (cpu/training-kernels.ts, webgpu/training-kernels.ts) and gets the
- * methods from `installTrainingOps`, so a new operation is declared here and in the interface, and
- * implemented once per backend, with no forwarding method to write.
+/*
+ * Each backend implements the training operations (`TRAINING_OPS`, declared with the `Backend`
+ * interface in types.ts) as kernel functions of its own context and gets the methods from
+ * `installTrainingOps`, so no backend writes a forwarding method.
  */
-export const TRAINING_OPS = [
-  'addBias', 'sumRows', 'activation', 'activationGrad', 'softmaxCrossEntropy', 'layerNorm', 'layerNormGrad',
-  'sgdStep', 'adamStep', 'scale', 'axpy', 'copy', 'fill', 'blockNorms', 'gatherBlocks', 'scatterBlocks',
-  'hardConcreteGates', 'hardConcreteGrad', 'l0Penalty',
-] as const satisfies readonly (keyof Backend)[];
 
 /** The name of a training operation. */
 export type TrainingOpName = (typeof TRAINING_OPS)[number];

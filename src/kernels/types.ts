@@ -204,3 +204,15 @@ export interface Backend {
   /** Frees every tensor and table and releases the device or the threads. */
   dispose(): Promise<void>;
 }
+
+/**
+ * The `Backend` methods that are training operations. Each backend implements them as kernel
+ * functions of its own context (cpu/training-kernels.ts, webgpu/training-kernels.ts) and gets the
+ * methods from `installTrainingOps`, so a new operation is declared here and in the interface, and
+ * implemented once per backend, with no forwarding method to write (training-op-methods.ts).
+ */
+export const TRAINING_OPS = [
+  'addBias', 'sumRows', 'activation', 'activationGrad', 'softmaxCrossEntropy', 'layerNorm', 'layerNormGrad',
+  'sgdStep', 'adamStep', 'scale', 'axpy', 'copy', 'fill', 'blockNorms', 'gatherBlocks', 'scatterBlocks',
+  'hardConcreteGates', 'hardConcreteGrad', 'l0Penalty',
+] as const satisfies readonly (keyof Backend)[];
