@@ -96,27 +96,28 @@ export interface MemoryCheckOptions {
 export const RAISE_BUDGET = '--max-memory, or setMemoryBudget() in the API';
 
 /**
- * Checks that work on `what` (e.g. "layout of 1 x 2147483646 blocks: mixing depth") needing about
- * `bytes` of memory fits the budget, before anything is allocated; ResourceError naming the input,
+ * Checks that work on `what` (e.g. "layout of 1 x 2147483646 blocks: mixing depth", or a function
+ * giving it, called only when refusing) needing about `bytes` of memory fits the budget, before anything is allocated; ResourceError naming the input,
  * the estimate and the option otherwise. NaN and infinite estimates are refused.
  */
-export function checkMemory(what: string, bytes: number, options: MemoryCheckOptions = {}): void {
+export function checkMemory(what: string | (() => string), bytes: number, options: MemoryCheckOptions = {}): void {
   const limit = memoryBudget();
+  const { elements } = options;
+  if (bytes <= limit && (elements === undefined || elements <= MAX_TYPED_ARRAY_LENGTH)) return;
+  // Named only when refused: on a hot path (every tensor) the description costs nothing.
+  const name = typeof what === 'string' ? what : what();
   if (!(bytes <= limit)) {
     throw new ResourceError(
-      what,
+      name,
       bytes,
       limit,
-      `${what} needs about ${formatBytes(bytes)} of memory, over the budget of ${formatBytes(limit)} (raise it with ${options.raise ?? RAISE_BUDGET})`,
+      `${name} needs about ${formatBytes(bytes)} of memory, over the budget of ${formatBytes(limit)} (raise it with ${options.raise ?? RAISE_BUDGET})`,
     );
   }
-  const { elements } = options;
-  if (elements !== undefined && !(elements <= MAX_TYPED_ARRAY_LENGTH)) {
-    throw new ResourceError(
-      what,
-      bytes,
-      MAX_TYPED_ARRAY_LENGTH,
-      `${what} needs an array of ${Number.isFinite(elements) ? elements : 'unboundedly many'} elements, more than the 2^32 one array can hold`,
-    );
-  }
+  throw new ResourceError(
+    name,
+    bytes,
+    MAX_TYPED_ARRAY_LENGTH,
+    `${name} needs an array of ${Number.isFinite(elements) ? elements : 'unboundedly many'} elements, more than the 2^32 one array can hold`,
+  );
 }

@@ -111,7 +111,7 @@ export function checkShape(shape: readonly number[], name = 'shape'): number {
     throw new ShapeError(`${name} must be a non-empty list of non-negative integers; got ${JSON.stringify(shape)}`);
   }
   const size = shape.reduce((a, b) => a * b, 1);
-  checkMemory(`a float32 tensor of shape ${show(shape)}`, 4 * size, { elements: size });
+  checkMemory(() => `a float32 tensor of shape ${show(shape)}`, 4 * size, { elements: size });
   return size;
 }
 

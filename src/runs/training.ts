@@ -75,29 +75,20 @@ export interface TrainingSettings {
   limit?: number;
 }
 
-/** The run's settings, resolved, stored in the checkpoint (its `run` record) so that a resumed run continues the same run. */
-export interface TrainRunConfig {
-  data: (typeof TRAIN_DATASETS)[number];
-  hidden: number[];
+/**
+ * The run's settings, resolved, stored in the checkpoint (its `run` record) so that a resumed run
+ * continues the same run: the settings with absent options as null and --prune and --regrow parsed
+ * and resolved against the run's length.
+ */
+export type TrainRunConfig = Omit<TrainingSettings, 'layout' | 'l0' | 'prune' | 'regrow' | 'limit'> & {
   layout: string | null;
-  blockSize: BlockSize;
-  batch: number;
-  lr: number;
-  optimizer: (typeof TRAIN_OPTIMIZERS)[number];
-  momentum: number;
-  weightDecay: number;
   l0: number | null;
-  /** --sparse-input: the input layer block-sparse too. */
-  sparseInput: boolean;
-  /** --l0-lr-scale: learning-rate multiplier of the gate logits. */
-  l0LrScale: number;
   /** --prune, resolved against the run's length (null: none). */
   prune: PruneSpec | null;
   /** --regrow, resolved (null: none). */
   regrow: RegrowSpec | null;
-  seed: Seed;
   limit: number | null;
-}
+};
 
 /** What `runTraining` runs: a new run (`out` and `settings`) or a resumed one (`resume`). */
 export interface TrainingRunConfig {
