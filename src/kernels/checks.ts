@@ -1,30 +1,50 @@
 import { checkMemory } from '../budget.js';
-import { checkNumber, checkOneOf } from '../check.js';
 import { ParameterError, ShapeError } from '../errors.js';
 import type { BlockLayout } from '../patterns/layout.js';
 import { TensorError } from './errors.js';
-import type { ActivationKind, AdamStepOptions, Backend, BlockNormKind, HardConcreteOptions, SgdStepOptions, Tensor } from './types.js';
 
 /*
- * The backends' argument checks, shared by both: each backend method calls one of these first
+ * The backends' argument checks, shared by both: each product calls one of these first, and the
+ * training operations' specs (training-ops.ts) build theirs from the generic ones at the end
  * (TensorError for dead or foreign tensors, ShapeError naming both shapes, ParameterError naming
- * the parameter), then computes with the returned sizes and resolved hyper-parameters. The
- * products' checks come first, then the training operations'.
+ * the parameter). They read tensors and backends structurally (`Operand`, `OperandOwner`), so this
+ * module does not depend on the Backend interface that the specs help declare.
  */
 
-const show = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
+/** What the checks read of a backend. */
+export interface OperandOwner {
+  readonly name: string;
+}
+
+/** What the checks read of a tensor (a `Tensor` is one). */
+export interface Operand {
+  readonly backend: OperandOwner;
+  readonly shape: readonly number[];
+  readonly size: number;
+  readonly disposed: boolean;
+}
+
+/** A shape in brackets, for messages. */
+export const show = (shape: readonly number[]): string => `[${shape.join(', ')}]`;
 const layoutShape = (layout: BlockLayout): string =>
   `layout ${layout.inBlocks} x ${layout.outBlocks} blocks of ${layout.blockSize} (C = ${layout.inFeatures}, K = ${layout.outFeatures}, nnz = ${layout.nnz})`;
 
 /** Checks that a tensor is alive and belongs to `backend`. */
-export function checkTensor(backend: Backend, tensor: Tensor, name: string): void {
+export function checkTensor(backend: OperandOwner, tensor: Operand, name: string): void {
   if (!tensor || typeof tensor !== 'object' || !('shape' in tensor)) throw new TensorError(`${name} is not a tensor`);
   if (tensor.backend !== backend) throw new TensorError(`${name} belongs to the ${tensor.backend.name} backend, not this ${backend.name} backend`);
   if (tensor.disposed) throw new TensorError(`${name} was disposed`);
 }
 
+/** A caller's array for `read`: a Float32Array of exactly the tensor's size. */
+export function checkReadTarget(tensor: Operand, into: Float32Array | undefined): void {
+  if (into === undefined) return;
+  if (!(into instanceof Float32Array)) throw new ParameterError('into', 'a Float32Array', into, 'read');
+  if (into.length !== tensor.size) throw new ShapeError(`read: into holds ${into.length} values but the tensor ${show(tensor.shape)} has ${tensor.size}`);
+}
+
 /** The block weights must be [nnz, bs, bs]. */
-export function checkWeights(layout: BlockLayout, w: Tensor, name = 'W'): void {
+export function checkWeights(layout: BlockLayout, w: Operand, name = 'W'): void {
   const bs = layout.blockSize;
   if (w.shape.length !== 3 || w.shape[0] !== layout.nnz || w.shape[1] !== bs || w.shape[2] !== bs) {
     throw new ShapeError(`${name} has shape ${show(w.shape)} but the ${layoutShape(layout)} needs [${layout.nnz}, ${bs}, ${bs}]`);
@@ -32,14 +52,14 @@ export function checkWeights(layout: BlockLayout, w: Tensor, name = 'W'): void {
 }
 
 /** Gates must be [nnz]. */
-export function checkGates(layout: BlockLayout, gates: Tensor): void {
+export function checkGates(layout: BlockLayout, gates: Operand): void {
   if (gates.shape.length !== 1 || gates.shape[0] !== layout.nnz) {
     throw new ShapeError(`gates have shape ${show(gates.shape)} but the ${layoutShape(layout)} needs [${layout.nnz}]`);
   }
 }
 
 /** An activation [N, features]; returns N. */
-export function checkActivation(layout: BlockLayout, t: Tensor, name: string, features: number, side: 'C' | 'K'): number {
+export function checkActivation(layout: BlockLayout, t: Operand, name: string, features: number, side: 'C' | 'K'): number {
   if (t.shape.length !== 2 || t.shape[1] !== features || t.shape[0] < 1) {
     throw new ShapeError(`${name} has shape ${show(t.shape)} but the ${layoutShape(layout)} needs [N, ${side} = ${features}] with N >= 1`);
   }
@@ -47,7 +67,7 @@ export function checkActivation(layout: BlockLayout, t: Tensor, name: string, fe
 }
 
 /** Checks forward's operands; returns N. */
-export function checkForward(backend: Backend, layout: BlockLayout, x: Tensor, w: Tensor, gates?: Tensor): number {
+export function checkForward(backend: OperandOwner, layout: BlockLayout, x: Operand, w: Operand, gates?: Operand): number {
   checkTensor(backend, x, 'X');
   checkTensor(backend, w, 'W');
   checkWeights(layout, w);
@@ -59,7 +79,7 @@ export function checkForward(backend: Backend, layout: BlockLayout, x: Tensor, w
 }
 
 /** Checks backwardData's operands; returns N. */
-export function checkBackwardData(backend: Backend, layout: BlockLayout, dy: Tensor, w: Tensor, gates?: Tensor): number {
+export function checkBackwardData(backend: OperandOwner, layout: BlockLayout, dy: Operand, w: Operand, gates?: Operand): number {
   checkTensor(backend, dy, 'dY');
   checkTensor(backend, w, 'W');
   checkWeights(layout, w);
@@ -71,7 +91,7 @@ export function checkBackwardData(backend: Backend, layout: BlockLayout, dy: Ten
 }
 
 /** Checks weightGrad's operands (X and dY must agree on N); returns N. */
-export function checkWeightGrad(backend: Backend, layout: BlockLayout, x: Tensor, dy: Tensor, gates?: Tensor, weights?: Tensor): number {
+export function checkWeightGrad(backend: OperandOwner, layout: BlockLayout, x: Operand, dy: Operand, gates?: Operand, weights?: Operand): number {
   checkTensor(backend, x, 'X');
   checkTensor(backend, dy, 'dY');
   const n = checkActivation(layout, x, 'X', layout.inFeatures, 'C');
@@ -89,7 +109,7 @@ export function checkWeightGrad(backend: Backend, layout: BlockLayout, x: Tensor
 }
 
 /** Checks a dense matmul's operands; returns [M, K, N] of C[M, N] = op(A)[M, K] . op(B)[K, N]. */
-export function checkMatmul(backend: Backend, a: Tensor, b: Tensor, transposeA = false, transposeB = false): [number, number, number] {
+export function checkMatmul(backend: OperandOwner, a: Operand, b: Operand, transposeA = false, transposeB = false): [number, number, number] {
   checkTensor(backend, a, 'A');
   checkTensor(backend, b, 'B');
   if (a.shape.length !== 2 || b.shape.length !== 2) throw new ShapeError(`matmul needs 2-D tensors; got A ${show(a.shape)} and B ${show(b.shape)}`);
@@ -116,17 +136,10 @@ export function checkShape(shape: readonly number[], name = 'shape'): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Training operations
-
-/** The activation kinds. */
-export const ACTIVATION_KINDS: readonly ActivationKind[] = ['relu', 'gelu', 'tanh'];
-/** The block norm kinds. */
-export const BLOCK_NORM_KINDS: readonly BlockNormKind[] = ['l2', 'max'];
-/** Louizos et al.'s hard-concrete constants: beta = 2/3, gamma = -0.1, zeta = 1.1. */
-export const HARD_CONCRETE_DEFAULTS: Readonly<Required<HardConcreteOptions>> = Object.freeze({ beta: 2 / 3, gamma: -0.1, zeta: 1.1 });
+// Generic checks the training operations' specs build on
 
 /** A matrix [N, F] with N, F >= 1; returns [N, F]. */
-export function checkMatrix(backend: Backend, t: Tensor, name: string, context: string): [number, number] {
+export function checkMatrix(backend: OperandOwner, t: Operand, name: string, context: string): [number, number] {
   checkTensor(backend, t, name);
   if (t.shape.length !== 2 || t.shape[0] < 1 || t.shape[1] < 1) {
     throw new ShapeError(`${context}: ${name} has shape ${show(t.shape)} but must be a matrix [N, F] with N, F >= 1`);
@@ -135,7 +148,7 @@ export function checkMatrix(backend: Backend, t: Tensor, name: string, context: 
 }
 
 /** A vector of `length` values. */
-export function checkVector(backend: Backend, t: Tensor, name: string, length: number, other: string, otherShape: readonly number[], context: string): void {
+export function checkVector(backend: OperandOwner, t: Operand, name: string, length: number, other: string, otherShape: readonly number[], context: string): void {
   checkTensor(backend, t, name);
   if (t.shape.length !== 1 || t.shape[0] !== length) {
     throw new ShapeError(`${context}: ${name} has shape ${show(t.shape)} but ${other} ${show(otherShape)} needs [${length}]`);
@@ -143,7 +156,7 @@ export function checkVector(backend: Backend, t: Tensor, name: string, length: n
 }
 
 /** Two tensors of one shape. */
-export function checkSameShape(backend: Backend, a: Tensor, aName: string, b: Tensor, bName: string, context: string): void {
+export function checkSameShape(backend: OperandOwner, a: Operand, aName: string, b: Operand, bName: string, context: string): void {
   checkTensor(backend, a, aName);
   checkTensor(backend, b, bName);
   if (a.shape.length !== b.shape.length || a.shape.some((d, i) => d !== b.shape[i])) {
@@ -152,7 +165,7 @@ export function checkSameShape(backend: Backend, a: Tensor, aName: string, b: Te
 }
 
 /** Tensors an op writes in place must not also be another operand (a GPU cannot bind one buffer as both). */
-export function checkDistinct(context: string, written: readonly [Tensor, string][], read: readonly [Tensor | null, string][]): void {
+export function checkDistinct(context: string, written: readonly [Operand, string][], read: readonly [Operand | null, string][]): void {
   const all = [...written, ...read];
   for (const [t, name] of written) {
     for (const [other, otherName] of all) {
@@ -161,180 +174,10 @@ export function checkDistinct(context: string, written: readonly [Tensor, string
   }
 }
 
-/** addBias's operands; returns [N, F]. */
-export function checkAddBias(backend: Backend, x: Tensor, bias: Tensor): [number, number] {
-  const [n, f] = checkMatrix(backend, x, 'x', 'addBias');
-  checkVector(backend, bias, 'bias', f, 'x', x.shape, 'addBias');
-  return [n, f];
-}
-
-/** An activation kind. */
-export function checkActivationKind(kind: ActivationKind): ActivationKind {
-  return checkOneOf('kind', kind, ACTIVATION_KINDS, 'activation');
-}
-
-/** softmaxCrossEntropy's operands; returns [N, K]. */
-export function checkSoftmaxCrossEntropy(backend: Backend, logits: Tensor, labels: Tensor): [number, number] {
-  const [n, k] = checkMatrix(backend, logits, 'logits', 'softmaxCrossEntropy');
-  checkVector(backend, labels, 'labels', n, 'logits', logits.shape, 'softmaxCrossEntropy');
-  return [n, k];
-}
-
-/** layerNorm's operands; returns [N, F, eps]. */
-export function checkLayerNorm(backend: Backend, x: Tensor, gamma: Tensor, beta: Tensor, eps: number): [number, number, number] {
-  const [n, f] = checkMatrix(backend, x, 'x', 'layerNorm');
-  checkVector(backend, gamma, 'gamma', f, 'x', x.shape, 'layerNorm');
-  checkVector(backend, beta, 'beta', f, 'x', x.shape, 'layerNorm');
-  checkNumber('eps', eps, 0, Number.MAX_VALUE, 'layerNorm');
-  return [n, f, eps];
-}
-
-/** layerNormGrad's operands; returns [N, F]. */
-export function checkLayerNormGrad(backend: Backend, x: Tensor, dy: Tensor, gamma: Tensor, mean: Tensor, rstd: Tensor): [number, number] {
-  const [n, f] = checkMatrix(backend, x, 'x', 'layerNormGrad');
-  checkSameShape(backend, x, 'x', dy, 'dy', 'layerNormGrad');
-  checkVector(backend, gamma, 'gamma', f, 'x', x.shape, 'layerNormGrad');
-  checkVector(backend, mean, 'mean', n, 'x', x.shape, 'layerNormGrad');
-  checkVector(backend, rstd, 'rstd', n, 'x', x.shape, 'layerNormGrad');
-  return [n, f];
-}
-
-/** SGD's numbers. */
-export interface SgdParams {
-  lr: number;
-  momentum: number;
-  nesterov: boolean;
-  weightDecay: number;
-}
-
-/** sgdStep's operands and hyper-parameters. */
-export function resolveSgd(backend: Backend, param: Tensor, grad: Tensor, velocity: Tensor | null, options: SgdStepOptions): SgdParams {
-  const context = 'sgdStep';
-  checkSameShape(backend, param, 'param', grad, 'grad', context);
-  const lr = checkNumber('lr', options?.lr, 0, Number.MAX_VALUE, context);
-  const momentum = checkNumber('momentum', options.momentum ?? 0, 0, Number.MAX_VALUE, context);
-  const weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, 0, Number.MAX_VALUE, context);
-  const nesterov = options.nesterov ?? false;
-  if (typeof nesterov !== 'boolean') throw new ParameterError('nesterov', 'a boolean', nesterov, context);
-  if (nesterov && momentum === 0) throw new ParameterError('momentum', 'greater than 0 with nesterov', momentum, context);
-  if (momentum > 0) {
-    if (!velocity) throw new ParameterError('velocity', `a tensor of param's shape when momentum > 0`, velocity, context);
-    checkSameShape(backend, param, 'param', velocity, 'velocity', context);
-  } else if (velocity) {
-    throw new ParameterError('velocity', 'null when momentum is 0 (plain SGD keeps no velocity)', 'a tensor', context);
-  }
-  checkDistinct(context, [[param, 'param'], ...(velocity ? [[velocity, 'velocity'] as [Tensor, string]] : [])], [[grad, 'grad']]);
-  return { lr, momentum, nesterov, weightDecay };
-}
-
-/** Adam's numbers, with the bias corrections folded in as PyTorch does. */
-export interface AdamParams {
-  beta1: number;
-  beta2: number;
-  eps: number;
-  /** Adam's L2 coefficient added to the gradient (0 for AdamW). */
-  l2: number;
-  /** AdamW's factor 1 - lr * weightDecay on the parameter (1 for Adam). */
-  decay: number;
-  /** lr / (1 - beta1^step). */
-  stepSize: number;
-  /** sqrt(1 - beta2^step). */
-  bias2Sqrt: number;
-}
-
-/** adamStep's operands and hyper-parameters. */
-export function resolveAdam(backend: Backend, param: Tensor, grad: Tensor, m: Tensor, v: Tensor, options: AdamStepOptions): AdamParams {
-  const context = 'adamStep';
-  checkSameShape(backend, param, 'param', grad, 'grad', context);
-  checkSameShape(backend, param, 'param', m, 'm', context);
-  checkSameShape(backend, param, 'param', v, 'v', context);
-  checkDistinct(context, [[param, 'param'], [m, 'm'], [v, 'v']], [[grad, 'grad']]);
-  const lr = checkNumber('lr', options?.lr, 0, Number.MAX_VALUE, context);
-  const beta1 = checkNumber('beta1', options.beta1 ?? 0.9, 0, 1 - Number.EPSILON / 2, context);
-  const beta2 = checkNumber('beta2', options.beta2 ?? 0.999, 0, 1 - Number.EPSILON / 2, context);
-  const eps = checkNumber('eps', options.eps ?? 1e-8, 0, Number.MAX_VALUE, context);
-  const weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, 0, Number.MAX_VALUE, context);
-  const decoupled = options.decoupled ?? false;
-  if (typeof decoupled !== 'boolean') throw new ParameterError('decoupled', 'a boolean', decoupled, context);
-  const step = options.step;
-  if (typeof step !== 'number' || !Number.isInteger(step) || step < 1) throw new ParameterError('step', 'an integer >= 1 (the first step is 1)', step, context);
-  return {
-    beta1,
-    beta2,
-    eps,
-    l2: decoupled ? 0 : weightDecay,
-    decay: decoupled ? 1 - lr * weightDecay : 1,
-    stepSize: lr / (1 - beta1 ** step),
-    bias2Sqrt: Math.sqrt(1 - beta2 ** step),
-  };
-}
-
 /** A tensor with a first axis of blocks; returns [nnz, elements per block]. */
-export function checkBlocks(backend: Backend, w: Tensor, name: string, context: string): [number, number] {
+export function checkBlocks(backend: OperandOwner, w: Operand, name: string, context: string): [number, number] {
   checkTensor(backend, w, name);
   if (w.shape.length < 1) throw new ShapeError(`${context}: ${name} has shape ${show(w.shape)} but needs a first axis of blocks [nnz, ...]`);
   const per = w.shape.slice(1).reduce((a, b) => a * b, 1);
   return [w.shape[0], per];
-}
-
-/** A block norm kind. */
-export function checkBlockNormKind(kind: BlockNormKind): BlockNormKind {
-  return checkOneOf('kind', kind, BLOCK_NORM_KINDS, 'blockNorms');
-}
-
-function checkIds(ids: Int32Array, context: string): void {
-  if (!(ids instanceof Int32Array)) throw new ParameterError('ids', 'an Int32Array of block ids', ids, context);
-}
-
-/** gatherBlocks' ids: each in [0, nnz). */
-export function checkGatherIds(ids: Int32Array, nnz: number): void {
-  checkIds(ids, 'gatherBlocks');
-  for (let j = 0; j < ids.length; j++) {
-    if (ids[j] < 0 || ids[j] >= nnz) throw new ParameterError(`ids[${j}]`, `a block id in [0, ${nnz})`, ids[j], 'gatherBlocks');
-  }
-}
-
-/**
- * scatterBlocks' ids (one per source block, distinct, in [0, nnzOut)); returns the inverse map:
- * for each output block the source block it takes, or -1 for a zero block.
- */
-export function scatterSources(ids: Int32Array, m: number, nnzOut: number): Int32Array {
-  const context = 'scatterBlocks';
-  checkIds(ids, context);
-  if (typeof nnzOut !== 'number' || !Number.isInteger(nnzOut) || nnzOut < 0) throw new ParameterError('nnzOut', 'an integer >= 0', nnzOut, context);
-  if (ids.length !== m) throw new ShapeError(`${context}: ids has ${ids.length} entries but src has ${m} blocks`);
-  const source = new Int32Array(nnzOut).fill(-1);
-  for (let j = 0; j < m; j++) {
-    const id = ids[j];
-    if (id < 0 || id >= nnzOut) throw new ParameterError(`ids[${j}]`, `a block id in [0, ${nnzOut})`, id, context);
-    if (source[id] !== -1) throw new ParameterError(`ids[${j}]`, `distinct from ids[${source[id]}]`, id, context);
-    source[id] = j;
-  }
-  return source;
-}
-
-/** Hard-concrete constants, and the shift beta log(-gamma / zeta) of the L0 penalty. */
-export interface HardConcreteParams {
-  beta: number;
-  gamma: number;
-  zeta: number;
-  shift: number;
-}
-
-/** Checks hard-concrete options (defaults HARD_CONCRETE_DEFAULTS). */
-export function resolveHardConcrete(options: HardConcreteOptions = {}, context: string): HardConcreteParams {
-  const beta = checkNumber('beta', options.beta ?? HARD_CONCRETE_DEFAULTS.beta, Number.MIN_VALUE, Number.MAX_VALUE, context);
-  const gamma = checkNumber('gamma', options.gamma ?? HARD_CONCRETE_DEFAULTS.gamma, -Number.MAX_VALUE, -Number.MIN_VALUE, context);
-  const zeta = checkNumber('zeta', options.zeta ?? HARD_CONCRETE_DEFAULTS.zeta, 1 + Number.EPSILON, Number.MAX_VALUE, context);
-  return { beta, gamma, zeta, shift: beta * Math.log(-gamma / zeta) };
-}
-
-/** The hard-concrete operands: logAlpha [nnz], u null or [nnz], dgates [nnz] for the gradient; returns nnz. */
-export function checkHardConcrete(backend: Backend, context: string, logAlpha: Tensor, u: Tensor | null, dgates?: Tensor): number {
-  checkTensor(backend, logAlpha, 'logAlpha');
-  if (logAlpha.shape.length !== 1) throw new ShapeError(`${context}: logAlpha has shape ${show(logAlpha.shape)} but must be [nnz]`);
-  const nnz = logAlpha.shape[0];
-  if (u) checkVector(backend, u, 'u', nnz, 'logAlpha', logAlpha.shape, context);
-  if (dgates) checkVector(backend, dgates, 'dgates', nnz, 'logAlpha', logAlpha.shape, context);
-  return nnz;
 }

@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParameterError } from '../../src/errors.js';
 import { BackendUnavailableError, TensorError } from '../../src/kernels/errors.js';
+import type { Tensor } from '../../src/kernels/types.js';
 import { createCpuBackend, OutOfMemoryError, WorkerError, type CpuBackend } from '../../src/kernels/cpu/cpu-backend.js';
 import { referenceBackwardData, referenceForward, referenceMatmul, referenceWeightGrad } from '../../src/kernels/reference.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
@@ -93,6 +94,49 @@ describe('cpu backend', () => {
       expectWithinBound(first.dw, ref.dw, refAbs.dw, n, `weight-gradient bs${bs}`);
       expectWithinBound(first.dg, ref.dgates!, refAbs.dgates!, n + bs * bs, `gate gradient bs${bs}`);
       expectWithinBound(first.c, referenceMatmul(x, [n, C], dy, [n, K], true, false), referenceMatmul(abs(x), [n, C], abs(dy), [n, K], true, false), n, `matmul bs${bs}`);
+    }
+  });
+
+  it('gives the training operations the same bytes on 1 and 2 threads, from the workers alone, and from the plain-SIMD build', async () => {
+    // Sizes of several units (8192 elements each), so that threads split them and partial sums meet.
+    const plain = await make({ threads: 2, minParallelFlops: 0, relaxed: false });
+    try {
+      const [n, f] = [300, 131];
+      const x = random(n * f);
+      const dy = random(n * f);
+      const bias = random(f);
+      const labels = Float32Array.from({ length: n }, (_, i) => (i * 7) % f);
+      const outputs: Buffer[] = [];
+      for (const b of [one, two, workersOnly, plain]) {
+        const parallel = b.stats.parallelPhases;
+        const X = b.tensor(x, [n, f]);
+        const DY = b.tensor(dy, [n, f]);
+        const G = b.tensor(bias, [f]);
+        const ln = await b.layerNorm(X, G, G);
+        const lg = await b.layerNormGrad(X, DY, G, ln.mean, ln.rstd);
+        const ce = await b.softmaxCrossEntropy(X, b.tensor(labels, [n]));
+        const p = b.tensor(x, [n, f]);
+        const [m, v] = [b.zeros([n, f]), b.zeros([n, f])];
+        await b.adamStep(p, DY, m, v, { lr: 0.01, step: 1 });
+        const read = (t: Tensor) => b.read(t);
+        const results = {
+          bias: await read(await b.addBias(X, G)),
+          sums: await read(await b.sumRows(X)),
+          activations: await Promise.all((['relu', 'gelu', 'tanh', 'sigmoid'] as const).map(async (kind) => [await read(await b.activation(kind, X)), await read(await b.activationGrad(kind, X, DY))])),
+          ln: [await read(ln.y), await read(ln.mean), await read(ln.rstd), await read(lg.dx), await read(lg.dgamma), await read(lg.dbeta)],
+          ce: [await read(ce.loss), await read(ce.dlogits), await read(ce.correct)],
+          adam: [await read(p), await read(m), await read(v)],
+          l0: await read((await b.l0Penalty(b.tensor(x, [n * f]))).value),
+        };
+        // Compared as bytes (toEqual walks typed arrays element by element: seconds at these sizes).
+        const arrays = [results.bias, results.sums, ...results.activations.flat(), ...results.ln, ...results.ce, ...results.adam, results.l0];
+        outputs.push(Buffer.concat(arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
+        if (b.threads > 1 && b !== workersOnly) expect(b.stats.parallelPhases - parallel, b.description).toBeGreaterThan(10);
+      }
+      const [first, ...others] = outputs;
+      for (const other of others) expect(other.equals(first)).toBe(true);
+    } finally {
+      await plain.dispose();
     }
   });
 

@@ -2,7 +2,7 @@ import { describe, expect } from 'vitest';
 import { backendTests } from './suite.js';
 import { ParameterError, ShapeError } from '../../src/errors.js';
 import { TensorError } from '../../src/kernels/errors.js';
-import { HARD_CONCRETE_DEFAULTS } from '../../src/kernels/checks.js';
+import { HARD_CONCRETE_DEFAULTS } from '../../src/kernels/training-ops.js';
 import { referenceForward } from '../../src/kernels/reference.js';
 import type { ActivationKind, AdamStepOptions, Backend, SgdStepOptions, Tensor } from '../../src/kernels/types.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
@@ -37,7 +37,7 @@ import { expectWithinBound } from './conformance.js';
 const U = 2 ** -24;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const GELU_C = 0.044715;
-const KINDS: ActivationKind[] = ['relu', 'gelu', 'tanh'];
+const KINDS: ActivationKind[] = ['relu', 'gelu', 'tanh', 'sigmoid'];
 const ROW_SHAPES: [number, number][] = [[1, 1], [1, 7], [5, 67], [33, 10], [3, 130]];
 
 function uniform(rng: Rng, size: number, lo = -1, hi = 1): Float32Array {
@@ -69,12 +69,14 @@ const relative = (tol: number, floor = 1) => (_: number, e: number) => tol * (Ma
 function refActivation(kind: ActivationKind, v: number): number {
   if (kind === 'relu') return Math.max(v, 0);
   if (kind === 'tanh') return Math.tanh(v);
+  if (kind === 'sigmoid') return 1 / (1 + Math.exp(-v));
   return 0.5 * v * (1 + Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v ** 3)));
 }
 
 function refDerivative(kind: ActivationKind, v: number): number {
   if (kind === 'relu') return v > 0 ? 1 : 0;
   if (kind === 'tanh') return 1 - Math.tanh(v) ** 2;
+  if (kind === 'sigmoid') return Math.exp(-v) / (1 + Math.exp(-v)) ** 2;
   const t = Math.tanh(SQRT_2_OVER_PI * (v + GELU_C * v ** 3));
   return 0.5 * (1 + t) + 0.5 * v * (1 - t * t) * SQRT_2_OVER_PI * (1 + 3 * GELU_C * v * v);
 }
@@ -247,7 +249,78 @@ export function opsConformance(name: string, make: () => Promise<Backend | null>
       const plain = (a: Float32Array) => Array.from(a, (v) => v + 0); // -0 as 0
       expect(plain(await b.read(await b.activation('tanh', B)))).toEqual([-1, -1, 0, 1, 1]);
       expect(plain(await b.read(await b.activation('gelu', B)))).toEqual([0, 0, 0, 30, 100]);
+      const sig = await b.read(await b.activation('sigmoid', B));
+      expect([sig[0], sig[2], sig[4]]).toEqual([0 + sig[0], 0.5, 1]);
+      expect(sig[0]).toBeLessThanOrEqual(2 ** -100);
+      expect(Math.abs(sig[1] - Math.exp(-30))).toBeLessThanOrEqual(2 ** -19 * Math.exp(-30) + 2 ** -19);
       expect(Array.from(await b.read(await b.activationGrad('relu', B, b.tensor(new Float32Array(5).fill(1), [5]))))).toEqual([0, 0, 0, 1, 1]);
+    });
+
+    run('add and multiply, elementwise, match the exact result rounded once', async (b) => {
+      for (const shape of [[1], [3, 5], [2, 301]]) {
+        const size = shape.reduce((a, c) => a * c, 1);
+        const x = uniform(rng, size, -4, 4);
+        const y = uniform(rng, size, -4, 4);
+        const [X, Y] = [b.tensor(x, shape), b.tensor(y, shape)];
+        const sum = await b.add(X, Y);
+        expect(sum.shape).toEqual(shape);
+        expect(await b.read(sum)).toEqual(Float32Array.from(x, (v, i) => v + y[i]));
+        expect(await b.read(await b.multiply(X, Y))).toEqual(Float32Array.from(x, (v, i) => v * y[i]));
+      }
+      await expect(b.add(b.zeros([2, 3]), b.zeros([3, 2]))).rejects.toThrow(ShapeError);
+    });
+
+    run('large shapes, split into many units on the CPU, keep the bounds of their sums', async (b) => {
+      // Rows ops and sums over enough rows that the CPU splits them into units whose partial sums
+      // are added by the sum stage.
+      const [n, k] = [700, 67];
+      // (not on the WebGPU test backend whose bindings are cut to a few KB to split the products)
+      const bindingBytes = (b as { limits?: { maxBindingBytes: number } }).limits?.maxBindingBytes ?? Infinity;
+      if (bindingBytes < 8 * n * k) return;
+      const z = uniform(rng, n * k, -3, 3);
+      const labels = Float32Array.from({ length: n }, () => Math.floor(rng() * k));
+      const ref = refSoftmaxCrossEntropy(z, labels, n, k);
+      const out = await b.softmaxCrossEntropy(b.tensor(z, [n, k]), b.tensor(labels, [n]));
+      const loss = (await b.read(out.loss))[0];
+      expect(Math.abs(loss - ref.loss), `loss [${n}, ${k}]`).toBeLessThanOrEqual((2 * k + 64) * U + 2 ** -20 + 2 * n * U * Math.abs(ref.loss));
+      expect((await b.read(out.correct))[0]).toBe(ref.correct);
+      const x = uniform(rng, n * k);
+      const dy = uniform(rng, n * k);
+      const gamma = uniform(rng, k, 0.5, 1.5);
+      const X = b.tensor(x, [n, k]);
+      const G = b.tensor(gamma, [k]);
+      const fwd = await b.layerNorm(X, G, b.zeros([k]));
+      const grads = refLayerNormGrad(x, dy, gamma, 1e-5, n, k);
+      const back = await b.layerNormGrad(X, b.tensor(dy, [n, k]), G, fwd.mean, fwd.rstd);
+      const tol = relative(16 * (k + n + 8) * U);
+      expectWithin(await b.read(back.dgamma), grads.dgamma, tol, `layer norm dgamma [${n}, ${k}]`);
+      expectWithin(await b.read(back.dbeta), grads.dbeta, tol, `layer norm dbeta [${n}, ${k}]`);
+      const sums = new Float64Array(k);
+      const abs = new Float64Array(k);
+      x.forEach((v, i) => {
+        sums[i % k] += v;
+        abs[i % k] += Math.abs(v);
+      });
+      expectWithinBound(await b.read(await b.sumRows(X)), sums, abs, n, `sumRows [${n}, ${k}]`);
+      const logAlpha = uniform(rng, 30000, -3, 3);
+      const l0 = await b.l0Penalty(b.tensor(logAlpha, [30000]));
+      const probabilities = Float64Array.from(logAlpha, (v) => sigmoid(v - L0_SHIFT));
+      const expected = probabilities.reduce((a, v) => a + v, 0);
+      expectWithinBound(await b.read(l0.value), Float64Array.of(expected), Float64Array.of(expected), 30000, 'L0 penalty of 30000 gates');
+    });
+
+    run('read fills a caller\'s array (reused across reads) and refuses one of the wrong size', async (b) => {
+      const into = new Float32Array(6).fill(NaN);
+      const t = b.tensor(Float32Array.from([1, 2, 3, 4, 5, 6]), [2, 3]);
+      expect(await b.read(t, into)).toBe(into);
+      expect(Array.from(into)).toEqual([1, 2, 3, 4, 5, 6]);
+      await b.fill(t, 7);
+      const nd = await b.readNdarray(t, into);
+      expect(nd.data).toBe(into);
+      expect(nd.shape).toEqual([2, 3]);
+      expect(Array.from(into)).toEqual([7, 7, 7, 7, 7, 7]);
+      await expect(b.read(t, new Float32Array(5))).rejects.toThrow(ShapeError);
+      await expect(b.read(t, [0, 0, 0, 0, 0, 0] as unknown as Float32Array)).rejects.toThrow(ParameterError);
     });
 
     run('softmax cross-entropy: mean loss, gradient and correct count match the reference', async (b) => {
@@ -505,7 +578,7 @@ export function opsConformance(name: string, make: () => Promise<Backend | null>
       await expect(b.adamStep(x, g, b.zeros([3, 5]), b.zeros([3, 5]), { lr: 0.1, step: 0 })).rejects.toThrow(/step/);
       await expect(b.adamStep(x, g, x, b.zeros([3, 5]), { lr: 0.1, step: 1 })).rejects.toThrow(ParameterError);
       await expect(b.axpy(1, x, x)).rejects.toThrow(ParameterError);
-      await expect(b.activation('sigmoid' as ActivationKind, x)).rejects.toThrow(/kind/);
+      await expect(b.activation('softplus' as ActivationKind, x)).rejects.toThrow(/kind/);
       await expect(b.blockNorms(x, 'l1' as 'l2')).rejects.toThrow(ParameterError);
       await expect(b.gatherBlocks(x, Int32Array.from([3]))).rejects.toThrow(/ids\[0\]/);
       await expect(b.scatterBlocks(x, Int32Array.from([0, 2, 0]), 4)).rejects.toThrow(/distinct/);

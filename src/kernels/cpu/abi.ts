@@ -1,10 +1,13 @@
+import { TRAINING_OPS, type TrainingOpName } from '../training-ops.js';
+
 /*
  * The one description of what passes between the JavaScript side of the CPU backend and its
- * WebAssembly kernels (assembly/kernels.ts): each kernel's parameters, and each job's parameters
- * as they travel to the threads in the control block. Both are tables of names in order; every
- * call and every control-block word goes through them by name, so positions are stated once.
- * AssemblyScript cannot import this file: test/kernels/cpu-abi.test.ts parses assembly/kernels.ts
- * and checks that its exported functions are these kernels with these parameters in this order.
+ * WebAssembly kernels (assembly/*.ts): each kernel's parameters, each job's parameters as they
+ * travel to the threads in the control block, and the argument block of the training operations.
+ * All are tables of names in order; every call, control-block word and argument word goes through
+ * them by name, so positions are stated once. AssemblyScript cannot import this file:
+ * test/kernels/cpu-abi.test.ts parses assembly/*.ts and checks that their exported functions are
+ * these kernels with these parameters in this order, and one kernel per training operation.
  */
 
 /**
@@ -22,26 +25,44 @@ export const KERNEL_PARAMS = {
   sparseUnit: ['xi', 'F', 'y', 'yFeatures', 'panels', 'ptr', 'idx', 'bs', 'ob', 'r0', 'r1', 'chunk', 'scratch', 'buf'],
   denseUnit: ['xi', 'depth', 'y', 'cols', 'panels', 'group', 'r0', 'r1', 'chunk', 'scratch'],
   weightGradUnit: ['xg', 'dyg', 'rows', 'bs', 'pairRows', 'pairCols', 'dw', 'gates', 'weights', 'dgates', 'b0', 'b1', 'chunk', 'scratch'],
+  sumColumns: ['src', 'rows', 'stride', 'from', 'dst', 'scale', 'c0', 'c1'],
+  mathKernel: ['kind', 'src', 'dst', 'n'],
 } as const;
 
-/** A kernel of assembly/kernels.ts. */
+/** A kernel of the module (assembly/*.ts) other than the training operations'. */
 export type KernelName = keyof typeof KERNEL_PARAMS;
-
-/** A kernel's arguments by name. */
-export type KernelArgs<K extends KernelName> = Record<(typeof KERNEL_PARAMS)[K][number], number>;
 
 /** A function of one number per name of `Names`. */
 type KernelFunction<Names extends readonly string[]> = (...args: { -readonly [I in keyof Names]: number }) => void;
 
-/** The kernel module's exports: each kernel takes its KERNEL_PARAMS in order. */
-export type KernelExports = { [K in KernelName]: KernelFunction<(typeof KERNEL_PARAMS)[K]> };
+/** The parameters of every training operation's kernel (the AssemblyScript function named after the op; sumRows has none). */
+export const TRAINING_KERNEL_PARAMS = ['args', 'lo', 'hi'] as const;
 
-/** Calls kernel `name` with `args` put in its declared order (fields it does not declare are ignored). */
-export function callKernel<K extends KernelName>(kernels: KernelExports, name: K, args: KernelArgs<K>): void {
-  const order: readonly string[] = KERNEL_PARAMS[name];
-  const values = order.map((param) => (args as Record<string, number>)[param]);
-  (kernels[name] as (...values: number[]) => void)(...values);
+/** A training operation's kernel: items [lo, hi) of its grid, its arguments in the block at byte `args`. */
+export type TrainingKernel = (args: number, lo: number, hi: number) => void;
+
+/** The kernel module's exports: each kernel takes its KERNEL_PARAMS in order; each training operation's kernel its TRAINING_KERNEL_PARAMS. */
+export type KernelExports = { [K in KernelName]: KernelFunction<(typeof KERNEL_PARAMS)[K]> } & { readonly [N in TrainingOpName]?: TrainingKernel };
+
+/**
+ * The argument block of a training operation's kernel (ARGUMENT_WORDS words of 4 bytes at byte
+ * `args`): the byte offsets of the read slots a .. e and write slots o0 .. o2 (0: absent), the
+ * integers count, width, flag and per (items per unit), then the float32 hyper-parameters f0 .. f8.
+ * assembly/training-args.ts reads it at these positions.
+ */
+export const ARGUMENT_WORDS_LAYOUT = ['a', 'b', 'c', 'd', 'e', 'o0', 'o1', 'o2', 'count', 'width', 'flag', 'per', 'f0', 'f1', 'f2', 'f3', 'f4', 'f5', 'f6', 'f7', 'f8'] as const;
+/** Words in a training operation's argument block. */
+export const ARGUMENT_WORDS = ARGUMENT_WORDS_LAYOUT.length;
+/** The first float word of the argument block. */
+export const FIRST_FLOAT_WORD = ARGUMENT_WORDS_LAYOUT.indexOf('f0');
+
+/** The training operation of op code `op` (its index in TRAINING_OPS). */
+export function trainingOpName(op: number): TrainingOpName {
+  const name = TRAINING_OPS[op];
+  if (name === undefined) throw new Error(`no training operation has op code ${op}`);
+  return name;
 }
+
 
 /**
  * The jobs and their parameters, in control-block order. A job is one kernel applied to a range of
@@ -59,6 +80,8 @@ export const JOB_PARAMS = {
   sparse: ['xi', 'F', 'y', 'yFeatures', 'panels', 'ptr', 'idx', 'bs', 'segments', 'rows', 'rowsPerUnit', 'chunk'],
   dense: ['xi', 'depth', 'y', 'cols', 'panels', 'groups', 'rows', 'rowsPerUnit', 'chunk'],
   weightGrad: ['xg', 'dyg', 'rows', 'bs', 'pairRows', 'pairCols', 'dw', 'gates', 'weights', 'dgates', 'nnz', 'perUnit', 'chunk'],
+  trainingOp: ['op', 'args', 'count', 'per'],
+  sumColumns: ['src', 'rows', 'stride', 'from', 'dst', 'scale', 'columns', 'perUnit'],
 } as const;
 
 /** A job of JOB_PARAMS. */

@@ -2,7 +2,7 @@ import os from 'node:os';
 import ndarray, { type NdArray } from 'ndarray';
 import { checkInteger } from '../../check.js';
 import type { BlockLayout } from '../../patterns/layout.js';
-import { checkBackwardData, checkForward, checkMatmul, checkTensor, checkWeightGrad } from '../checks.js';
+import { checkBackwardData, checkForward, checkMatmul, checkReadTarget, checkTensor, checkWeightGrad } from '../checks.js';
 import { BackendUnavailableError } from '../errors.js';
 import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
 import type { KernelExports } from './abi.js';
@@ -12,9 +12,9 @@ import { blockProductPlan, matmulPlan, weightGradPlan, type Plan } from './plans
 import { ThreadPool } from './pool.js';
 import type { CpuTensor } from './tensor.js';
 import { byteOffset as offset, TensorStore } from './tensors.js';
-import * as training from './training-kernels.js';
 import { installTrainingOps, type TrainingOpMethods } from '../training-op-methods.js';
-import type { TrainingKernels } from './training-kernels.js';
+import { ARGUMENT_WORDS } from './abi.js';
+import { runTrainingOp, type TrainingRunContext } from './training-runner.js';
 import { checkWasmSupport, kernelBytes, MAX_PAGES, PAGE_BYTES } from './wasm.js';
 
 export { WorkerError } from './errors.js';
@@ -52,16 +52,16 @@ const MAX_MEMORY_BYTES = MAX_PAGES * PAGE_BYTES;
  * Each product packs its operands into the kernels' streams, then computes, both split into units
  * that the threads take from a shared counter. Products run one at a time, in call order; while
  * one runs the calling thread works on it too, so a product holds the event loop for its share.
- * The tensors and the call order are in `TensorStore` (cpu/tensors.ts); the training operations
- * are kernel functions in cpu/training-kernels.ts that the methods here forward to.
+ * The tensors and the call order are in `TensorStore` (cpu/tensors.ts); every training operation
+ * runs through cpu/training-runner.ts, from its spec (training-ops.ts) and its kernel.
  */
-// The training operations' methods come from the kernel table (training-op-methods.ts).
+// The training operations' methods are installed from the runner (training-op-methods.ts).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface CpuBackend extends TrainingOpMethods {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class CpuBackend implements Backend {
   static {
-    installTrainingOps(CpuBackend.prototype, training, (backend: CpuBackend) => backend.#trainingContext());
+    installTrainingOps(CpuBackend.prototype, (backend: CpuBackend, name, args) => runTrainingOp(backend.#trainingContext(), name, args));
   }
 
   readonly name = 'cpu' as const;
@@ -73,7 +73,7 @@ export class CpuBackend implements Backend {
   readonly #pool: ThreadPool;
   readonly #tables: LayoutTableCache;
   readonly #tensors: TensorStore;
-  readonly #training: TrainingKernels;
+  readonly #training: TrainingRunContext;
   readonly #compilations: number;
 
   /** Use `createCpuBackend`. */
@@ -82,7 +82,7 @@ export class CpuBackend implements Backend {
     this.#pool = pool;
     this.#tables = new LayoutTableCache(heap);
     this.#tensors = new TensorStore(heap, this, () => this.#check());
-    this.#training = { backend: this, tensors: this.#tensors };
+    this.#training = { backend: this, tensors: this.#tensors, pool, args: heap.alloc(4 * ARGUMENT_WORDS) };
     this.relaxed = relaxed;
     this.threads = pool.threads;
     this.#compilations = compilations;
@@ -116,18 +116,19 @@ export class CpuBackend implements Backend {
     return this.#tensors.zeros(shape);
   }
 
-  async read(tensor: Tensor): Promise<Float32Array> {
+  async read(tensor: Tensor, into?: Float32Array): Promise<Float32Array> {
     this.#check();
     checkTensor(this, tensor, 'tensor');
+    checkReadTarget(tensor, into);
     // After every operation called before it (an in-place step may still be queued).
     await this.#tensors.settled;
     this.#check();
     checkTensor(this, tensor, 'tensor');
-    return this.#tensors.values(tensor as CpuTensor);
+    return this.#tensors.values(tensor as CpuTensor, into);
   }
 
-  async readNdarray(tensor: Tensor): Promise<NdArray<Float32Array>> {
-    return ndarray(await this.read(tensor), [...tensor.shape]);
+  async readNdarray(tensor: Tensor, into?: Float32Array): Promise<NdArray<Float32Array>> {
+    return ndarray(await this.read(tensor, into), [...tensor.shape]);
   }
 
   async forward(layout: BlockLayout, x: Tensor, w: Tensor, options: GateOptions = {}): Promise<Tensor> {
@@ -201,8 +202,8 @@ export class CpuBackend implements Backend {
     });
   }
 
-  /** The training kernels' context, once the backend is known to take work. */
-  #trainingContext(): TrainingKernels {
+  /** The training runner's context, once the backend is known to take work. */
+  #trainingContext(): TrainingRunContext {
     this.#check();
     return this.#training;
   }

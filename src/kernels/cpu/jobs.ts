@@ -1,4 +1,4 @@
-import { callKernel, JOBS, MAX_JOB_PARAMS, packJobParams, readJobParams, type KernelExports, type Task } from './abi.js';
+import { JOBS, KERNEL_PARAMS, MAX_JOB_PARAMS, packJobParams, readJobParams, trainingOpName, type JobName, type JobParams, type KernelExports, type KernelName, type Task } from './abi.js';
 
 /*
  * Each product is a short list of phases; a phase is a few tasks, and a task is a kernel of
@@ -7,8 +7,10 @@ import { callKernel, JOBS, MAX_JOB_PARAMS, packJobParams, readJobParams, type Ke
  * need no other synchronisation; phases are separated by a barrier (packing, then products).
  *
  * A phase travels to the workers as words in the control block (a SharedArrayBuffer): per task
- * its job, its unit count and its parameters (abi.ts declares each job's parameters). `runUnit`
- * decodes unit u of the published phase and calls the kernel, the same code in every thread.
+ * its job, its unit count and its parameters (abi.ts declares each job's parameters). Each thread
+ * decodes a published phase's tasks once (the phase's serial number tells), into the kernel's
+ * argument list; `runUnit` then sets unit u's own arguments and calls the kernel, with no
+ * allocation per unit, the same code in every thread.
  * How a product becomes phases is its plan (plans.ts).
  *
  * How units split the work never changes what a unit adds up or in which order (the reduction
@@ -36,6 +38,8 @@ export const SHUTDOWN = 4;
 /** Test hook: non-zero makes the next worker that claims a unit throw. */
 export const FAULT = 5;
 const TASK_COUNT = 6;
+/** Bumped by every phase written, so that threads decode a phase's tasks once (runUnit). */
+const SERIAL = 7;
 const TASK_BASE = 8;
 const TASK_WORDS = 2 + MAX_JOB_PARAMS;
 const MAX_TASKS = 4;
@@ -54,82 +58,109 @@ export function writePhase(words: Uint32Array, phase: Phase): number {
     total += task.units;
   });
   words[TASK_COUNT] = phase.tasks.length;
+  words[SERIAL] = (words[SERIAL] + 1) >>> 0;
   return total;
 }
 
-/** A thread's kernels and its own scratch (128 bytes) and gather buffer (GATHER_BYTES) in the shared memory. */
+/** A thread's kernels and its own scratch (128 bytes) and gather buffer (GATHER_BYTES) in the shared memory; `decoded` caches the published phase's tasks. */
 export interface ThreadKernels {
   kernels: KernelExports;
   scratch: number;
   buffer: number;
+  decoded?: { serial: number; tasks: DecodedTask[] };
+}
+
+/** A task decoded once per phase and thread: its unit count, and how to run unit u of it (with no allocation). */
+interface DecodedTask {
+  units: number;
+  run(u: number): void;
+}
+
+/**
+ * How each job's unit calls its kernel: the unit's own arguments (its range, the thread's
+ * scratch) by name, set into the kernel's argument list `set` (built once per task from the job's
+ * parameters, in KERNEL_PARAMS order). Training operations' kernels instead take (args, lo, hi).
+ */
+type UnitArguments = { [J in JobName]: J extends 'trainingOp' ? null : { kernel: KernelName; unit(p: JobParams<J>, u: number, set: (name: string, value: number) => void): void } };
+const UNIT_ARGUMENTS: UnitArguments = {
+  packRowTiles: { kernel: 'packRowTiles', unit: (p, u, set) => setRange(set, 't0', 't1', u, p.perUnit, p.tiles) },
+  packColumnTiles: { kernel: 'packColumnTiles', unit: (p, u, set) => setRange(set, 't0', 't1', u, p.perUnit, p.tiles) },
+  packForward: { kernel: 'packForward', unit: (p, u, set) => setRange(set, 'k0', 'k1', u, p.perUnit, p.segments) },
+  packBackward: { kernel: 'packBackward', unit: (p, u, set) => setRange(set, 'c0', 'c1', u, p.perUnit, p.segments) },
+  packDense: { kernel: 'packDense', unit: (p, u, set) => setRange(set, 's0', 's1', u, p.perUnit, p.slices) },
+  packColumnGroups: { kernel: 'packColumnGroups', unit: (p, u, set) => setRange(set, 'r0', 'r1', u, p.perUnit, p.rows) },
+  // unit = (row block, output block), output blocks fastest: threads share a row block's inputs
+  sparse: {
+    kernel: 'sparseUnit',
+    unit: (p, u, set) => {
+      set('ob', u % p.segments);
+      setRange(set, 'r0', 'r1', Math.floor(u / p.segments), p.rowsPerUnit, p.rows);
+    },
+  },
+  dense: {
+    kernel: 'denseUnit',
+    unit: (p, u, set) => {
+      set('group', u % p.groups);
+      setRange(set, 'r0', 'r1', Math.floor(u / p.groups), p.rowsPerUnit, p.rows);
+    },
+  },
+  weightGrad: { kernel: 'weightGradUnit', unit: (p, u, set) => setRange(set, 'b0', 'b1', u, p.perUnit, p.nnz) },
+  trainingOp: null,
+  sumColumns: { kernel: 'sumColumns', unit: (p, u, set) => setRange(set, 'c0', 'c1', u, p.perUnit, p.columns) },
+};
+
+/** Sets items [u * per, min(count, (u + 1) * per)) as the arguments lo and hi. */
+function setRange(set: (name: string, value: number) => void, lo: string, hi: string, u: number, per: number, count: number): void {
+  const start = u * per;
+  set(lo, start);
+  set(hi, Math.min(count, start + per));
+}
+
+/** Decodes the task whose words start at `at`. */
+function decodeTask(thread: ThreadKernels, words: Uint32Array, at: number): DecodedTask {
+  const job = JOBS[words[at] - 1];
+  if (job === undefined) throw new Error(`unknown job ${words[at]}`);
+  const units = words[at + 1];
+  const k = thread.kernels;
+  if (job === 'trainingOp') {
+    const p = readJobParams(job, words, at + 2);
+    const name = trainingOpName(p.op);
+    const kernel = k[name];
+    if (!kernel) throw new Error(`the kernel module has no kernel for training operation ${name}`);
+    const { args, per, count } = p;
+    return { units, run: (u) => kernel(args, u * per, Math.min(count, (u + 1) * per)) };
+  }
+  const p = readJobParams(job, words, at + 2) as Record<string, number>;
+  const spec = UNIT_ARGUMENTS[job] as { kernel: KernelName; unit(p: Record<string, number>, u: number, set: (name: string, value: number) => void): void };
+  const names: readonly string[] = KERNEL_PARAMS[spec.kernel];
+  const values = names.map((name) => (name === 'scratch' ? thread.scratch : name === 'buf' ? thread.buffer : p[name] ?? 0));
+  const position = new Map(names.map((name, i) => [name, i]));
+  const set = (name: string, value: number): void => {
+    values[position.get(name)!] = value;
+  };
+  const kernel = k[spec.kernel] as (...args: number[]) => void;
+  return {
+    units,
+    run: (u) => {
+      spec.unit(p, u, set);
+      kernel.apply(null, values);
+    },
+  };
 }
 
 /** Runs unit u of the phase in the control block (`words`, a Uint32Array over it; u below its unit count). */
 export function runUnit(thread: ThreadKernels, words: Uint32Array, u: number): void {
-  const tasks = words[TASK_COUNT];
-  let at = TASK_BASE;
-  for (let t = 0; t < tasks; t++, at += TASK_WORDS) {
-    const units = words[at + 1];
-    if (u < units) break;
-    u -= units;
+  const serial = words[SERIAL];
+  let decoded = thread.decoded;
+  if (!decoded || decoded.serial !== serial) {
+    const tasks: DecodedTask[] = [];
+    for (let t = 0; t < words[TASK_COUNT]; t++) tasks.push(decodeTask(thread, words, TASK_BASE + t * TASK_WORDS));
+    decoded = { serial, tasks };
+    thread.decoded = decoded;
   }
-  const job = JOBS[words[at] - 1];
-  const k = thread.kernels;
-  const { scratch, buffer: buf } = thread;
-  switch (job) {
-    case 'packRowTiles': {
-      const p = readJobParams(job, words, at + 2);
-      const [t0, t1] = range(u, p.perUnit, p.tiles);
-      return callKernel(k, 'packRowTiles', { ...p, t0, t1 });
-    }
-    case 'packColumnTiles': {
-      const p = readJobParams(job, words, at + 2);
-      const [t0, t1] = range(u, p.perUnit, p.tiles);
-      return callKernel(k, 'packColumnTiles', { ...p, t0, t1 });
-    }
-    case 'packForward': {
-      const p = readJobParams(job, words, at + 2);
-      const [k0, k1] = range(u, p.perUnit, p.segments);
-      return callKernel(k, 'packForward', { ...p, k0, k1 });
-    }
-    case 'packBackward': {
-      const p = readJobParams(job, words, at + 2);
-      const [c0, c1] = range(u, p.perUnit, p.segments);
-      return callKernel(k, 'packBackward', { ...p, c0, c1 });
-    }
-    case 'packDense': {
-      const p = readJobParams(job, words, at + 2);
-      const [s0, s1] = range(u, p.perUnit, p.slices);
-      return callKernel(k, 'packDense', { ...p, s0, s1 });
-    }
-    case 'packColumnGroups': {
-      const p = readJobParams(job, words, at + 2);
-      const [r0, r1] = range(u, p.perUnit, p.rows);
-      return callKernel(k, 'packColumnGroups', { ...p, r0, r1 });
-    }
-    case 'sparse': {
-      // unit = (row block, output block), output blocks fastest: threads share a row block's inputs
-      const p = readJobParams(job, words, at + 2);
-      const [r0, r1] = range(Math.floor(u / p.segments), p.rowsPerUnit, p.rows);
-      return callKernel(k, 'sparseUnit', { ...p, ob: u % p.segments, r0, r1, scratch, buf });
-    }
-    case 'dense': {
-      const p = readJobParams(job, words, at + 2);
-      const [r0, r1] = range(Math.floor(u / p.groups), p.rowsPerUnit, p.rows);
-      return callKernel(k, 'denseUnit', { ...p, group: u % p.groups, r0, r1, scratch });
-    }
-    case 'weightGrad': {
-      const p = readJobParams(job, words, at + 2);
-      const [b0, b1] = range(u, p.perUnit, p.nnz);
-      return callKernel(k, 'weightGradUnit', { ...p, b0, b1, scratch });
-    }
-    default:
-      throw new Error(`unknown job ${words[at]}`);
+  for (const task of decoded.tasks) {
+    if (u < task.units) return task.run(u);
+    u -= task.units;
   }
-}
-
-/** Items [u * per, min(count, (u + 1) * per)). */
-function range(u: number, per: number, count: number): [number, number] {
-  const start = u * per;
-  return [start, Math.min(count, start + per)];
+  throw new Error(`unit ${u} is past the phase's units`);
 }

@@ -8,6 +8,9 @@ import type { SharedHeap } from './memory.js';
 import { GATHER_BYTES } from './plans.js';
 import type { CpuWorkerData } from './worker.js';
 
+/** How long the calling thread blocks waiting for the workers to end a phase before it waits through the event loop. */
+const BLOCKING_WAIT_MS = 20;
+
 /** Bytes of a thread's scratch region: the 128-byte tile scratch, then the gather buffer. */
 const THREAD_BYTES = 128 + GATHER_BYTES;
 
@@ -137,9 +140,19 @@ export class ThreadPool {
     if (callerError) throw callerError;
   }
 
-  /** Resolves when PENDING reaches 0; rejects as soon as a worker fails. */
+  /**
+   * Resolves when PENDING reaches 0; rejects as soon as a worker fails. The workers finish their
+   * last units a few microseconds after the calling thread as a rule, so it first blocks on
+   * PENDING (Atomics.wait, which Node allows on the main thread) for up to BLOCKING_WAIT_MS, the
+   * last worker's notify waking it at once, and only then waits through the event loop
+   * (Atomics.waitAsync), where a worker's failure event can reject it.
+   */
   async #waitForWorkers(): Promise<void> {
     const control = this.#control;
+    const deadline = performance.now() + BLOCKING_WAIT_MS;
+    for (let pending = Atomics.load(control, PENDING); pending !== 0 && performance.now() < deadline; pending = Atomics.load(control, PENDING)) {
+      Atomics.wait(control, PENDING, pending, BLOCKING_WAIT_MS);
+    }
     if (Atomics.load(control, PENDING) === 0) return;
     // Atomics.waitAsync does not keep Node's event loop alive, and the workers are unref'd.
     const keepAlive = setInterval(() => undefined, 2 ** 30);

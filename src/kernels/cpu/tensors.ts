@@ -74,9 +74,14 @@ export class TensorStore {
     if (tensor.size > 0) this.heap.f32.fill(0, tensor.offset / 4, tensor.offset / 4 + tensor.size);
   }
 
-  /** A copy of the tensor's values (now: await `settled` first for the operations queued before). */
-  values(tensor: CpuTensor): Float32Array {
-    return tensor.size === 0 ? new Float32Array(0) : this.heap.f32.slice(tensor.offset / 4, tensor.offset / 4 + tensor.size);
+  /** A copy of the tensor's values, in `into` when given (now: await `settled` first for the operations queued before). */
+  values(tensor: CpuTensor, into?: Float32Array): Float32Array {
+    const start = tensor.offset / 4;
+    if (into) {
+      if (tensor.size > 0) into.set(this.heap.f32.subarray(start, start + tensor.size));
+      return into;
+    }
+    return tensor.size === 0 ? new Float32Array(0) : this.heap.f32.slice(start, start + tensor.size);
   }
 
   /** Runs `body` after every operation queued before it, with `operands` kept alive until it ends. */

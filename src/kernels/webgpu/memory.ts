@@ -57,9 +57,9 @@ export class DeviceMemory {
     return this.#track(packed.shape, buffer);
   }
 
-  /** Copies `source` back to the host through a staging buffer, awaiting the GPU through `guard`. */
-  async read(source: WebGPUTensor, guard: DeviceGuard): Promise<Float32Array> {
-    const out = new Float32Array(source.size);
+  /** Copies `source` back to the host through a staging buffer (into `into` when given), awaiting the GPU through `guard`. */
+  async read(source: WebGPUTensor, guard: DeviceGuard, into?: Float32Array): Promise<Float32Array> {
+    const out = into ?? new Float32Array(source.size);
     const bytes = 4 * source.size;
     const staging = this.device.createBuffer({ size: Math.ceil(bytes / 4) * 4, usage: BufferUsage.MAP_READ | BufferUsage.COPY_DST, label: 'read' });
     try {

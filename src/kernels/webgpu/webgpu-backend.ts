@@ -1,6 +1,6 @@
 import ndarray, { type NdArray } from 'ndarray';
 import type { BlockLayout, BlockSize } from '../../patterns/layout.js';
-import { checkBackwardData, checkForward, checkMatmul, checkTensor, checkWeightGrad } from '../checks.js';
+import { checkBackwardData, checkForward, checkMatmul, checkReadTarget, checkTensor, checkWeightGrad } from '../checks.js';
 import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
 import { createGPU, describeAdapter, requestAdapter, requestDevice, type AdapterOptions, type AdapterSummary } from './device.js';
 import { DeviceGuard } from './device-guard.js';
@@ -13,9 +13,8 @@ import { ColumnProgram, ElementwiseProgram, RowProgram } from './programs/traini
 import { WeightGradProgram, type WeightGradOperands } from './programs/weight-grad.js';
 import { Runner, type KernelTimes } from './runner.js';
 import type { WebGPUTensor } from './tensor.js';
-import * as training from './training-kernels.js';
 import { installTrainingOps, type TrainingOpMethods } from '../training-op-methods.js';
-import type { TrainingKernels } from './training-kernels.js';
+import { runTrainingOp, type TrainingRunContext } from './training-runner.js';
 import type { SplitLimits } from './windows.js';
 
 export { probeWebGPU, type AdapterSummary, type WebGPUProbe } from './device.js';
@@ -43,13 +42,13 @@ export interface WebGPUStats extends BackendStats {
  * command buffer, resolved once submitted; reads wait for the GPU). A lost device makes every
  * later call reject with DeviceLostError.
  */
-// The training operations' methods come from the kernel table (training-op-methods.ts).
+// The training operations' methods are installed from the runner (training-op-methods.ts).
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export interface WebGPUBackend extends TrainingOpMethods {}
 // eslint-disable-next-line @typescript-eslint/no-unsafe-declaration-merging
 export class WebGPUBackend implements Backend {
   static {
-    installTrainingOps(WebGPUBackend.prototype, training, (backend: WebGPUBackend) => backend.#trainingContext());
+    installTrainingOps(WebGPUBackend.prototype, (backend: WebGPUBackend, name, args) => runTrainingOp(backend.#trainingContext(), name, args));
   }
 
   readonly name = 'webgpu' as const;
@@ -65,7 +64,7 @@ export class WebGPUBackend implements Backend {
   readonly #tables: LayoutTableCache;
   readonly #context: PlanContext;
   readonly #matmulTile: MatmulTileSize | undefined;
-  readonly #training: TrainingKernels;
+  readonly #training: TrainingRunContext;
 
   /** Use `createWebGPUBackend`. */
   constructor(gpu: GPU, device: GPUDevice, adapter: AdapterSummary, options: WebGPUBackendOptions = {}) {
@@ -111,21 +110,22 @@ export class WebGPUBackend implements Backend {
     return this.#memory.allocate(shape, 'zeros');
   }
 
-  async read(tensor: Tensor): Promise<Float32Array> {
+  async read(tensor: Tensor, into?: Float32Array): Promise<Float32Array> {
     this.#guard.check();
     checkTensor(this, tensor, 'tensor');
-    if (tensor.size === 0) return new Float32Array(0);
+    checkReadTarget(tensor, into);
+    if (tensor.size === 0) return into ?? new Float32Array(0);
     // After every operation called before (they may still wait for a pipeline to compile).
     await this.#guard.await(this.#runner.submitted());
     this.#guard.check();
     checkTensor(this, tensor, 'tensor');
-    const out = await this.#memory.read(tensor as WebGPUTensor, this.#guard);
+    const out = await this.#memory.read(tensor as WebGPUTensor, this.#guard, into);
     this.#guard.check();
     return out;
   }
 
-  async readNdarray(tensor: Tensor): Promise<NdArray<Float32Array>> {
-    return ndarray(await this.read(tensor), [...tensor.shape]);
+  async readNdarray(tensor: Tensor, into?: Float32Array): Promise<NdArray<Float32Array>> {
+    return ndarray(await this.read(tensor, into), [...tensor.shape]);
   }
 
   async forward(layout: BlockLayout, x: Tensor, w: Tensor, options: GateOptions = {}): Promise<Tensor> {
@@ -174,7 +174,7 @@ export class WebGPUBackend implements Backend {
   }
 
   /** The training kernels' context, once the backend is known to take work. */
-  #trainingContext(): TrainingKernels {
+  #trainingContext(): TrainingRunContext {
     this.#guard.check();
     return this.#training;
   }

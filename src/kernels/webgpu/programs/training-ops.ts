@@ -1,22 +1,25 @@
-import type { HardConcreteParams } from '../../checks.js';
+import { ACTIVATION_CODES, TRAINING_OPS } from '../../training-ops.js';
 import type { Tensor } from '../../types.js';
 import { entryPoint, type Dispatch, type PlanContext, type StorageBinding, type UniformRecord, type WebGPUProgram } from '../program.js';
 import type { WebGPUTensor } from '../tensor.js';
 import { wholeBuffer, type BufferBinding } from '../windows.js';
 
 /*
- * The training operations (bias, activations, losses, layer norm, optimiser steps, block norms,
- * block gathers, hard-concrete gates) as three programs that share one binding set and one
- * uniform block, each choosing its operation by a uniform `op` (a uniform branch: one pipeline per
- * program, so a CPU fallback adapter compiles three pipelines for all of them):
+ * The training operations' kernels (training-ops.ts declares each op and its slots) as three
+ * programs that share one binding set and one uniform block, each choosing its operation by a
+ * uniform `op` (a uniform branch: one pipeline per program, so a CPU fallback adapter compiles
+ * three pipelines for all of them). An op's kernel is the case OP_<name> (its index in
+ * TRAINING_OPS) of the program of its grid; webgpu/training-runner.ts runs them from the specs:
  *   elementwise  a thread per element, 256 per workgroup;
  *   rows         a workgroup of 64 per row, reductions along the row by a tree in shared memory;
- *   columns      a workgroup of 64 x 4 per tile of 64 columns, the 4 thread rows taking every
+ *   columns      the sum stage: dst[j] = p0 * sum_r a[r * width + flag + j] for j < count, a
+ *                workgroup of 64 x 4 per tile of 64 columns, the 4 thread rows taking every
  *                fourth matrix row, then adding their partial sums (no atomics).
+ * Partial sums are one row per element or row of the grid.
  * Each plans its work as dispatches of at most maxComputeWorkgroupsPerDimension workgroups (uniform
  * `lo`: the first element, row or column of the dispatch). Operands are bound whole: a tensor over
  * the device's maxStorageBufferBindingSize is refused with a ShapeError.
- * Float hyper-parameters travel as their float32 bits in the i32 uniforms p0 .. p8.
+ * Float hyper-parameters (the specs' f0 .. f8) travel as their float32 bits in the i32 uniforms p0 .. p8.
  */
 
 /** The shared storage bindings: five read-only inputs and three outputs (in-place operands are bound as outputs). */
@@ -37,18 +40,6 @@ export const TRAINING_OP_UNIFORMS = ['op', 'count', 'lo', 'width', 'rows', 'flag
 /** The uniform record of one training-op dispatch. */
 export type TrainingOpUniforms = UniformRecord<typeof TRAINING_OP_UNIFORMS>;
 
-/** Elementwise op codes. */
-export const ElementwiseOp = {
-  addBias: 0, activation: 1, activationGrad: 2, scale: 3, axpy: 4, copy: 5, fill: 6, sgd: 7, adam: 8, gather: 9, hardConcreteGates: 10, hardConcreteGrad: 11, l0: 12,
-} as const;
-/** Row op codes. */
-export const RowOp = { softmaxCrossEntropy: 0, layerNorm: 1, layerNormGrad: 2, blockNorm: 3 } as const;
-/** Column op codes. */
-export const ColumnOp = { sum: 0, layerNormParams: 1 } as const;
-
-/** Activation codes (the `flag` uniform). */
-export const ACTIVATION_CODES = { relu: 0, gelu: 1, tanh: 2 } as const;
-
 const f32Bits = new Float32Array(1);
 const i32Bits = new Int32Array(f32Bits.buffer);
 /** The float32 bits of `value` as an i32 (a float hyper-parameter in the i32 uniforms). */
@@ -67,12 +58,14 @@ export interface TrainingOpValues {
   floats?: readonly number[];
 }
 
-/** The hard-concrete values of elementwise op `op` over `nnz` gates: flag 1 with noise; p0 beta, p1 gamma, p2 zeta, p3 the L0 shift. */
-export function hardConcreteValues(op: number, nnz: number, h: HardConcreteParams, noise: boolean): TrainingOpValues {
-  return { op, count: nnz, flag: noise ? 1 : 0, floats: [h.beta, h.gamma, h.zeta, h.shift] };
-}
+/** The op codes as WGSL constants OP_<name>, and the activation codes as ACT_<kind>. */
+const OP_CODES = [
+  ...TRAINING_OPS.map((name, i) => `const OP_${name}: i32 = ${i};`),
+  ...Object.entries(ACTIVATION_CODES).map(([kind, code]) => `const ACT_${kind}: i32 = ${code};`),
+].join('\n');
 
 const COMMON = `
+${OP_CODES}
 fn pf(bits: i32) -> f32 { return bitcast<f32>(bits); }
 fn sigmoid(x: f32) -> f32 {
   if (x >= 0.0) { return 1.0 / (1.0 + exp(-x)); }
@@ -130,16 +123,21 @@ export class ElementwiseProgram extends TrainingOpProgram {
     return `${COMMON}
 
 fn activate(kind: i32, x: f32) -> f32 {
-  if (kind == 0) { return select(0.0, x, x > 0.0); }
-  if (kind == 2) { return tanhStable(x); }
+  if (kind == ACT_relu) { return select(0.0, x, x > 0.0); }
+  if (kind == ACT_tanh) { return tanhStable(x); }
+  if (kind == ACT_sigmoid) { return sigmoid(x); }
   return 0.5 * x * (1.0 + tanhStable(${k0} * (x + 0.044715 * x * x * x)));
 }
 
 fn derivative(kind: i32, x: f32) -> f32 {
-  if (kind == 0) { return select(0.0, 1.0, x > 0.0); }
-  if (kind == 2) {
+  if (kind == ACT_relu) { return select(0.0, 1.0, x > 0.0); }
+  if (kind == ACT_tanh) {
     let t = tanhStable(x);
     return 1.0 - t * t;
+  }
+  if (kind == ACT_sigmoid) {
+    let s = sigmoid(x);
+    return s * (1.0 - s);
   }
   let t = tanhStable(${k0} * (x + 0.044715 * x * x * x));
   return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${k0} * (1.0 + 3.0 * 0.044715 * x * x);
@@ -156,14 +154,16 @@ ${entryPoint(this.workgroupSize)} {
   let i = u.lo + i32(wg.x) * 256 + i32(lid.x);
   if (i >= u.count) { return; }
   switch (u.op) {
-    case 0: { o0[i] = a[i] + b[i % u.width]; }
-    case 1: { o0[i] = activate(u.flag, a[i]); }
-    case 2: { o0[i] = b[i] * derivative(u.flag, a[i]); }
-    case 3: { o0[i] = pf(u.p0) * a[i]; }
-    case 4: { o0[i] = o0[i] + pf(u.p0) * a[i]; }
-    case 5: { o0[i] = a[i]; }
-    case 6: { o0[i] = pf(u.p0); }
-    case 7: {
+    case OP_addBias: { o0[i] = a[i] + b[i % u.width]; }
+    case OP_activation: { o0[i] = activate(u.flag, a[i]); }
+    case OP_activationGrad: { o0[i] = b[i] * derivative(u.flag, a[i]); }
+    case OP_add: { o0[i] = a[i] + b[i]; }
+    case OP_multiply: { o0[i] = a[i] * b[i]; }
+    case OP_scale: { o0[i] = pf(u.p0) * a[i]; }
+    case OP_axpy: { o0[i] = o0[i] + pf(u.p0) * a[i]; }
+    case OP_copy: { o0[i] = a[i]; }
+    case OP_fill: { o0[i] = pf(u.p0); }
+    case OP_sgdStep: {
       // SGD: p0 lr, p1 momentum, p2 weight decay, flag nesterov.
       let momentum = pf(u.p1);
       var g = a[i] + pf(u.p2) * o0[i];
@@ -174,7 +174,7 @@ ${entryPoint(this.workgroupSize)} {
       }
       o0[i] = o0[i] - pf(u.p0) * g;
     }
-    case 8: {
+    case OP_adamStep: {
       // Adam: p0 beta1, p1 beta2, p2 eps, p3 L2, p4 decoupled decay factor, p5 lr / bc1, p6 sqrt(bc2),
       // p7 1 - beta1, p8 1 - beta2 (from float64, as PyTorch: 1 - f32(0.999) is 1.3e-5 off).
       let p = o0[i] * pf(u.p4);
@@ -185,17 +185,17 @@ ${entryPoint(this.workgroupSize)} {
       o2[i] = v;
       o0[i] = p - pf(u.p5) * m / (sqrt(v) / pf(u.p6) + pf(u.p2));
     }
-    case 9: {
+    case OP_gatherBlocks, OP_scatterBlocks: {
       // Gather along the first axis: b holds each output block's source block (-1: zeros).
       let source = i32(b[i / u.width]);
       if (source < 0) { o0[i] = 0.0; } else { o0[i] = a[source * u.width + i % u.width]; }
     }
-    case 10: {
+    case OP_hardConcreteGates: {
       // Hard-concrete gate: p1 gamma, p2 zeta.
       let s = sigmoid(gateLogit(i)) * (pf(u.p2) - pf(u.p1)) + pf(u.p1);
       o0[i] = clamp(s, 0.0, 1.0);
     }
-    case 11: {
+    case OP_hardConcreteGrad: {
       let s = sigmoid(gateLogit(i));
       let spread = pf(u.p2) - pf(u.p1);
       let stretched = s * spread + pf(u.p1);
@@ -203,8 +203,8 @@ ${entryPoint(this.workgroupSize)} {
       if (u.flag != 0) { inner = 1.0 / pf(u.p0); }
       o0[i] = select(0.0, c[i] * spread * s * (1.0 - s) * inner, stretched >= 0.0 && stretched <= 1.0);
     }
-    case 12: {
-      // L0: p3 the shift beta log(-gamma / zeta); o0 the gradient, o1 the probabilities (summed next).
+    case OP_l0Penalty: {
+      // L0: p3 the shift beta log(-gamma / zeta); o0 the gradient, o1 the partial sums: the probabilities.
       let s = sigmoid(a[i] - pf(u.p3));
       o0[i] = s * (1.0 - s);
       o1[i] = s;
@@ -283,8 +283,8 @@ ${entryPoint(this.workgroupSize)} {
   let first = i32(t);
   let fw = f32(width);
   switch (u.op) {
-    case 0: {
-      // Softmax cross-entropy: a logits, b labels; o0 dlogits, o1 row losses, o2 row hits; p0 1/N, p1 NaN.
+    case OP_softmaxCrossEntropy: {
+      // Softmax cross-entropy: a logits, b labels; o0 dlogits, o1 partial sums [row loss, hit]; p0 1/N, p1 NaN.
       var best = a[base];
       var bestAt = 0;
       for (var j = first; j < width; j += 64) {
@@ -303,11 +303,11 @@ ${entryPoint(this.workgroupSize)} {
         o0[base + j] = (exp(a[base + j] - shift) / sum - select(0.0, 1.0, j == at)) * invN;
       }
       if (t == 0u) {
-        if (valid) { o1[row] = log(sum) + shift - a[base + at]; } else { o1[row] = pf(u.p1); }
-        o2[row] = select(0.0, 1.0, valid && top == at);
+        if (valid) { o1[2 * row] = log(sum) + shift - a[base + at]; } else { o1[2 * row] = pf(u.p1); }
+        o1[2 * row + 1] = select(0.0, 1.0, valid && top == at);
       }
     }
-    case 1: {
+    case OP_layerNorm: {
       // Layer norm: a x, b gamma, c beta, p0 eps; o0 y, o1 mean, o2 rstd.
       var local = 0.0;
       for (var j = first; j < width; j += 64) { local += a[base + j]; }
@@ -324,8 +324,8 @@ ${entryPoint(this.workgroupSize)} {
         o2[row] = rstd;
       }
     }
-    case 2: {
-      // Layer norm's input gradient: a x, b dy, c gamma, d mean, e rstd; o0 dx.
+    case OP_layerNormGrad: {
+      // Layer norm's gradients: a x, b dy, c gamma, d mean, e rstd; o0 dx, o1 partial sums [dy xhat (F), dy (F)].
       let mean = d[row];
       let rstd = e[row];
       var sumG = 0.0;
@@ -340,9 +340,11 @@ ${entryPoint(this.workgroupSize)} {
       for (var j = first; j < width; j += 64) {
         let xhat = (a[base + j] - mean) * rstd;
         o0[base + j] = rstd * (b[base + j] * c[j] - meanG - xhat * meanGX);
+        o1[2 * base + j] = b[base + j] * xhat;
+        o1[2 * base + width + j] = b[base + j];
       }
     }
-    case 3: {
+    case OP_blockNorms: {
       // Block norm of a: flag 0 l2, 1 max; o0[row].
       var local = 0.0;
       if (u.flag == 0) {
@@ -373,38 +375,18 @@ export class ColumnProgram extends TrainingOpProgram {
 fn pf(bits: i32) -> f32 { return bitcast<f32>(bits); }
 
 var<workgroup> part0: array<f32, 256>;
-var<workgroup> part1: array<f32, 256>;
 
 ${entryPoint(this.workgroupSize)} {
   let col = u.lo + i32(wg.x) * 64 + i32(lid.x);
-  let width = u.width;
   var s0 = 0.0;
-  var s1 = 0.0;
-  if (col < width) {
-    for (var r = i32(lid.y); r < u.rows; r += 4) {
-      let at = r * width + col;
-      if (u.op == 0) {
-        s0 += a[at];
-      } else {
-        // Layer norm's parameter gradients: a x, b dy, c mean, d rstd.
-        let dy = b[at];
-        s0 += dy * (a[at] - c[r]) * d[r];
-        s1 += dy;
-      }
-    }
+  if (col < u.count) {
+    for (var r = i32(lid.y); r < u.rows; r += 4) { s0 += a[r * u.width + u.flag + col]; }
   }
   part0[tid] = s0;
-  part1[tid] = s1;
   workgroupBarrier();
-  if (lid.y == 0u && col < width) {
+  if (lid.y == 0u && col < u.count) {
     let x = lid.x;
-    let t0 = (part0[x] + part0[x + 64u]) + (part0[x + 128u] + part0[x + 192u]);
-    if (u.op == 0) {
-      o0[col] = pf(u.p0) * t0;
-    } else {
-      o0[col] = t0;
-      o1[col] = (part1[x] + part1[x + 64u]) + (part1[x + 128u] + part1[x + 192u]);
-    }
+    o0[col] = pf(u.p0) * ((part0[x] + part0[x + 64u]) + (part0[x + 128u] + part0[x + 192u]));
   }
 }
 `;

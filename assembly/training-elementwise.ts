@@ -1,0 +1,627 @@
+// The CPU backend's elementwise training operations (grid 'elements'), in AssemblyScript compiled
+// to WebAssembly SIMD, and `mathKernel`, the test entry of the math library.
+//
+// Each op is one exported function named after the op, `(args, lo, hi)`: it reads its operands
+// and hyper-parameters from the argument block at `args` (assembly/training-args.ts) and
+// processes elements [lo, hi) of the grid. The JavaScript side (src/kernels/cpu/training-runner.ts)
+// splits the grid into units of `per` elements (a multiple of 4) and may run units on several
+// threads at once; a unit writes only its own elements (and, for l0Penalty, its own row of
+// partial sums), so threads never write the same float.
+//
+// Loops take 16 elements (four f32x4 vectors: independent chains that hide the latency of the
+// transcendental functions' polynomials) or 8 per step, then 4, then single floats at the end of
+// the grid; the single floats run the same formula as the lanes (training-math.ts keeps both
+// forms of each function operation for operation), so an element's value does not depend on its
+// position. Per-element choices are lane masks and v128.bitselect (or pmin / pmax), never
+// branches, and every argument is read once before its loop. Arithmetic is float32 (sums in
+// float64), with no relaxed-SIMD instruction: both builds of the module give the same bytes.
+
+import { expF32, expF32x4, logF32, logF32x4, sigmoidF32, sigmoidF32x4, tanhF32, tanhF32x4 } from './training-math';
+import {
+  argA, argB, argC, argF0, argF1, argF2, argF3, argF4, argF5, argF6, argF7, argF8, argFlag, argO0, argO1, argO2, argPer, argWidth,
+} from './training-args';
+
+/** The byte address of float i of the array at `base`. */
+@inline function at(base: usize, i: i32): usize {
+  return base + (<usize>i << 2);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Unary and binary maps: one loop, specialised per operation by a constant code (the inlined
+// `if` chains fold away).
+
+// Activation codes (the `flag` of activation and activationGrad), then the other maps.
+@inline const RELU = 0;
+@inline const GELU = 1;
+@inline const TANH = 2;
+@inline const SIGMOID = 3;
+@inline const EXP = 4;
+@inline const LOG = 5;
+@inline const SCALE = 6;
+@inline const ADD = 7;
+@inline const MULTIPLY = 8;
+
+/** sqrt(2 / pi) and the cubic coefficient of gelu's tanh approximation, and 3 times it. */
+@inline const GELU_K: f32 = 0.7978845608028654;
+@inline const GELU_C: f32 = 0.044715;
+@inline const GELU_C3: f32 = 0.134145;
+
+/** Unary map `op` of four lanes (s: the scale factor of SCALE). */
+@inline function unary4(op: i32, x: v128, s: v128): v128 {
+  if (op == RELU) return f32x4.pmax(f32x4.splat(0), x); // 0 < x ? x : 0
+  if (op == TANH) return tanhF32x4(x);
+  if (op == SIGMOID) return sigmoidF32x4(x);
+  if (op == EXP) return expF32x4(x);
+  if (op == LOG) return logF32x4(x);
+  if (op == SCALE) return f32x4.mul(s, x);
+  // gelu: 0.5 x (1 + tanh(k (x + c x^3)))
+  const cube = f32x4.mul(f32x4.mul(f32x4.mul(f32x4.splat(GELU_C), x), x), x);
+  const t = tanhF32x4(f32x4.mul(f32x4.splat(GELU_K), f32x4.add(x, cube)));
+  return f32x4.mul(f32x4.mul(f32x4.splat(0.5), x), f32x4.add(f32x4.splat(1), t));
+}
+
+/** Unary map `op` of one float: unary4's formula. */
+@inline function unary1(op: i32, x: f32, s: f32): f32 {
+  if (op == RELU) return select<f32>(x, 0, <f32>0 < x);
+  if (op == TANH) return tanhF32(x);
+  if (op == SIGMOID) return sigmoidF32(x);
+  if (op == EXP) return expF32(x);
+  if (op == LOG) return logF32(x);
+  if (op == SCALE) return s * x;
+  const cube = ((GELU_C * x) * x) * x;
+  const t = tanhF32(GELU_K * (x + cube));
+  return (<f32>0.5 * x) * (<f32>1 + t);
+}
+
+/** dst[i] = op(src[i]) for i in [lo, hi) (dst may be src). */
+@inline function unaryLoop(op: i32, src: usize, dst: usize, lo: i32, hi: i32, s: f32): void {
+  const sv = f32x4.splat(s);
+  let i = lo;
+  for (; i + 16 <= hi; i += 16) {
+    const p = <usize>i << 2;
+    const x0 = v128.load(src + p), x1 = v128.load(src + p, 16), x2 = v128.load(src + p, 32), x3 = v128.load(src + p, 48);
+    v128.store(dst + p, unary4(op, x0, sv));
+    v128.store(dst + p, unary4(op, x1, sv), 16);
+    v128.store(dst + p, unary4(op, x2, sv), 32);
+    v128.store(dst + p, unary4(op, x3, sv), 48);
+  }
+  for (; i + 4 <= hi; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(dst + p, unary4(op, v128.load(src + p), sv));
+  }
+  for (; i < hi; i++) store<f32>(at(dst, i), unary1(op, load<f32>(at(src, i)), s));
+}
+
+/** Binary map `op` of four lanes: a + b, a * b, or b * f'(a) for an activation code (a = x, b = dy). */
+@inline function binary4(op: i32, a: v128, b: v128): v128 {
+  if (op == ADD) return f32x4.add(a, b);
+  if (op == MULTIPLY) return f32x4.mul(a, b);
+  if (op == RELU) return f32x4.mul(b, v128.and(f32x4.splat(1), f32x4.lt(f32x4.splat(0), a)));
+  if (op == TANH) {
+    const t = tanhF32x4(a);
+    return f32x4.mul(b, f32x4.sub(f32x4.splat(1), f32x4.mul(t, t)));
+  }
+  if (op == SIGMOID) {
+    const s = sigmoidF32x4(a);
+    return f32x4.mul(b, f32x4.mul(s, f32x4.sub(f32x4.splat(1), s)));
+  }
+  // gelu': 0.5 (1 + t) + 0.5 x (1 - t^2) k (1 + 3 c x^2), t = tanh(k (x + c x^3))
+  const cube = f32x4.mul(f32x4.mul(f32x4.mul(f32x4.splat(GELU_C), a), a), a);
+  const t = tanhF32x4(f32x4.mul(f32x4.splat(GELU_K), f32x4.add(a, cube)));
+  const one = f32x4.splat(1);
+  const slope = f32x4.add(one, f32x4.mul(f32x4.mul(f32x4.splat(GELU_C3), a), a));
+  const inner = f32x4.mul(f32x4.mul(f32x4.mul(f32x4.splat(0.5), a), f32x4.sub(one, f32x4.mul(t, t))), f32x4.splat(GELU_K));
+  const d = f32x4.add(f32x4.mul(f32x4.splat(0.5), f32x4.add(one, t)), f32x4.mul(inner, slope));
+  return f32x4.mul(b, d);
+}
+
+/** Binary map `op` of one float: binary4's formula. */
+@inline function binary1(op: i32, a: f32, b: f32): f32 {
+  if (op == ADD) return a + b;
+  if (op == MULTIPLY) return a * b;
+  if (op == RELU) return b * select<f32>(1, 0, a > 0);
+  if (op == TANH) {
+    const t = tanhF32(a);
+    return b * (<f32>1 - t * t);
+  }
+  if (op == SIGMOID) {
+    const s = sigmoidF32(a);
+    return b * (s * (<f32>1 - s));
+  }
+  const cube = ((GELU_C * a) * a) * a;
+  const t = tanhF32(GELU_K * (a + cube));
+  const slope = <f32>1 + (GELU_C3 * a) * a;
+  const inner = ((<f32>0.5 * a) * (<f32>1 - t * t)) * GELU_K;
+  const d = <f32>0.5 * (<f32>1 + t) + inner * slope;
+  return b * d;
+}
+
+/** dst[i] = op(a[i], b[i]) for i in [lo, hi). */
+@inline function binaryLoop(op: i32, a: usize, b: usize, dst: usize, lo: i32, hi: i32): void {
+  let i = lo;
+  for (; i + 16 <= hi; i += 16) {
+    const p = <usize>i << 2;
+    const a0 = v128.load(a + p), a1 = v128.load(a + p, 16), a2 = v128.load(a + p, 32), a3 = v128.load(a + p, 48);
+    const b0 = v128.load(b + p), b1 = v128.load(b + p, 16), b2 = v128.load(b + p, 32), b3 = v128.load(b + p, 48);
+    v128.store(dst + p, binary4(op, a0, b0));
+    v128.store(dst + p, binary4(op, a1, b1), 16);
+    v128.store(dst + p, binary4(op, a2, b2), 32);
+    v128.store(dst + p, binary4(op, a3, b3), 48);
+  }
+  for (; i + 4 <= hi; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(dst + p, binary4(op, v128.load(a + p), v128.load(b + p)));
+  }
+  for (; i < hi; i++) store<f32>(at(dst, i), binary1(op, load<f32>(at(a, i)), load<f32>(at(b, i))));
+}
+
+/** n floats from src to dst (distinct or equal). */
+@inline function copyFloats(src: usize, dst: usize, n: i32): void {
+  let k = 0;
+  for (; k + 8 <= n; k += 8) {
+    const p = <usize>k << 2;
+    const v0 = v128.load(src + p), v1 = v128.load(src + p, 16);
+    v128.store(dst + p, v0);
+    v128.store(dst + p, v1, 16);
+  }
+  if (k + 4 <= n) {
+    const p = <usize>k << 2;
+    v128.store(dst + p, v128.load(src + p));
+    k += 4;
+  }
+  for (; k < n; k++) store<f32>(at(dst, k), load<f32>(at(src, k)));
+}
+
+/** n floats of value v at dst. */
+@inline function fillFloats(dst: usize, n: i32, v: f32): void {
+  const vv = f32x4.splat(v);
+  let k = 0;
+  for (; k + 8 <= n; k += 8) {
+    const p = <usize>k << 2;
+    v128.store(dst + p, vv);
+    v128.store(dst + p, vv, 16);
+  }
+  if (k + 4 <= n) {
+    v128.store(dst + (<usize>k << 2), vv);
+    k += 4;
+  }
+  for (; k < n; k++) store<f32>(at(dst, k), v);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The ops
+
+/** addBias: o0[i] = a[i] + b[i % width] (x [N, width] plus bias [width]), row segment by row segment. */
+export function addBias(args: usize, lo: i32, hi: i32): void {
+  const x = argA(args), bias = argB(args), out = argO0(args);
+  const width = argWidth(args);
+  if (width <= 0) return;
+  if (width == 1) {
+    const b = load<f32>(bias);
+    const bv = f32x4.splat(b);
+    let i = lo;
+    for (; i + 4 <= hi; i += 4) {
+      const p = <usize>i << 2;
+      v128.store(out + p, f32x4.add(v128.load(x + p), bv));
+    }
+    for (; i < hi; i++) store<f32>(at(out, i), load<f32>(at(x, i)) + b);
+    return;
+  }
+  let i = lo;
+  let j = lo % width;
+  while (i < hi) {
+    const n = min(width - j, hi - i);
+    const xs = at(x, i), os = at(out, i), bs = at(bias, j);
+    let k = 0;
+    for (; k + 8 <= n; k += 8) {
+      const p = <usize>k << 2;
+      const x0 = v128.load(xs + p), x1 = v128.load(xs + p, 16);
+      const b0 = v128.load(bs + p), b1 = v128.load(bs + p, 16);
+      v128.store(os + p, f32x4.add(x0, b0));
+      v128.store(os + p, f32x4.add(x1, b1), 16);
+    }
+    if (k + 4 <= n) {
+      const p = <usize>k << 2;
+      v128.store(os + p, f32x4.add(v128.load(xs + p), v128.load(bs + p)));
+      k += 4;
+    }
+    for (; k < n; k++) store<f32>(at(os, k), load<f32>(at(xs, k)) + load<f32>(at(bs, k)));
+    i += n;
+    j = 0;
+  }
+}
+
+/** activation: o0 = f(a), flag 0 relu, 1 gelu (tanh approximation), 2 tanh, 3 sigmoid. */
+export function activation(args: usize, lo: i32, hi: i32): void {
+  const x = argA(args), out = argO0(args);
+  const kind = argFlag(args);
+  if (kind == RELU) unaryLoop(RELU, x, out, lo, hi, 0);
+  else if (kind == GELU) unaryLoop(GELU, x, out, lo, hi, 0);
+  else if (kind == TANH) unaryLoop(TANH, x, out, lo, hi, 0);
+  else if (kind == SIGMOID) unaryLoop(SIGMOID, x, out, lo, hi, 0);
+}
+
+/** activationGrad: o0 = b * f'(a) (a = x, b = dy; relu'(0) = 0, sigmoid' = s (1 - s)), flag as activation's. */
+export function activationGrad(args: usize, lo: i32, hi: i32): void {
+  const x = argA(args), dy = argB(args), out = argO0(args);
+  const kind = argFlag(args);
+  if (kind == RELU) binaryLoop(RELU, x, dy, out, lo, hi);
+  else if (kind == GELU) binaryLoop(GELU, x, dy, out, lo, hi);
+  else if (kind == TANH) binaryLoop(TANH, x, dy, out, lo, hi);
+  else if (kind == SIGMOID) binaryLoop(SIGMOID, x, dy, out, lo, hi);
+}
+
+/** add: o0 = a + b. */
+export function add(args: usize, lo: i32, hi: i32): void {
+  binaryLoop(ADD, argA(args), argB(args), argO0(args), lo, hi);
+}
+
+/** multiply: o0 = a * b. */
+export function multiply(args: usize, lo: i32, hi: i32): void {
+  binaryLoop(MULTIPLY, argA(args), argB(args), argO0(args), lo, hi);
+}
+
+/** scale: o0 = f0 * a. */
+export function scale(args: usize, lo: i32, hi: i32): void {
+  unaryLoop(SCALE, argA(args), argO0(args), lo, hi, argF0(args));
+}
+
+/** axpy: o0 += f0 * a (o0 = y in place). */
+export function axpy(args: usize, lo: i32, hi: i32): void {
+  const x = argA(args), y = argO0(args);
+  const alpha = argF0(args);
+  const av = f32x4.splat(alpha);
+  let i = lo;
+  for (; i + 8 <= hi; i += 8) {
+    const p = <usize>i << 2;
+    const x0 = v128.load(x + p), x1 = v128.load(x + p, 16);
+    const y0 = v128.load(y + p), y1 = v128.load(y + p, 16);
+    v128.store(y + p, f32x4.add(y0, f32x4.mul(av, x0)));
+    v128.store(y + p, f32x4.add(y1, f32x4.mul(av, x1)), 16);
+  }
+  if (i + 4 <= hi) {
+    const p = <usize>i << 2;
+    v128.store(y + p, f32x4.add(v128.load(y + p), f32x4.mul(av, v128.load(x + p))));
+    i += 4;
+  }
+  for (; i < hi; i++) store<f32>(at(y, i), load<f32>(at(y, i)) + alpha * load<f32>(at(x, i)));
+}
+
+/** copy: o0 = a. */
+export function copy(args: usize, lo: i32, hi: i32): void {
+  if (hi > lo) copyFloats(at(argA(args), lo), at(argO0(args), lo), hi - lo);
+}
+
+/** fill: o0 = f0. */
+export function fill(args: usize, lo: i32, hi: i32): void {
+  if (hi > lo) fillFloats(at(argO0(args), lo), hi - lo, argF0(args));
+}
+
+/**
+ * sgdStep, PyTorch's SGD (dampening 0) in place: a = grad, o0 = param, o1 = velocity (absent when
+ * f1 = momentum is 0), f0 lr, f2 weight decay, flag nesterov. g = grad + wd p; with momentum
+ * buf = momentum v + g, v = buf, g = nesterov ? g + momentum buf : buf; p -= lr g.
+ */
+export function sgdStep(args: usize, lo: i32, hi: i32): void {
+  const grad = argA(args), param = argO0(args), velocity = argO1(args);
+  const lr = argF0(args), momentum = argF1(args), wd = argF2(args);
+  const nesterov = argFlag(args) != 0;
+  const lrv = f32x4.splat(lr), mv = f32x4.splat(momentum), wdv = f32x4.splat(wd);
+  let i = lo;
+  if (momentum > 0) {
+    if (nesterov) {
+      for (; i + 4 <= hi; i += 4) {
+        const p = <usize>i << 2;
+        const pv = v128.load(param + p);
+        let g = f32x4.add(v128.load(grad + p), f32x4.mul(wdv, pv));
+        const buf = f32x4.add(f32x4.mul(mv, v128.load(velocity + p)), g);
+        v128.store(velocity + p, buf);
+        g = f32x4.add(g, f32x4.mul(mv, buf));
+        v128.store(param + p, f32x4.sub(pv, f32x4.mul(lrv, g)));
+      }
+      for (; i < hi; i++) {
+        const pv = load<f32>(at(param, i));
+        let g = load<f32>(at(grad, i)) + wd * pv;
+        const buf = momentum * load<f32>(at(velocity, i)) + g;
+        store<f32>(at(velocity, i), buf);
+        g = g + momentum * buf;
+        store<f32>(at(param, i), pv - lr * g);
+      }
+    } else {
+      for (; i + 4 <= hi; i += 4) {
+        const p = <usize>i << 2;
+        const pv = v128.load(param + p);
+        const g = f32x4.add(v128.load(grad + p), f32x4.mul(wdv, pv));
+        const buf = f32x4.add(f32x4.mul(mv, v128.load(velocity + p)), g);
+        v128.store(velocity + p, buf);
+        v128.store(param + p, f32x4.sub(pv, f32x4.mul(lrv, buf)));
+      }
+      for (; i < hi; i++) {
+        const pv = load<f32>(at(param, i));
+        const g = load<f32>(at(grad, i)) + wd * pv;
+        const buf = momentum * load<f32>(at(velocity, i)) + g;
+        store<f32>(at(velocity, i), buf);
+        store<f32>(at(param, i), pv - lr * buf);
+      }
+    }
+    return;
+  }
+  for (; i + 8 <= hi; i += 8) {
+    const p = <usize>i << 2;
+    const p0 = v128.load(param + p), p1 = v128.load(param + p, 16);
+    const g0 = f32x4.add(v128.load(grad + p), f32x4.mul(wdv, p0));
+    const g1 = f32x4.add(v128.load(grad + p, 16), f32x4.mul(wdv, p1));
+    v128.store(param + p, f32x4.sub(p0, f32x4.mul(lrv, g0)));
+    v128.store(param + p, f32x4.sub(p1, f32x4.mul(lrv, g1)), 16);
+  }
+  for (; i + 4 <= hi; i += 4) {
+    const p = <usize>i << 2;
+    const pv = v128.load(param + p);
+    const g = f32x4.add(v128.load(grad + p), f32x4.mul(wdv, pv));
+    v128.store(param + p, f32x4.sub(pv, f32x4.mul(lrv, g)));
+  }
+  for (; i < hi; i++) {
+    const pv = load<f32>(at(param, i));
+    const g = load<f32>(at(grad, i)) + wd * pv;
+    store<f32>(at(param, i), pv - lr * g);
+  }
+}
+
+/**
+ * adamStep, PyTorch's Adam / AdamW in place: a = grad, o0 = param, o1 = m, o2 = v; f0 beta1,
+ * f1 beta2, f2 eps, f3 l2, f4 decay, f5 step size (lr / bias correction 1), f6 sqrt(bias
+ * correction 2), f7 1 - beta1, f8 1 - beta2. p = p decay; g = grad + l2 p; m = beta1 m + f7 g;
+ * v = beta2 v + f8 g g; p = p - stepSize m / (sqrt(v) / f6 + eps).
+ */
+export function adamStep(args: usize, lo: i32, hi: i32): void {
+  const grad = argA(args), param = argO0(args), mp = argO1(args), vp = argO2(args);
+  const beta1 = argF0(args), beta2 = argF1(args), eps = argF2(args), l2 = argF3(args), decay = argF4(args);
+  const stepSize = argF5(args), bias2Sqrt = argF6(args), oneMinusBeta1 = argF7(args), oneMinusBeta2 = argF8(args);
+  const b1v = f32x4.splat(beta1), b2v = f32x4.splat(beta2), epsv = f32x4.splat(eps), l2v = f32x4.splat(l2), decayv = f32x4.splat(decay);
+  const stepv = f32x4.splat(stepSize), bc2v = f32x4.splat(bias2Sqrt), c1v = f32x4.splat(oneMinusBeta1), c2v = f32x4.splat(oneMinusBeta2);
+  let i = lo;
+  for (; i + 4 <= hi; i += 4) {
+    const o = <usize>i << 2;
+    const p = f32x4.mul(v128.load(param + o), decayv);
+    const g = f32x4.add(v128.load(grad + o), f32x4.mul(l2v, p));
+    const m = f32x4.add(f32x4.mul(b1v, v128.load(mp + o)), f32x4.mul(c1v, g));
+    const v = f32x4.add(f32x4.mul(b2v, v128.load(vp + o)), f32x4.mul(f32x4.mul(c2v, g), g));
+    v128.store(mp + o, m);
+    v128.store(vp + o, v);
+    const denom = f32x4.add(f32x4.div(f32x4.sqrt(v), bc2v), epsv);
+    v128.store(param + o, f32x4.sub(p, f32x4.div(f32x4.mul(stepv, m), denom)));
+  }
+  for (; i < hi; i++) {
+    const p = load<f32>(at(param, i)) * decay;
+    const g = load<f32>(at(grad, i)) + l2 * p;
+    const m = beta1 * load<f32>(at(mp, i)) + oneMinusBeta1 * g;
+    const v = beta2 * load<f32>(at(vp, i)) + (oneMinusBeta2 * g) * g;
+    store<f32>(at(mp, i), m);
+    store<f32>(at(vp, i), v);
+    store<f32>(at(param, i), p - (stepSize * m) / (Mathf.sqrt(v) / bias2Sqrt + eps));
+  }
+}
+
+/**
+ * Block gather by a map: o0[i] = b[i / width] < 0 ? 0 : a[b[i / width] * width + i % width], b
+ * holding one float per output block (a source block index, or -1 for a zero block); block
+ * segment by block segment.
+ */
+@inline function mapBlocks(args: usize, lo: i32, hi: i32): void {
+  const src = argA(args), map = argB(args), out = argO0(args);
+  const width = argWidth(args);
+  if (width <= 0) return;
+  let i = lo;
+  let block = lo / width;
+  let j = lo - block * width;
+  while (i < hi) {
+    const n = min(width - j, hi - i);
+    const from = load<f32>(at(map, block));
+    if (from < 0) fillFloats(at(out, i), n, 0);
+    else copyFloats(src + ((<usize><i32>from * <usize>width + <usize>j) << 2), at(out, i), n);
+    i += n;
+    block++;
+    j = 0;
+  }
+}
+
+/** gatherBlocks: o0[i] = b[i / width] < 0 ? 0 : a[b[i / width] * width + i % width] (b: the source block of each output block). */
+export function gatherBlocks(args: usize, lo: i32, hi: i32): void {
+  mapBlocks(args, lo, hi);
+}
+
+/** scatterBlocks: gatherBlocks' kernel (the JavaScript side turns the scatter's ids into the map b, -1 for zero blocks). */
+export function scatterBlocks(args: usize, lo: i32, hi: i32): void {
+  mapBlocks(args, lo, hi);
+}
+
+/**
+ * The hard-concrete logit of four lanes: with noise (log(u / (1 - u)) + logAlpha) / beta (one log
+ * of the odds: log u - log(1 - u) to a few ulp, at half the cost), else logAlpha.
+ */
+@inline function gateLogit4(noise: bool, la: v128, u: v128, beta: v128): v128 {
+  if (!noise) return la;
+  const odds = f32x4.div(u, f32x4.sub(f32x4.splat(1), u));
+  return f32x4.div(f32x4.add(logF32x4(odds), la), beta);
+}
+
+/** The hard-concrete logit of one float: gateLogit4's formula. */
+@inline function gateLogit1(noise: bool, la: f32, u: f32, beta: f32): f32 {
+  if (!noise) return la;
+  return (logF32(u / (<f32>1 - u)) + la) / beta;
+}
+
+/** The gate of four lanes: clamp(sigmoid(z) spread + gamma, 0, 1). */
+@inline function gate4(noise: bool, la: v128, u: v128, beta: v128, gamma: v128, spread: v128): v128 {
+  const s = f32x4.add(f32x4.mul(sigmoidF32x4(gateLogit4(noise, la, u, beta)), spread), gamma);
+  return f32x4.min(f32x4.max(s, f32x4.splat(0)), f32x4.splat(1));
+}
+
+/** hardConcreteGates over [lo, hi), noise or not (a constant once inlined); 16 elements a step, then 4, then 1. */
+@inline function gatesLoop(noise: bool, la: usize, u: usize, out: usize, lo: i32, hi: i32, beta: f32, gamma: f32, spread: f32): void {
+  const bv = f32x4.splat(beta), gv = f32x4.splat(gamma), sv = f32x4.splat(spread), zero = f32x4.splat(0);
+  let i = lo;
+  for (; i + 16 <= hi; i += 16) {
+    const p = <usize>i << 2;
+    const l0 = v128.load(la + p), l1 = v128.load(la + p, 16), l2 = v128.load(la + p, 32), l3 = v128.load(la + p, 48);
+    const u0 = noise ? v128.load(u + p) : zero, u1 = noise ? v128.load(u + p, 16) : zero;
+    const u2 = noise ? v128.load(u + p, 32) : zero, u3 = noise ? v128.load(u + p, 48) : zero;
+    v128.store(out + p, gate4(noise, l0, u0, bv, gv, sv));
+    v128.store(out + p, gate4(noise, l1, u1, bv, gv, sv), 16);
+    v128.store(out + p, gate4(noise, l2, u2, bv, gv, sv), 32);
+    v128.store(out + p, gate4(noise, l3, u3, bv, gv, sv), 48);
+  }
+  for (; i + 4 <= hi; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(out + p, gate4(noise, v128.load(la + p), noise ? v128.load(u + p) : zero, bv, gv, sv));
+  }
+  for (; i < hi; i++) {
+    const z = gateLogit1(noise, load<f32>(at(la, i)), noise ? load<f32>(at(u, i)) : 0, beta);
+    const s = sigmoidF32(z) * spread + gamma;
+    store<f32>(at(out, i), Mathf.min(Mathf.max(s, 0), 1));
+  }
+}
+
+/**
+ * hardConcreteGates: o0 = clamp(sigmoid(z) (f2 - f1) + f1, 0, 1) with z = flag ? (log b - log(1 - b)
+ * + a) / f0 : a (a = logAlpha, b = u, the noise; f0 beta, f1 gamma, f2 zeta); log b - log(1 - b)
+ * is taken as log(b / (1 - b)).
+ */
+export function hardConcreteGates(args: usize, lo: i32, hi: i32): void {
+  const la = argA(args), u = argB(args), out = argO0(args);
+  const beta = argF0(args), gamma = argF1(args), zeta = argF2(args);
+  const spread = zeta - gamma;
+  if (argFlag(args) != 0) gatesLoop(true, la, u, out, lo, hi, beta, gamma, spread);
+  else gatesLoop(false, la, u, out, lo, hi, beta, gamma, spread);
+}
+
+/** The gate's gradient of four lanes: dg spread s (1 - s) inner where the stretched gate is in [0, 1], else 0. */
+@inline function gateGrad4(noise: bool, la: v128, u: v128, dg: v128, beta: v128, gamma: v128, spread: v128, inner: v128): v128 {
+  const s = sigmoidF32x4(gateLogit4(noise, la, u, beta));
+  const zero = f32x4.splat(0), one = f32x4.splat(1);
+  const stretched = f32x4.add(f32x4.mul(s, spread), gamma);
+  const inside = v128.and(f32x4.ge(stretched, zero), f32x4.le(stretched, one));
+  const d = f32x4.mul(f32x4.mul(f32x4.mul(f32x4.mul(dg, spread), s), f32x4.sub(one, s)), inner);
+  return v128.and(d, inside);
+}
+
+/** hardConcreteGrad over [lo, hi), noise or not (a constant once inlined); 16 elements a step, then 4, then 1. */
+@inline function gateGradLoop(noise: bool, la: usize, u: usize, dg: usize, out: usize, lo: i32, hi: i32, beta: f32, gamma: f32, spread: f32, inner: f32): void {
+  const bv = f32x4.splat(beta), gv = f32x4.splat(gamma), sv = f32x4.splat(spread), iv = f32x4.splat(inner), zero = f32x4.splat(0);
+  let i = lo;
+  for (; i + 16 <= hi; i += 16) {
+    const p = <usize>i << 2;
+    const l0 = v128.load(la + p), l1 = v128.load(la + p, 16), l2 = v128.load(la + p, 32), l3 = v128.load(la + p, 48);
+    const u0 = noise ? v128.load(u + p) : zero, u1 = noise ? v128.load(u + p, 16) : zero;
+    const u2 = noise ? v128.load(u + p, 32) : zero, u3 = noise ? v128.load(u + p, 48) : zero;
+    const d0 = v128.load(dg + p), d1 = v128.load(dg + p, 16), d2 = v128.load(dg + p, 32), d3 = v128.load(dg + p, 48);
+    v128.store(out + p, gateGrad4(noise, l0, u0, d0, bv, gv, sv, iv));
+    v128.store(out + p, gateGrad4(noise, l1, u1, d1, bv, gv, sv, iv), 16);
+    v128.store(out + p, gateGrad4(noise, l2, u2, d2, bv, gv, sv, iv), 32);
+    v128.store(out + p, gateGrad4(noise, l3, u3, d3, bv, gv, sv, iv), 48);
+  }
+  for (; i + 4 <= hi; i += 4) {
+    const p = <usize>i << 2;
+    v128.store(out + p, gateGrad4(noise, v128.load(la + p), noise ? v128.load(u + p) : zero, v128.load(dg + p), bv, gv, sv, iv));
+  }
+  for (; i < hi; i++) {
+    const z = gateLogit1(noise, load<f32>(at(la, i)), noise ? load<f32>(at(u, i)) : 0, beta);
+    const s = sigmoidF32(z);
+    const stretched = s * spread + gamma;
+    const d = (((load<f32>(at(dg, i)) * spread) * s) * (<f32>1 - s)) * inner;
+    store<f32>(at(out, i), select<f32>(d, 0, stretched >= 0 && stretched <= 1));
+  }
+}
+
+/**
+ * hardConcreteGrad: o0 = c (f2 - f1) s (1 - s) inner where the stretched gate s (f2 - f1) + f1 is
+ * in [0, 1], else 0; s = sigmoid(z) with z as hardConcreteGates' (a = logAlpha, b = u, c =
+ * dgates), inner = flag ? 1 / f0 : 1.
+ */
+export function hardConcreteGrad(args: usize, lo: i32, hi: i32): void {
+  const la = argA(args), u = argB(args), dg = argC(args), out = argO0(args);
+  const beta = argF0(args), gamma = argF1(args), zeta = argF2(args);
+  const spread = zeta - gamma;
+  if (argFlag(args) != 0) gateGradLoop(true, la, u, dg, out, lo, hi, beta, gamma, spread, <f32>1 / beta);
+  else gateGradLoop(false, la, u, dg, out, lo, hi, beta, gamma, spread, 1);
+}
+
+/** The float64 sum of the lanes of two f64x2 accumulators, in a fixed order. */
+@inline function lanesSum(a: v128, b: v128): f64 {
+  return (f64x2.extract_lane(a, 0) + f64x2.extract_lane(b, 0)) + (f64x2.extract_lane(a, 1) + f64x2.extract_lane(b, 1));
+}
+
+/** The high two lanes of an f32x4 as float64 (its low two: f64x2.promote_low_f32x4). */
+@inline function promoteHigh(v: v128): v128 {
+  return f64x2.promote_low_f32x4(v128.shuffle<f32>(v, v, 2, 3, 2, 3));
+}
+
+/** s = sigmoid(la - shift) of four lanes; stores s (1 - s) at p and returns s. */
+@inline function l0Lanes(la: v128, shift: v128, p: usize): v128 {
+  const s = sigmoidF32x4(f32x4.sub(la, shift));
+  v128.store(p, f32x4.mul(s, f32x4.sub(f32x4.splat(1), s)));
+  return s;
+}
+
+/**
+ * l0Penalty of one unit's elements [lo, hi): writes s (1 - s) to out, returns the float64 sum of
+ * s (four f64x2 accumulators: 16 elements a step, then 4 a step, then a scalar tail, added in a
+ * fixed order).
+ */
+@inline function l0Unit(la: usize, out: usize, lo: i32, hi: i32, shift: f32): f64 {
+  const shv = f32x4.splat(shift);
+  let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
+  let i = lo;
+  for (; i + 16 <= hi; i += 16) {
+    const p = <usize>i << 2;
+    const x0 = v128.load(la + p), x1 = v128.load(la + p, 16), x2 = v128.load(la + p, 32), x3 = v128.load(la + p, 48);
+    const s0 = l0Lanes(x0, shv, out + p), s1 = l0Lanes(x1, shv, out + p + 16);
+    const s2 = l0Lanes(x2, shv, out + p + 32), s3 = l0Lanes(x3, shv, out + p + 48);
+    a0 = f64x2.add(a0, f64x2.add(f64x2.promote_low_f32x4(s0), f64x2.promote_low_f32x4(s1)));
+    a1 = f64x2.add(a1, f64x2.add(promoteHigh(s0), promoteHigh(s1)));
+    b0 = f64x2.add(b0, f64x2.add(f64x2.promote_low_f32x4(s2), f64x2.promote_low_f32x4(s3)));
+    b1 = f64x2.add(b1, f64x2.add(promoteHigh(s2), promoteHigh(s3)));
+  }
+  for (; i + 4 <= hi; i += 4) {
+    const p = <usize>i << 2;
+    const s = l0Lanes(v128.load(la + p), shv, out + p);
+    a0 = f64x2.add(a0, f64x2.promote_low_f32x4(s));
+    a1 = f64x2.add(a1, promoteHigh(s));
+  }
+  let sum = lanesSum(a0, a1) + lanesSum(b0, b1);
+  for (; i < hi; i++) {
+    const s = sigmoidF32(load<f32>(at(la, i)) - shift);
+    store<f32>(at(out, i), s * (<f32>1 - s));
+    sum += <f64>s;
+  }
+  return sum;
+}
+
+/**
+ * l0Penalty: o0 = s (1 - s) with s = sigmoid(a - f3) (a = logAlpha, f3 the shift); partial sums
+ * (1 per unit) at o1: float `unit` = the sum of s over the unit's elements (summed in float64).
+ */
+export function l0Penalty(args: usize, lo: i32, hi: i32): void {
+  const la = argA(args), out = argO0(args), partials = argO1(args);
+  const shift = argF3(args);
+  const per = argPer(args);
+  let start = lo;
+  while (start < hi) {
+    const unit = start / per;
+    const end = min(hi, (unit + 1) * per);
+    store<f32>(at(partials, unit), <f32>l0Unit(la, out, start, end, shift));
+    start = end;
+  }
+}
+
+/**
+ * The math library's test entry: dst[i] = F(src[i]) for i < n, F = 0 exp, 1 log, 2 tanh,
+ * 3 sigmoid (training-math.ts); the vector form for each group of 4, the scalar form for the
+ * last n % 4.
+ */
+export function mathKernel(kind: i32, src: usize, dst: usize, n: i32): void {
+  if (kind == 0) unaryLoop(EXP, src, dst, 0, n, 0);
+  else if (kind == 1) unaryLoop(LOG, src, dst, 0, n, 0);
+  else if (kind == 2) unaryLoop(TANH, src, dst, 0, n, 0);
+  else if (kind == 3) unaryLoop(SIGMOID, src, dst, 0, n, 0);
+}

@@ -1,0 +1,410 @@
+import { checkNumber, checkOneOf } from '../check.js';
+import { ParameterError, ShapeError } from '../errors.js';
+import { checkBlocks, checkDistinct, checkMatrix, checkSameShape, checkTensor, checkVector, show, type Operand, type OperandOwner } from './checks.js';
+
+/*
+ * The training operations, each declared here once: as a method of `TrainingOps` (which the
+ * Backend interface extends) and as a spec in `TRAINING_OP_SPECS`, which checks the method's
+ * arguments and says how the operation runs in terms that both backends execute with no code of
+ * their own per operation (cpu/training-runner.ts, webgpu/training-runner.ts):
+ *
+ *   main stage   the op's kernel over a grid of `count` elements, or of `count` rows of `width`:
+ *                on the CPU the AssemblyScript function named after the op (assembly/training-*.ts),
+ *                on WebGPU the case OP_<name> of the elementwise or row program
+ *                (webgpu/programs/training-ops.ts). Operands are bound to slots: reads a .. e,
+ *                writes o0 .. o2 (in-place operands, or new tensors of a given shape), integers
+ *                count, width, flag, and float32 hyper-parameters f0 .. f8.
+ *   partial sums an op may also write P partial sums per unit of its grid (a unit is a few rows or
+ *                elements on the CPU, one on WebGPU) to the write slot after its writes; the
+ *   sum stage    column sums of those partials (or of a read operand), scaled, make new tensors.
+ *
+ * So a new training operation is: its method and spec here, its AssemblyScript kernel, its WGSL
+ * case, and its conformance case (docs/architecture.md, "Add a training operation").
+ */
+
+/** Elementwise activations: relu, gelu (the tanh approximation, PyTorch's approximate='tanh'), tanh, sigmoid. */
+export type ActivationKind = 'relu' | 'gelu' | 'tanh' | 'sigmoid';
+/** The activation kinds. */
+export const ACTIVATION_KINDS: readonly ActivationKind[] = ['relu', 'gelu', 'tanh', 'sigmoid'];
+/** The kernels' code of each activation (the `flag` of activation and activationGrad). */
+export const ACTIVATION_CODES: Readonly<Record<ActivationKind, number>> = { relu: 0, gelu: 1, tanh: 2, sigmoid: 3 };
+
+/** The block norm used for magnitude pruning: Frobenius (l2) or largest absolute value (max). */
+export type BlockNormKind = 'l2' | 'max';
+/** The block norm kinds. */
+export const BLOCK_NORM_KINDS: readonly BlockNormKind[] = ['l2', 'max'];
+
+/** Softmax cross-entropy of a batch: mean loss [1], its gradient [N, K], and the count of correct argmax predictions [1]. */
+export interface SoftmaxCrossEntropyResultOf<T> {
+  loss: T;
+  dlogits: T;
+  correct: T;
+}
+
+/** Layer norm's output [N, F] and the per-row mean [N] and 1/sqrt(var + eps) [N] that the gradient needs. */
+export interface LayerNormResultOf<T> {
+  y: T;
+  mean: T;
+  rstd: T;
+}
+
+/** Layer norm's gradients: dx [N, F], dgamma [F], dbeta [F]. */
+export interface LayerNormGradResultOf<T> {
+  dx: T;
+  dgamma: T;
+  dbeta: T;
+}
+
+/** The expected-L0 penalty sum_b P(gate_b != 0) as a [1] tensor, and its gradient with respect to log alpha [nnz]. */
+export interface L0PenaltyResultOf<T> {
+  value: T;
+  grad: T;
+}
+
+/** Hyper-parameters of one SGD step (PyTorch's torch.optim.SGD, dampening 0). */
+export interface SgdStepOptions {
+  lr: number;
+  /** Momentum factor (default 0: plain SGD, no velocity). */
+  momentum?: number;
+  /** Nesterov momentum (default false; needs momentum > 0). */
+  nesterov?: boolean;
+  /** L2 penalty added to the gradient, weightDecay * param (default 0). */
+  weightDecay?: number;
+}
+
+/** Hyper-parameters of one Adam / AdamW step (PyTorch's torch.optim.Adam / AdamW, amsgrad off). */
+export interface AdamStepOptions {
+  lr: number;
+  /** Default 0.9. */
+  beta1?: number;
+  /** Default 0.999. */
+  beta2?: number;
+  /** Default 1e-8. */
+  eps?: number;
+  /** Default 0. Adam adds weightDecay * param to the gradient; AdamW (decoupled) multiplies param by 1 - lr * weightDecay. */
+  weightDecay?: number;
+  /** AdamW's decoupled weight decay (default false: Adam). */
+  decoupled?: boolean;
+  /** The step number, 1 for the first step: bias corrections 1 - beta^step. */
+  step: number;
+}
+
+/** Hard-concrete gate constants (Louizos, Welling & Kingma 2018): temperature beta, stretch interval (gamma, zeta). */
+export interface HardConcreteOptions {
+  /** Temperature, > 0 (default 2/3). */
+  beta?: number;
+  /** Lower end of the stretch, < 0 (default -0.1). */
+  gamma?: number;
+  /** Upper end of the stretch, > 1 (default 1.1). */
+  zeta?: number;
+}
+
+/** Louizos et al.'s hard-concrete constants: beta = 2/3, gamma = -0.1, zeta = 1.1. */
+export const HARD_CONCRETE_DEFAULTS: Readonly<Required<HardConcreteOptions>> = Object.freeze({ beta: 2 / 3, gamma: -0.1, zeta: 1.1 });
+
+/**
+ * The training operations of a backend whose tensors are `T` (the Backend interface extends
+ * `TrainingOps<Tensor>`). They run in call order with the products (an in-place step never
+ * overtakes a product called before it that reads its tensor; `read` waits for both) and resolve
+ * as the products do: on the CPU when done, on WebGPU once submitted.
+ */
+export interface TrainingOps<T> {
+  /** y[n, f] = x[n, f] + bias[f] for x [N, F], bias [F]. */
+  addBias(x: T, bias: T): Promise<T>;
+  /** out[f] = sum_n x[n, f] for x [N, F] (the bias gradient). */
+  sumRows(x: T): Promise<T>;
+  /** f(x) elementwise, any shape; gelu is the tanh approximation (PyTorch's approximate='tanh'). */
+  activation(kind: ActivationKind, x: T): Promise<T>;
+  /** dy * f'(x) elementwise for x and dy of one shape (relu'(0) = 0, as PyTorch). */
+  activationGrad(kind: ActivationKind, x: T, dy: T): Promise<T>;
+  /** a + b elementwise, a new tensor (a and b of one shape). */
+  add(a: T, b: T): Promise<T>;
+  /** a * b elementwise, a new tensor (a and b of one shape). */
+  multiply(a: T, b: T): Promise<T>;
+  /** Mean over rows of -log softmax(logits)[label], its gradient (softmax - onehot) / N, and the count of rows whose first argmax is the label; logits [N, K], labels [N] class indices as float32 (a label that is not an integer in [0, K) makes the loss NaN). */
+  softmaxCrossEntropy(logits: T, labels: T): Promise<SoftmaxCrossEntropyResultOf<T>>;
+  /** y = (x - mean) * rstd * gamma + beta per row of x [N, F], with the biased variance and rstd = 1/sqrt(var + eps) (as PyTorch's layer_norm). */
+  layerNorm(x: T, gamma: T, beta: T, eps?: number): Promise<LayerNormResultOf<T>>;
+  /** Gradients of layerNorm given dy [N, F] and the forward's mean and rstd. */
+  layerNormGrad(x: T, dy: T, gamma: T, mean: T, rstd: T): Promise<LayerNormGradResultOf<T>>;
+  /** One SGD step in place (PyTorch's update rule); velocity (zeros at first) is needed exactly when momentum > 0. */
+  sgdStep(param: T, grad: T, velocity: T | null, options: SgdStepOptions): Promise<void>;
+  /** One Adam or AdamW step in place on param and the moments m, v (zeros at first), PyTorch's update rule with bias correction. */
+  adamStep(param: T, grad: T, m: T, v: T, options: AdamStepOptions): Promise<void>;
+  /** s * x, a new tensor. */
+  scale(x: T, s: number): Promise<T>;
+  /** y += alpha * x in place (x and y of one shape, different tensors). */
+  axpy(alpha: number, x: T, y: T): Promise<void>;
+  /** A new tensor with x's values. */
+  copy(x: T): Promise<T>;
+  /** Sets every element of x to value, in place. */
+  fill(x: T, value: number): Promise<void>;
+  /** Per-block norm of w [nnz, bs, bs] (any [nnz, ...]): l2 = sqrt(sum w^2), max = max |w|; [nnz]. */
+  blockNorms(w: T, kind: BlockNormKind): Promise<T>;
+  /** out[j] = w[ids[j]] along the first axis: w [nnz, ...] to [m, ...] for m = ids.length, ids in [0, nnz). */
+  gatherBlocks(w: T, ids: Int32Array): Promise<T>;
+  /** out[ids[j]] = src[j] along the first axis, zeros elsewhere: src [m, ...] to [nnzOut, ...]; ids distinct, in [0, nnzOut). */
+  scatterBlocks(src: T, ids: Int32Array, nnzOut: number): Promise<T>;
+  /** Hard-concrete gates [nnz]: with noise u in (0, 1), min(1, max(0, sigmoid((log u - log(1 - u) + logAlpha) / beta) (zeta - gamma) + gamma)); with u null the test-time gate min(1, max(0, sigmoid(logAlpha) (zeta - gamma) + gamma)). */
+  hardConcreteGates(logAlpha: T, u: T | null, options?: HardConcreteOptions): Promise<T>;
+  /** dlogAlpha = dgates * d gate / d logAlpha for the same u (zero where the stretched value is clamped, outside [0, 1]). */
+  hardConcreteGrad(logAlpha: T, u: T | null, dgates: T, options?: HardConcreteOptions): Promise<T>;
+  /** The expected L0 norm sum_b sigmoid(logAlpha_b - beta log(-gamma / zeta)) (Louizos et al. 2018, eq. 12; unweighted) and its gradient. */
+  l0Penalty(logAlpha: T, options?: HardConcreteOptions): Promise<L0PenaltyResultOf<T>>;
+}
+
+/** The name of a training operation. */
+export type TrainingOpName = keyof TrainingOps<Operand>;
+
+/** A new tensor that the sum stage makes: scale times the column sums of columns [from, from + count). */
+export interface TrainingOpSum {
+  readonly shape: readonly number[];
+  readonly from: number;
+  readonly count: number;
+  readonly scale: number;
+}
+
+/** How one call of a training operation runs (see the file's comment); backends execute it as it says. */
+export interface TrainingOpCall<R> {
+  /** The main stage's grid: `count` elements, or `count` rows of `width`. */
+  readonly grid: 'elements' | 'rows';
+  /** Elements or rows of the main stage (0: no main stage). */
+  readonly count: number;
+  /** Row width (rows), or the period an elementwise op needs (bias width, elements per block); default 0. */
+  readonly width?: number;
+  /** A small integer variant (activation code, norm kind, nesterov, noise); default 0. */
+  readonly flag?: number;
+  /** float32 hyper-parameters f0 .. f8. */
+  readonly floats?: readonly number[];
+  /** Read slots a .. e (null: absent); a Float32Array is uploaded for the call (an index map). */
+  readonly reads?: readonly (Operand | Float32Array | null)[];
+  /** Write slots o0 .. o2: a tensor written in place, or the shape of a new tensor. */
+  readonly writes?: readonly (Operand | readonly number[])[];
+  /** Partial sums per unit the main stage writes to the write slot after `writes`. */
+  readonly partials?: number;
+  /** The sum stage: column sums of the partials, or of read slot `read` as `rows` x `width`, into new tensors. */
+  readonly sums?: { readonly of: 'partials' | { readonly read: number; readonly rows: number; readonly width: number }; readonly into: readonly TrainingOpSum[] };
+  /** The method's result from the write slots' tensors and the sum stage's. */
+  result(writes: Operand[], sums: Operand[]): R;
+}
+
+/** The spec of operation N: checks the method's arguments (owner: the backend) and describes the call. */
+export type TrainingOpSpec<N extends TrainingOpName> = (
+  owner: OperandOwner,
+  ...args: Parameters<TrainingOps<Operand>[N]>
+) => TrainingOpCall<Awaited<ReturnType<TrainingOps<Operand>[N]>>>;
+
+/** The new tensor in write slot 0. */
+const first = (writes: Operand[]): Operand => writes[0];
+const nothing = (): void => undefined;
+/** Gather maps and block ids travel as float32: exact below 2^24. */
+const MAX_MAPPED_BLOCKS = 2 ** 24;
+
+/** Hard-concrete constants, and the shift beta log(-gamma / zeta) of the L0 penalty. */
+function hardConcreteFloats(options: HardConcreteOptions | undefined, context: string): number[] {
+  const o = options ?? {};
+  const beta = checkNumber('beta', o.beta ?? HARD_CONCRETE_DEFAULTS.beta, Number.MIN_VALUE, Number.MAX_VALUE, context);
+  const gamma = checkNumber('gamma', o.gamma ?? HARD_CONCRETE_DEFAULTS.gamma, -Number.MAX_VALUE, -Number.MIN_VALUE, context);
+  const zeta = checkNumber('zeta', o.zeta ?? HARD_CONCRETE_DEFAULTS.zeta, 1 + Number.EPSILON, Number.MAX_VALUE, context);
+  return [beta, gamma, zeta, beta * Math.log(-gamma / zeta)];
+}
+
+/** The hard-concrete operands: logAlpha [nnz], u null or [nnz], dgates [nnz] for the gradient; returns nnz. */
+function checkHardConcrete(owner: OperandOwner, context: string, logAlpha: Operand, u: Operand | null, dgates?: Operand): number {
+  checkTensor(owner, logAlpha, 'logAlpha');
+  if (logAlpha.shape.length !== 1) throw new ShapeError(`${context}: logAlpha has shape ${show(logAlpha.shape)} but must be [nnz]`);
+  const nnz = logAlpha.shape[0];
+  if (u) checkVector(owner, u, 'u', nnz, 'logAlpha', logAlpha.shape, context);
+  if (dgates) checkVector(owner, dgates, 'dgates', nnz, 'logAlpha', logAlpha.shape, context);
+  return nnz;
+}
+
+/** A block map's operand: at most 2^24 blocks (the map travels as float32). */
+function checkMappedBlocks(owner: OperandOwner, w: Operand, name: string, context: string): [number, number] {
+  const [nnz, per] = checkBlocks(owner, w, name, context);
+  if (nnz > MAX_MAPPED_BLOCKS) throw new ShapeError(`${context}: ${name} has ${nnz} blocks; at most 2^24 can be gathered`);
+  return [nnz, per];
+}
+
+function checkIds(ids: Int32Array, context: string): void {
+  if (!(ids instanceof Int32Array)) throw new ParameterError('ids', 'an Int32Array of block ids', ids, context);
+}
+
+/** An elementwise op of two same-shape operands into a new tensor. */
+function binary(owner: OperandOwner, a: Operand, b: Operand, context: string): TrainingOpCall<Operand> {
+  checkSameShape(owner, a, 'a', b, 'b', context);
+  return { grid: 'elements', count: a.size, reads: [a, b], writes: [a.shape], result: first };
+}
+
+/** An activation and its gradient: kind and x (and dy). */
+function activationCall(owner: OperandOwner, kind: ActivationKind, x: Operand, dy: Operand | null): TrainingOpCall<Operand> {
+  const context = dy ? 'activationGrad' : 'activation';
+  checkOneOf('kind', kind, ACTIVATION_KINDS, context);
+  if (dy) checkSameShape(owner, x, 'x', dy, 'dy', context);
+  else checkTensor(owner, x, 'x');
+  return { grid: 'elements', count: x.size, flag: ACTIVATION_CODES[kind], reads: dy ? [x, dy] : [x], writes: [x.shape], result: first };
+}
+
+/** The hard-concrete gates and their gradient. */
+function hardConcreteCall(owner: OperandOwner, context: string, logAlpha: Operand, u: Operand | null, dgates: Operand | null, options?: HardConcreteOptions): TrainingOpCall<Operand> {
+  const nnz = checkHardConcrete(owner, context, logAlpha, u, dgates ?? undefined);
+  const floats = hardConcreteFloats(options, context);
+  return { grid: 'elements', count: nnz, flag: u ? 1 : 0, floats, reads: [logAlpha, u, dgates], writes: [[nnz]], result: first };
+}
+
+/**
+ * Every training operation's spec, in op-code order (a kernel's op code is its index in
+ * TRAINING_OPS). The backends run each call as its spec describes.
+ */
+export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec<N> } = {
+  addBias(owner, x, bias) {
+    const [n, width] = checkMatrix(owner, x, 'x', 'addBias');
+    checkVector(owner, bias, 'bias', width, 'x', x.shape, 'addBias');
+    return { grid: 'elements', count: n * width, width, reads: [x, bias], writes: [[n, width]], result: first };
+  },
+  sumRows(owner, x) {
+    const [n, width] = checkMatrix(owner, x, 'x', 'sumRows');
+    return { grid: 'elements', count: 0, reads: [x], sums: { of: { read: 0, rows: n, width }, into: [{ shape: [width], from: 0, count: width, scale: 1 }] }, result: (_, [out]) => out };
+  },
+  activation: (owner, kind, x) => activationCall(owner, kind, x, null),
+  activationGrad: (owner, kind, x, dy) => activationCall(owner, kind, x, dy),
+  add: (owner, a, b) => binary(owner, a, b, 'add'),
+  multiply: (owner, a, b) => binary(owner, a, b, 'multiply'),
+  softmaxCrossEntropy(owner, logits, labels) {
+    const [n, k] = checkMatrix(owner, logits, 'logits', 'softmaxCrossEntropy');
+    checkVector(owner, labels, 'labels', n, 'logits', logits.shape, 'softmaxCrossEntropy');
+    return {
+      grid: 'rows', count: n, width: k, floats: [1 / n, NaN], reads: [logits, labels], writes: [[n, k]], partials: 2,
+      sums: { of: 'partials', into: [{ shape: [1], from: 0, count: 1, scale: 1 / n }, { shape: [1], from: 1, count: 1, scale: 1 }] },
+      result: ([dlogits], [loss, correct]) => ({ loss, dlogits, correct }),
+    };
+  },
+  layerNorm(owner, x, gamma, beta, eps = 1e-5) {
+    const [n, width] = checkMatrix(owner, x, 'x', 'layerNorm');
+    checkVector(owner, gamma, 'gamma', width, 'x', x.shape, 'layerNorm');
+    checkVector(owner, beta, 'beta', width, 'x', x.shape, 'layerNorm');
+    checkNumber('eps', eps, 0, Number.MAX_VALUE, 'layerNorm');
+    return { grid: 'rows', count: n, width, floats: [eps], reads: [x, gamma, beta], writes: [[n, width], [n], [n]], result: ([y, mean, rstd]) => ({ y, mean, rstd }) };
+  },
+  layerNormGrad(owner, x, dy, gamma, mean, rstd) {
+    const context = 'layerNormGrad';
+    const [n, width] = checkMatrix(owner, x, 'x', context);
+    checkSameShape(owner, x, 'x', dy, 'dy', context);
+    checkVector(owner, gamma, 'gamma', width, 'x', x.shape, context);
+    checkVector(owner, mean, 'mean', n, 'x', x.shape, context);
+    checkVector(owner, rstd, 'rstd', n, 'x', x.shape, context);
+    return {
+      grid: 'rows', count: n, width, reads: [x, dy, gamma, mean, rstd], writes: [[n, width]], partials: 2 * width,
+      sums: { of: 'partials', into: [{ shape: [width], from: 0, count: width, scale: 1 }, { shape: [width], from: width, count: width, scale: 1 }] },
+      result: ([dx], [dgamma, dbeta]) => ({ dx, dgamma, dbeta }),
+    };
+  },
+  sgdStep(owner, param, grad, velocity, options) {
+    const context = 'sgdStep';
+    checkSameShape(owner, param, 'param', grad, 'grad', context);
+    const lr = checkNumber('lr', options?.lr, 0, Number.MAX_VALUE, context);
+    const momentum = checkNumber('momentum', options.momentum ?? 0, 0, Number.MAX_VALUE, context);
+    const weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, 0, Number.MAX_VALUE, context);
+    const nesterov = options.nesterov ?? false;
+    if (typeof nesterov !== 'boolean') throw new ParameterError('nesterov', 'a boolean', nesterov, context);
+    if (nesterov && momentum === 0) throw new ParameterError('momentum', 'greater than 0 with nesterov', momentum, context);
+    if (momentum > 0) {
+      if (!velocity) throw new ParameterError('velocity', `a tensor of param's shape when momentum > 0`, velocity, context);
+      checkSameShape(owner, param, 'param', velocity, 'velocity', context);
+    } else if (velocity) {
+      throw new ParameterError('velocity', 'null when momentum is 0 (plain SGD keeps no velocity)', 'a tensor', context);
+    }
+    checkDistinct(context, [[param, 'param'], ...(velocity ? [[velocity, 'velocity'] as [Operand, string]] : [])], [[grad, 'grad']]);
+    return {
+      grid: 'elements', count: param.size, flag: nesterov ? 1 : 0, floats: [lr, momentum, weightDecay], reads: [grad], writes: velocity ? [param, velocity] : [param], result: nothing,
+    };
+  },
+  adamStep(owner, param, grad, m, v, options) {
+    const context = 'adamStep';
+    checkSameShape(owner, param, 'param', grad, 'grad', context);
+    checkSameShape(owner, param, 'param', m, 'm', context);
+    checkSameShape(owner, param, 'param', v, 'v', context);
+    checkDistinct(context, [[param, 'param'], [m, 'm'], [v, 'v']], [[grad, 'grad']]);
+    const lr = checkNumber('lr', options?.lr, 0, Number.MAX_VALUE, context);
+    const beta1 = checkNumber('beta1', options.beta1 ?? 0.9, 0, 1 - Number.EPSILON / 2, context);
+    const beta2 = checkNumber('beta2', options.beta2 ?? 0.999, 0, 1 - Number.EPSILON / 2, context);
+    const eps = checkNumber('eps', options.eps ?? 1e-8, 0, Number.MAX_VALUE, context);
+    const weightDecay = checkNumber('weightDecay', options.weightDecay ?? 0, 0, Number.MAX_VALUE, context);
+    const decoupled = options.decoupled ?? false;
+    if (typeof decoupled !== 'boolean') throw new ParameterError('decoupled', 'a boolean', decoupled, context);
+    const step = options.step;
+    if (typeof step !== 'number' || !Number.isInteger(step) || step < 1) throw new ParameterError('step', 'an integer >= 1 (the first step is 1)', step, context);
+    // PyTorch's rule with the bias corrections folded in: p -= lr / bc1 * m / (sqrt(v) / sqrt(bc2) + eps);
+    // 1 - beta travels from float64 (1 - f32(0.999) is 1.3e-5 off).
+    const floats = [
+      beta1, beta2, eps, decoupled ? 0 : weightDecay, decoupled ? 1 - lr * weightDecay : 1, lr / (1 - beta1 ** step), Math.sqrt(1 - beta2 ** step), 1 - beta1, 1 - beta2,
+    ];
+    return { grid: 'elements', count: param.size, floats, reads: [grad], writes: [param, m, v], result: nothing };
+  },
+  scale(owner, x, s) {
+    checkTensor(owner, x, 'x');
+    checkNumber('s', s, -Number.MAX_VALUE, Number.MAX_VALUE, 'scale');
+    return { grid: 'elements', count: x.size, floats: [s], reads: [x], writes: [x.shape], result: first };
+  },
+  axpy(owner, alpha, x, y) {
+    checkNumber('alpha', alpha, -Number.MAX_VALUE, Number.MAX_VALUE, 'axpy');
+    checkSameShape(owner, x, 'x', y, 'y', 'axpy');
+    checkDistinct('axpy', [[y, 'y']], [[x, 'x']]);
+    return { grid: 'elements', count: x.size, floats: [alpha], reads: [x], writes: [y], result: nothing };
+  },
+  copy(owner, x) {
+    checkTensor(owner, x, 'x');
+    return { grid: 'elements', count: x.size, reads: [x], writes: [x.shape], result: first };
+  },
+  fill(owner, x, value) {
+    checkTensor(owner, x, 'x');
+    if (typeof value !== 'number') checkNumber('value', value, -Infinity, Infinity, 'fill');
+    return { grid: 'elements', count: x.size, floats: [value], writes: [x], result: nothing };
+  },
+  blockNorms(owner, w, kind) {
+    checkOneOf('kind', kind, BLOCK_NORM_KINDS, 'blockNorms');
+    const [nnz, per] = checkBlocks(owner, w, 'w', 'blockNorms');
+    return { grid: 'rows', count: per === 0 ? 0 : nnz, width: per, flag: kind === 'l2' ? 0 : 1, reads: [w], writes: [[nnz]], result: first };
+  },
+  gatherBlocks(owner, w, ids) {
+    const context = 'gatherBlocks';
+    const [nnz, per] = checkMappedBlocks(owner, w, 'w', context);
+    checkIds(ids, context);
+    for (let j = 0; j < ids.length; j++) {
+      if (ids[j] < 0 || ids[j] >= nnz) throw new ParameterError(`ids[${j}]`, `a block id in [0, ${nnz})`, ids[j], context);
+    }
+    return { grid: 'elements', count: ids.length * per, width: per, reads: [w, Float32Array.from(ids)], writes: [[ids.length, ...w.shape.slice(1)]], result: first };
+  },
+  scatterBlocks(owner, src, ids, nnzOut) {
+    const context = 'scatterBlocks';
+    const [m, per] = checkMappedBlocks(owner, src, 'src', context);
+    checkIds(ids, context);
+    if (typeof nnzOut !== 'number' || !Number.isInteger(nnzOut) || nnzOut < 0) throw new ParameterError('nnzOut', 'an integer >= 0', nnzOut, context);
+    if (ids.length !== m) throw new ShapeError(`${context}: ids has ${ids.length} entries but src has ${m} blocks`);
+    // For each output block the source block it takes, or -1 for a zero block.
+    const sources = new Float32Array(nnzOut).fill(-1);
+    const taken = new Int32Array(nnzOut).fill(-1);
+    for (let j = 0; j < m; j++) {
+      const id = ids[j];
+      if (id < 0 || id >= nnzOut) throw new ParameterError(`ids[${j}]`, `a block id in [0, ${nnzOut})`, id, context);
+      if (taken[id] !== -1) throw new ParameterError(`ids[${j}]`, `distinct from ids[${taken[id]}]`, id, context);
+      taken[id] = j;
+      sources[id] = j;
+    }
+    return { grid: 'elements', count: nnzOut * per, width: per, reads: [src, sources], writes: [[nnzOut, ...src.shape.slice(1)]], result: first };
+  },
+  hardConcreteGates: (owner, logAlpha, u, options) => hardConcreteCall(owner, 'hardConcreteGates', logAlpha, u, null, options),
+  hardConcreteGrad: (owner, logAlpha, u, dgates, options) => hardConcreteCall(owner, 'hardConcreteGrad', logAlpha, u, dgates, options),
+  l0Penalty(owner, logAlpha, options) {
+    const nnz = checkHardConcrete(owner, 'l0Penalty', logAlpha, null);
+    const floats = hardConcreteFloats(options, 'l0Penalty');
+    return {
+      grid: 'elements', count: nnz, floats, reads: [logAlpha], writes: [[nnz]], partials: 1,
+      sums: { of: 'partials', into: [{ shape: [1], from: 0, count: 1, scale: 1 }] },
+      result: ([grad], [value]) => ({ value, grad }),
+    };
+  },
+};
+
+/** The training operations in op-code order (a kernel's op code is the index here). */
+export const TRAINING_OPS = Object.keys(TRAINING_OP_SPECS) as TrainingOpName[];
