@@ -176,6 +176,13 @@ export interface TrainingOpCall<R> {
   readonly flag?: number;
   /** float32 hyper-parameters f0 .. f8. */
   readonly floats?: readonly number[];
+  /**
+   * Work per element, in the floating-point operations of a product, for the CPU's choice between
+   * the calling thread and the worker pool (CpuBackendOptions.minParallelFlops): about MEMORY_BOUND
+   * for an op that moves memory (add, copy, bias), TRANSCENDENTAL for one that takes an exp, log
+   * or tanh per element. Default MEMORY_BOUND.
+   */
+  readonly cost?: number;
   /** Read slots a .. e (null: absent); a Float32Array is uploaded for the call (an index map). */
   readonly reads?: readonly (Operand | Float32Array | null)[];
   /** Write slots o0 .. o2: a tensor written in place, or the shape of a new tensor. */
@@ -193,6 +200,15 @@ export type TrainingOpSpec<N extends TrainingOpName> = (
   owner: OperandOwner,
   ...args: Parameters<TrainingOps<Operand>[N]>
 ) => TrainingOpCall<Awaited<ReturnType<TrainingOps<Operand>[N]>>>;
+
+/**
+ * The `cost` of an op that only moves memory: with the CPU's default minParallelFlops (2^22) a call
+ * wakes the workers from 2^18 elements, where two threads start to beat one on a 2-core machine
+ * (measured: add, relu and copy break even between 2^17 and 2^19 elements).
+ */
+export const MEMORY_BOUND = 16;
+/** The `cost` of an op with an exp, log or tanh per element: the workers from 2^15 elements (tanh: two threads win from 2^15). */
+export const TRANSCENDENTAL = 128;
 
 /** The new tensor in write slot 0. */
 const first = (writes: Operand[]): Operand => writes[0];
@@ -242,14 +258,15 @@ function activationCall(owner: OperandOwner, kind: ActivationKind, x: Operand, d
   checkOneOf('kind', kind, ACTIVATION_KINDS, context);
   if (dy) checkSameShape(owner, x, 'x', dy, 'dy', context);
   else checkTensor(owner, x, 'x');
-  return { grid: 'elements', count: x.size, flag: ACTIVATION_CODES[kind], reads: dy ? [x, dy] : [x], writes: [x.shape], result: first };
+  const cost = kind === 'relu' ? MEMORY_BOUND : TRANSCENDENTAL;
+  return { grid: 'elements', count: x.size, flag: ACTIVATION_CODES[kind], cost, reads: dy ? [x, dy] : [x], writes: [x.shape], result: first };
 }
 
 /** The hard-concrete gates and their gradient. */
 function hardConcreteCall(owner: OperandOwner, context: string, logAlpha: Operand, u: Operand | null, dgates: Operand | null, options?: HardConcreteOptions): TrainingOpCall<Operand> {
   const nnz = checkHardConcrete(owner, context, logAlpha, u, dgates ?? undefined);
   const floats = hardConcreteFloats(options, context);
-  return { grid: 'elements', count: nnz, flag: u ? 1 : 0, floats, reads: [logAlpha, u, dgates], writes: [[nnz]], result: first };
+  return { grid: 'elements', count: nnz, flag: u ? 1 : 0, floats, cost: TRANSCENDENTAL, reads: [logAlpha, u, dgates], writes: [[nnz]], result: first };
 }
 
 /**
@@ -274,7 +291,7 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
     const [n, k] = checkMatrix(owner, logits, 'logits', 'softmaxCrossEntropy');
     checkVector(owner, labels, 'labels', n, 'logits', logits.shape, 'softmaxCrossEntropy');
     return {
-      grid: 'rows', count: n, width: k, floats: [1 / n, NaN], reads: [logits, labels], writes: [[n, k]], partials: 2,
+      grid: 'rows', count: n, width: k, floats: [1 / n, NaN], cost: TRANSCENDENTAL, reads: [logits, labels], writes: [[n, k]], partials: 2,
       sums: { of: 'partials', into: [{ shape: [1], from: 0, count: 1, scale: 1 / n }, { shape: [1], from: 1, count: 1, scale: 1 }] },
       result: ([dlogits], [loss, correct]) => ({ loss, dlogits, correct }),
     };
@@ -284,7 +301,7 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
     checkVector(owner, gamma, 'gamma', width, 'x', x.shape, 'layerNorm');
     checkVector(owner, beta, 'beta', width, 'x', x.shape, 'layerNorm');
     checkNumber('eps', eps, 0, Number.MAX_VALUE, 'layerNorm');
-    return { grid: 'rows', count: n, width, floats: [eps], reads: [x, gamma, beta], writes: [[n, width], [n], [n]], result: ([y, mean, rstd]) => ({ y, mean, rstd }) };
+    return { grid: 'rows', count: n, width, floats: [eps], cost: 2 * MEMORY_BOUND, reads: [x, gamma, beta], writes: [[n, width], [n], [n]], result: ([y, mean, rstd]) => ({ y, mean, rstd }) };
   },
   layerNormGrad(owner, x, dy, gamma, mean, rstd) {
     const context = 'layerNormGrad';
@@ -294,7 +311,7 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
     checkVector(owner, mean, 'mean', n, 'x', x.shape, context);
     checkVector(owner, rstd, 'rstd', n, 'x', x.shape, context);
     return {
-      grid: 'rows', count: n, width, reads: [x, dy, gamma, mean, rstd], writes: [[n, width]], partials: 2 * width,
+      grid: 'rows', count: n, width, cost: 2 * MEMORY_BOUND, reads: [x, dy, gamma, mean, rstd], writes: [[n, width]], partials: 2 * width,
       sums: { of: 'partials', into: [{ shape: [width], from: 0, count: width, scale: 1 }, { shape: [width], from: width, count: width, scale: 1 }] },
       result: ([dx], [dgamma, dbeta]) => ({ dx, dgamma, dbeta }),
     };
@@ -339,7 +356,7 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
     const floats = [
       beta1, beta2, eps, decoupled ? 0 : weightDecay, decoupled ? 1 - lr * weightDecay : 1, lr / (1 - beta1 ** step), Math.sqrt(1 - beta2 ** step), 1 - beta1, 1 - beta2,
     ];
-    return { grid: 'elements', count: param.size, floats, reads: [grad], writes: [param, m, v], result: nothing };
+    return { grid: 'elements', count: param.size, floats, cost: 2 * MEMORY_BOUND, reads: [grad], writes: [param, m, v], result: nothing };
   },
   scale(owner, x, s) {
     checkTensor(owner, x, 'x');
@@ -399,7 +416,7 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
     const nnz = checkHardConcrete(owner, 'l0Penalty', logAlpha, null);
     const floats = hardConcreteFloats(options, 'l0Penalty');
     return {
-      grid: 'elements', count: nnz, floats, reads: [logAlpha], writes: [[nnz]], partials: 1,
+      grid: 'elements', count: nnz, floats, cost: TRANSCENDENTAL, reads: [logAlpha], writes: [[nnz]], partials: 1,
       sums: { of: 'partials', into: [{ shape: [1], from: 0, count: 1, scale: 1 }] },
       result: ([grad], [value]) => ({ value, grad }),
     };

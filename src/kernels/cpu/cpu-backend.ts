@@ -32,7 +32,7 @@ export interface CpuBackendOptions {
   initialMemoryBytes?: number;
   /** Test hook: false leaves every unit to the workers (default true: the calling thread works too). */
   callerWorks?: boolean;
-  /** Test hook: phases with fewer floating-point operations (bytes, for packing) run in the calling thread alone (default 2^20). */
+  /** Phases with less work than this, in floating-point operations, run in the calling thread alone (default 2^22: below it two threads lose to one on a 2-core machine, the workers' wake-up and join costing ~25 us; a training op's work is its elements times its spec's `cost`). */
   minParallelFlops?: number;
 }
 
@@ -239,7 +239,7 @@ export async function createCpuBackend(options: CpuBackendOptions = {}): Promise
   const initialMemoryBytes = options.initialMemoryBytes === undefined
     ? Math.min(16 * 2 ** 20, maxMemoryBytes)
     : checkInteger('initialMemoryBytes', options.initialMemoryBytes, 0, maxMemoryBytes, context);
-  const minParallelFlops = options.minParallelFlops === undefined ? 2 ** 20 : checkInteger('minParallelFlops', options.minParallelFlops, 0, Number.MAX_SAFE_INTEGER, context);
+  const minParallelFlops = options.minParallelFlops === undefined ? 2 ** 22 : checkInteger('minParallelFlops', options.minParallelFlops, 0, Number.MAX_SAFE_INTEGER, context);
   checkWasmSupport();
   const { bytes, relaxed } = kernelBytes(options.relaxed ?? true);
   let module: WebAssembly.Module;

@@ -1,5 +1,5 @@
 import type { Operand } from '../checks.js';
-import { TRAINING_OP_SPECS, TRAINING_OPS, type TrainingOpCall, type TrainingOpName } from '../training-ops.js';
+import { MEMORY_BOUND, TRAINING_OP_SPECS, TRAINING_OPS, type TrainingOpCall, type TrainingOpName } from '../training-ops.js';
 import type { Backend, Tensor } from '../types.js';
 import { ARGUMENT_WORDS, FIRST_FLOAT_WORD } from './abi.js';
 import type { Phase } from './jobs.js';
@@ -14,7 +14,8 @@ import type { TensorStore } from './tensors.js';
  * ELEMENTS_PER_UNIT elements (or of as many whole rows), each running the AssemblyScript kernel
  * named after the op (assembly/training-*.ts) over its items, with the operands and
  * hyper-parameters in the backend's argument block. The pool runs a small job on the calling
- * thread alone and wakes the workers for a large one (by `flops`, CpuBackendOptions.minParallelFlops).
+ * thread alone and wakes the workers for a large one: elements times the spec's `cost`, against
+ * CpuBackendOptions.minParallelFlops.
  * The sum stage is the `sumColumns` kernel over column ranges.
  *
  * Units are fixed by the sizes alone, never by the thread count, so partial sums, and therefore
@@ -25,8 +26,6 @@ import type { TensorStore } from './tensors.js';
 export const ELEMENTS_PER_UNIT = 8192;
 /** Columns per unit of the sum stage. */
 const COLUMNS_PER_UNIT = 1024;
-/** The work a training op's element counts as, against the pool's minParallelFlops (2^20 by default): 2^16 elements and up wake the workers. */
-export const FLOPS_PER_ELEMENT = 16;
 
 /** What the runner uses of the backend. */
 export interface TrainingRunContext {
@@ -92,7 +91,7 @@ async function execute(cpu: TrainingRunContext, op: number, call: TrainingOpCall
 
     if (call.count > 0) {
       const elements = call.grid === 'elements' ? call.count : call.count * width;
-      await pool.run({ tasks: [{ job: 'trainingOp', units, params: { op, args: cpu.args, count: call.count, per } }], flops: FLOPS_PER_ELEMENT * elements });
+      await pool.run({ tasks: [{ job: 'trainingOp', units, params: { op, args: cpu.args, count: call.count, per } }], flops: (call.cost ?? MEMORY_BOUND) * elements });
     } else {
       for (const t of created) tensors.fillZero(t);
     }
@@ -111,7 +110,7 @@ async function execute(cpu: TrainingRunContext, op: number, call: TrainingOpCall
           units: Math.ceil(sum.count / perUnit),
           params: { src: offsetOf(source), rows, stride, from: sum.from, dst: out.offset, scale: floatWord(sum.scale), columns: sum.count, perUnit },
         });
-        phase.flops += FLOPS_PER_ELEMENT * rows * sum.count;
+        phase.flops += MEMORY_BOUND * rows * sum.count;
       }
       await pool.run(phase);
     }
