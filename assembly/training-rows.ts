@@ -413,11 +413,14 @@ export function blockNorms(args: usize, lo: i32, hi: i32): void {
 // ---------------------------------------------------------------------------------------------
 // sumColumns
 
+/** Rows per float32 chunk of sumColumns' 16-column loop. */
+@inline const SUM_CHUNK_ROWS = 32;
+
 /**
  * The sum stage: dst[j] = f32(scale * sum_{r < rows} src[r * stride + from + j]) for j in [c0, c1),
- * scale the float32 bits of the factor; rows ascending, in float64 (the product with scale too,
- * one rounding at the end); 0 when rows is 0. Runs across columns: 8 (four f64x2 accumulators),
- * then 4, then 1 at a time.
+ * scale the float32 bits of the factor; rows ascending; 0 when rows is 0. Runs across columns:
+ * 16 at a time (float32 chunks of rows added in float64), then 4 and 1 at a time in float64; the
+ * product with scale in float64, one rounding at the end.
  */
 export function sumColumns(src: usize, rows: i32, stride: i32, from: i32, dst: usize, scale: u32, c0: i32, c1: i32): void {
   if (rows <= 0) {
@@ -429,20 +432,33 @@ export function sumColumns(src: usize, rows: i32, stride: i32, from: i32, dst: u
   const rs = <usize>stride << 2;
   const base = at(src, from);
   let j = c0;
-  for (; j + 8 <= c1; j += 8) {
-    let a0 = f64x2.splat(0), a1 = f64x2.splat(0), a2 = f64x2.splat(0), a3 = f64x2.splat(0);
+  // 16 columns at a time: float32 sums over chunks of SUM_CHUNK_ROWS rows (four vectors a row),
+  // each chunk's sums then added in float64. A chunk's float32 sum is within (SUM_CHUNK_ROWS - 1) U
+  // of its terms' absolute sum, so the whole is within (rows + SUM_CHUNK_ROWS) U sum |terms|.
+  for (; j + 16 <= c1; j += 16) {
+    let d0 = f64x2.splat(0), d1 = f64x2.splat(0), d2 = f64x2.splat(0), d3 = f64x2.splat(0);
+    let d4 = f64x2.splat(0), d5 = f64x2.splat(0), d6 = f64x2.splat(0), d7 = f64x2.splat(0);
     let p = at(base, j);
-    for (let r = 0; r < rows; r++) {
-      const v0 = v128.load(p), v1 = v128.load(p, 16);
-      a0 = f64x2.add(a0, f64x2.promote_low_f32x4(v0));
-      a1 = f64x2.add(a1, promoteHigh(v0));
-      a2 = f64x2.add(a2, f64x2.promote_low_f32x4(v1));
-      a3 = f64x2.add(a3, promoteHigh(v1));
-      p += rs;
+    for (let r0 = 0; r0 < rows; r0 += SUM_CHUNK_ROWS) {
+      const r1 = min(rows, r0 + SUM_CHUNK_ROWS);
+      let s0 = f32x4.splat(0), s1 = f32x4.splat(0), s2 = f32x4.splat(0), s3 = f32x4.splat(0);
+      for (let r = r0; r < r1; r++) {
+        s0 = f32x4.add(s0, v128.load(p));
+        s1 = f32x4.add(s1, v128.load(p, 16));
+        s2 = f32x4.add(s2, v128.load(p, 32));
+        s3 = f32x4.add(s3, v128.load(p, 48));
+        p += rs;
+      }
+      d0 = f64x2.add(d0, f64x2.promote_low_f32x4(s0)); d1 = f64x2.add(d1, promoteHigh(s0));
+      d2 = f64x2.add(d2, f64x2.promote_low_f32x4(s1)); d3 = f64x2.add(d3, promoteHigh(s1));
+      d4 = f64x2.add(d4, f64x2.promote_low_f32x4(s2)); d5 = f64x2.add(d5, promoteHigh(s2));
+      d6 = f64x2.add(d6, f64x2.promote_low_f32x4(s3)); d7 = f64x2.add(d7, promoteHigh(s3));
     }
     const o = at(dst, j);
-    v128.store(o, demote2(f64x2.mul(scv, a0), f64x2.mul(scv, a1)));
-    v128.store(o, demote2(f64x2.mul(scv, a2), f64x2.mul(scv, a3)), 16);
+    v128.store(o, demote2(f64x2.mul(scv, d0), f64x2.mul(scv, d1)));
+    v128.store(o, demote2(f64x2.mul(scv, d2), f64x2.mul(scv, d3)), 16);
+    v128.store(o, demote2(f64x2.mul(scv, d4), f64x2.mul(scv, d5)), 32);
+    v128.store(o, demote2(f64x2.mul(scv, d6), f64x2.mul(scv, d7)), 48);
   }
   for (; j + 4 <= c1; j += 4) {
     let a0 = f64x2.splat(0), a1 = f64x2.splat(0);
