@@ -18,6 +18,7 @@
 
 import { expF32, expF32x4 } from './training-math';
 import { argA, argB, argC, argD, argE, argF0, argFlag, argO0, argO1, argO2, argPer, argWidth } from './training-args';
+import { binary1, binary4, GELU, RELU, SIGMOID, TANH } from './training-maps';
 
 /** The byte address of float i of the array at `base`. */
 @inline function at(base: usize, i: i32): usize {
@@ -408,6 +409,59 @@ export function blockNorms(args: usize, lo: i32, hi: i32): void {
       store<f32>(at(out, r), <f32>Math.sqrt(sum));
     }
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// activationGradBias
+
+/**
+ * dz = dy * f'(z) over rows [lo, hi) of `width` and their column sums into the unit's partial row
+ * (float32 sums over the unit's rows), for activation code `op` (inlined per code).
+ */
+@inline function gradBiasRows(op: i32, z: usize, dy: usize, dz: usize, partial: usize, width: i32, lo: i32, hi: i32): void {
+  for (let j = 0; j < width; j++) store<f32>(at(partial, j), 0);
+  for (let r = lo; r < hi; r++) {
+    const base = <usize>r * <usize>width;
+    const zs = z + (base << 2), ds = dy + (base << 2), os = dz + (base << 2);
+    let j = 0;
+    for (; j + 8 <= width; j += 8) {
+      const p = <usize>j << 2;
+      const g0 = binary4(op, v128.load(zs + p), v128.load(ds + p));
+      const g1 = binary4(op, v128.load(zs + p, 16), v128.load(ds + p, 16));
+      v128.store(os + p, g0);
+      v128.store(os + p, g1, 16);
+      v128.store(partial + p, f32x4.add(v128.load(partial + p), g0));
+      v128.store(partial + p, f32x4.add(v128.load(partial + p, 16), g1), 16);
+    }
+    for (; j + 4 <= width; j += 4) {
+      const p = <usize>j << 2;
+      const g = binary4(op, v128.load(zs + p), v128.load(ds + p));
+      v128.store(os + p, g);
+      v128.store(partial + p, f32x4.add(v128.load(partial + p), g));
+    }
+    for (; j < width; j++) {
+      const g = binary1(op, load<f32>(at(zs, j)), load<f32>(at(ds, j)));
+      store<f32>(at(os, j), g);
+      store<f32>(at(partial, j), load<f32>(at(partial, j)) + g);
+    }
+  }
+}
+
+/**
+ * activationGradBias (rows): o0 = dz = b * f'(a) (a = z, b = dy, flag the activation code), and at
+ * o1 the unit's partial row of `width` column sums of dz (the bias gradient, summed by the sum stage):
+ * activationGrad then sumRows in one pass.
+ */
+export function activationGradBias(args: usize, lo: i32, hi: i32): void {
+  const z = argA(args), dy = argB(args), dz = argO0(args), partials = argO1(args);
+  const width = argWidth(args);
+  const per = argPer(args);
+  const partial = partials + <usize>(lo / per) * (<usize>width << 2);
+  const kind = argFlag(args);
+  if (kind == RELU) gradBiasRows(RELU, z, dy, dz, partial, width, lo, hi);
+  else if (kind == GELU) gradBiasRows(GELU, z, dy, dz, partial, width, lo, hi);
+  else if (kind == TANH) gradBiasRows(TANH, z, dy, dz, partial, width, lo, hi);
+  else if (kind == SIGMOID) gradBiasRows(SIGMOID, z, dy, dz, partial, width, lo, hi);
 }
 
 // ---------------------------------------------------------------------------------------------

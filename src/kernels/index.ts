@@ -1,9 +1,6 @@
 export * from './types.js';
 export * from './errors.js';
-export {
-  ACTIVATION_KINDS, BLOCK_NORM_KINDS, HARD_CONCRETE_DEFAULTS, TRAINING_OPS,
-  type TrainingOps, type TrainingOpName, type SoftmaxCrossEntropyResultOf, type LayerNormResultOf, type LayerNormGradResultOf, type L0PenaltyResultOf,
-} from './training-ops.js';
+export * from './training-ops.js';
 export { getBackend, BACKEND_CHOICES, type BackendChoice, type GetBackendOptions } from './get-backend.js';
 export { createCpuBackend, CpuBackend, type CpuBackendOptions, type CpuStats } from './cpu/cpu-backend.js';
 export { OutOfMemoryError } from './cpu/memory.js';

@@ -55,6 +55,18 @@ export interface LayerNormGradResultOf<T> {
   dbeta: T;
 }
 
+/** addBiasActivation's pre-activation z = x + bias [N, F] (what the gradient takes) and output y = f(z) [N, F]. */
+export interface BiasActivationResultOf<T> {
+  z: T;
+  y: T;
+}
+
+/** activationGradBias's dz = dy * f'(z) [N, F] and the bias gradient dbias[f] = sum_n dz[n, f] [F]. */
+export interface ActivationGradBiasResultOf<T> {
+  dz: T;
+  dbias: T;
+}
+
 /** The expected-L0 penalty sum_b P(gate_b != 0) as a [1] tensor, and its gradient with respect to log alpha [nnz]. */
 export interface L0PenaltyResultOf<T> {
   value: T;
@@ -117,6 +129,10 @@ export interface TrainingOps<T> {
   activation(kind: ActivationKind, x: T): Promise<T>;
   /** dy * f'(x) elementwise for x and dy of one shape (relu'(0) = 0, as PyTorch). */
   activationGrad(kind: ActivationKind, x: T, dy: T): Promise<T>;
+  /** addBias then activation in one pass: z = x + bias and y = f(z) for x [N, F], bias [F] (a layer with a bias followed by an activation). */
+  addBiasActivation(kind: ActivationKind, x: T, bias: T): Promise<BiasActivationResultOf<T>>;
+  /** activationGrad then sumRows in one pass: dz = dy * f'(z) for z, dy [N, F], and its column sums dbias [F] (the bias gradient of that layer). */
+  activationGradBias(kind: ActivationKind, z: T, dy: T): Promise<ActivationGradBiasResultOf<T>>;
   /** a + b elementwise, a new tensor (a and b of one shape). */
   add(a: T, b: T): Promise<T>;
   /** a * b elementwise, a new tensor (a and b of one shape). */
@@ -285,6 +301,26 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
   },
   activation: (owner, kind, x) => activationCall(owner, kind, x, null),
   activationGrad: (owner, kind, x, dy) => activationCall(owner, kind, x, dy),
+  addBiasActivation(owner, kind, x, bias) {
+    const context = 'addBiasActivation';
+    checkOneOf('kind', kind, ACTIVATION_KINDS, context);
+    const [n, width] = checkMatrix(owner, x, 'x', context);
+    checkVector(owner, bias, 'bias', width, 'x', x.shape, context);
+    const cost = kind === 'relu' ? MEMORY_BOUND : TRANSCENDENTAL;
+    return { grid: 'elements', count: n * width, width, flag: ACTIVATION_CODES[kind], cost, reads: [x, bias], writes: [[n, width], [n, width]], result: ([z, y]) => ({ z, y }) };
+  },
+  activationGradBias(owner, kind, z, dy) {
+    const context = 'activationGradBias';
+    checkOneOf('kind', kind, ACTIVATION_KINDS, context);
+    const [n, width] = checkMatrix(owner, z, 'z', context);
+    checkSameShape(owner, z, 'z', dy, 'dy', context);
+    const cost = kind === 'relu' ? MEMORY_BOUND : TRANSCENDENTAL;
+    return {
+      grid: 'rows', count: n, width, flag: ACTIVATION_CODES[kind], cost, reads: [z, dy], writes: [[n, width]], partials: width,
+      sums: { of: 'partials', into: [{ shape: [width], from: 0, count: width, scale: 1 }] },
+      result: ([dz], [dbias]) => ({ dz, dbias }),
+    };
+  },
   add: (owner, a, b) => binary(owner, a, b, 'add'),
   multiply: (owner, a, b) => binary(owner, a, b, 'multiply'),
   softmaxCrossEntropy(owner, logits, labels) {

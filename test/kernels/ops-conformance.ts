@@ -256,6 +256,42 @@ export function opsConformance(name: string, make: () => Promise<Backend | null>
       expect(Array.from(await b.read(await b.activationGrad('relu', B, b.tensor(new Float32Array(5).fill(1), [5]))))).toEqual([0, 0, 0, 1, 1]);
     });
 
+    run('fused addBiasActivation and activationGradBias match addBias + activation and activationGrad + sumRows', async (b) => {
+      const bindingBytes = (b as { limits?: { maxBindingBytes: number } }).limits?.maxBindingBytes ?? Infinity;
+      for (const [n, f] of [[1, 1], [3, 7], [33, 130], [300, 67]] as [number, number][]) {
+        if (4 * n * f > bindingBytes) continue; // the WebGPU test backend cut to a few KB of binding
+        const x = uniform(rng, n * f, -4, 4);
+        const bias = uniform(rng, f);
+        const dy = uniform(rng, n * f);
+        const [X, B] = [b.tensor(x, [n, f]), b.tensor(bias, [f])];
+        const z64 = Float64Array.from(x, (v, i) => Math.fround(v + bias[i % f]));
+        for (const kind of KINDS) {
+          const { z, y } = await b.addBiasActivation(kind, X, B);
+          expect([z.shape, y.shape]).toEqual([[n, f], [n, f]]);
+          expect(await b.read(z)).toEqual(Float32Array.from(z64));
+          expectWithin(await b.read(y), Float64Array.from(z64, (v) => refActivation(kind, v)), relative(2 ** -19), `addBiasActivation ${kind} [${n}, ${f}]`);
+          const { dz, dbias } = await b.activationGradBias(kind, z, b.tensor(dy, [n, f]));
+          expect([dz.shape, dbias.shape]).toEqual([[n, f], [f]]);
+          const dz64 = Float64Array.from(z64, (v, i) => dy[i] * refDerivative(kind, v));
+          expectWithin(await b.read(dz), dz64, relative(2 ** -19), `activationGradBias ${kind} dz [${n}, ${f}]`);
+          const sums = new Float64Array(f);
+          const abs = new Float64Array(f);
+          dz64.forEach((v, i) => {
+            sums[i % f] += v;
+            abs[i % f] += Math.abs(v);
+          });
+          // each term carries the derivative's own error (2^-19 relative) on top of the sum's roundings
+          const got = await b.read(dbias);
+          for (let j = 0; j < f; j++) {
+            const bound = 2 * n * U * abs[j] + 2 ** -19 * (abs[j] + n) + 1e-30;
+            expect(Math.abs(got[j] - sums[j]), `activationGradBias ${kind} dbias[${j}] [${n}, ${f}]`).toBeLessThanOrEqual(bound);
+          }
+        }
+      }
+      await expect(b.addBiasActivation('relu', b.zeros([2, 3]), b.zeros([2]))).rejects.toThrow(ShapeError);
+      await expect(b.activationGradBias('softplus' as ActivationKind, b.zeros([2, 3]), b.zeros([2, 3]))).rejects.toThrow(ParameterError);
+    });
+
     run('add and multiply, elementwise, match the exact result rounded once', async (b) => {
       for (const shape of [[1], [3, 5], [2, 301]]) {
         const size = shape.reduce((a, c) => a * c, 1);

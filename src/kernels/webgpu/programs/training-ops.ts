@@ -64,6 +64,9 @@ const OP_CODES = [
   ...Object.entries(ACTIVATION_CODES).map(([kind, code]) => `const ACT_${kind}: i32 = ${code};`),
 ].join('\n');
 
+/** sqrt(2 / pi), gelu's constant. */
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI).toFixed(9);
+
 const COMMON = `
 ${OP_CODES}
 fn pf(bits: i32) -> f32 { return bitcast<f32>(bits); }
@@ -76,7 +79,30 @@ fn sigmoid(x: f32) -> f32 {
 fn tanhStable(x: f32) -> f32 {
   let t = exp(-2.0 * abs(x));
   return sign(x) * (1.0 - t) / (1.0 + t);
-}`;
+}
+
+// The activations (ACT_<kind>) and their derivatives.
+fn activate(kind: i32, x: f32) -> f32 {
+  if (kind == ACT_relu) { return select(0.0, x, x > 0.0); }
+  if (kind == ACT_tanh) { return tanhStable(x); }
+  if (kind == ACT_sigmoid) { return sigmoid(x); }
+  return 0.5 * x * (1.0 + tanhStable(${SQRT_2_OVER_PI} * (x + 0.044715 * x * x * x)));
+}
+
+fn derivative(kind: i32, x: f32) -> f32 {
+  if (kind == ACT_relu) { return select(0.0, 1.0, x > 0.0); }
+  if (kind == ACT_tanh) {
+    let t = tanhStable(x);
+    return 1.0 - t * t;
+  }
+  if (kind == ACT_sigmoid) {
+    let s = sigmoid(x);
+    return s * (1.0 - s);
+  }
+  let t = tanhStable(${SQRT_2_OVER_PI} * (x + 0.044715 * x * x * x));
+  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${SQRT_2_OVER_PI} * (1.0 + 3.0 * 0.044715 * x * x);
+}
+`;
 
 /** A training-op program: the shared bindings and uniforms, its workgroup shape and units per workgroup. */
 abstract class TrainingOpProgram implements WebGPUProgram {
@@ -119,29 +145,7 @@ export class ElementwiseProgram extends TrainingOpProgram {
   readonly unitsPerWorkgroup = 256;
 
   body(): string {
-    const k0 = Math.sqrt(2 / Math.PI).toFixed(9);
     return `${COMMON}
-
-fn activate(kind: i32, x: f32) -> f32 {
-  if (kind == ACT_relu) { return select(0.0, x, x > 0.0); }
-  if (kind == ACT_tanh) { return tanhStable(x); }
-  if (kind == ACT_sigmoid) { return sigmoid(x); }
-  return 0.5 * x * (1.0 + tanhStable(${k0} * (x + 0.044715 * x * x * x)));
-}
-
-fn derivative(kind: i32, x: f32) -> f32 {
-  if (kind == ACT_relu) { return select(0.0, 1.0, x > 0.0); }
-  if (kind == ACT_tanh) {
-    let t = tanhStable(x);
-    return 1.0 - t * t;
-  }
-  if (kind == ACT_sigmoid) {
-    let s = sigmoid(x);
-    return s * (1.0 - s);
-  }
-  let t = tanhStable(${k0} * (x + 0.044715 * x * x * x));
-  return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * ${k0} * (1.0 + 3.0 * 0.044715 * x * x);
-}
 
 // The hard-concrete pre-activation: with noise (flag 1) (log u - log(1 - u) + logAlpha) / beta.
 fn gateLogit(i: i32) -> f32 {
@@ -157,6 +161,11 @@ ${entryPoint(this.workgroupSize)} {
     case OP_addBias: { o0[i] = a[i] + b[i % u.width]; }
     case OP_activation: { o0[i] = activate(u.flag, a[i]); }
     case OP_activationGrad: { o0[i] = b[i] * derivative(u.flag, a[i]); }
+    case OP_addBiasActivation: {
+      let z = a[i] + b[i % u.width];
+      o0[i] = z;
+      o1[i] = activate(u.flag, z);
+    }
     case OP_add: { o0[i] = a[i] + b[i]; }
     case OP_multiply: { o0[i] = a[i] * b[i]; }
     case OP_scale: { o0[i] = pf(u.p0) * a[i]; }
@@ -342,6 +351,14 @@ ${entryPoint(this.workgroupSize)} {
         o0[base + j] = rstd * (b[base + j] * c[j] - meanG - xhat * meanGX);
         o1[2 * base + j] = b[base + j] * xhat;
         o1[2 * base + width + j] = b[base + j];
+      }
+    }
+    case OP_activationGradBias: {
+      // a z, b dy; o0 dz, o1 the partial sums: the row of dz itself (the sum stage adds the rows).
+      for (var j = first; j < width; j += 64) {
+        let g = b[base + j] * derivative(u.flag, a[base + j]);
+        o0[base + j] = g;
+        o1[base + j] = g;
       }
     }
     case OP_blockNorms: {
