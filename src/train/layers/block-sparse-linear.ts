@@ -6,7 +6,7 @@ import type { BlockLayout } from '../../patterns/layout.js';
 import { resolveRng, statefulRng, type RandomOptions, type Rng, type RngState, type StatefulRng } from '../../random.js';
 import type { Optimizer } from '../optimizers.js';
 import { checkLayerInput } from './linear.js';
-import { disposeParameter, makeParameter, setGrad, type ForwardMode, type Layer, type Parameter } from './layer.js';
+import { disposeParameter, makeParameter, setGrad, type BiasedLayer, type ForwardMode, type Parameter } from './layer.js';
 
 /** L0 gates per block (Louizos, Welling & Kingma 2018): hard-concrete constants and the initial drop rate. */
 export interface L0GateOptions extends HardConcreteOptions {
@@ -53,7 +53,7 @@ export function hardConcreteConstants(options: HardConcreteOptions = {}): Requir
  * parameter trained through the gate gradient of the weight-gradient kernel. Pruning, regrowth
  * and L0 change the layout in place with `setBlocks` (the Parameter objects stay the same).
  */
-export class BlockSparseLinear implements Layer {
+export class BlockSparseLinear implements BiasedLayer {
   readonly kind = 'block-sparse-linear';
   readonly backend: Backend;
   readonly inFeatures: number;
@@ -199,20 +199,35 @@ export class BlockSparseLinear implements Layer {
 
   /** y = x (g W) + b. */
   async forward(x: Tensor, mode: ForwardMode): Promise<Tensor> {
-    checkLayerInput(x, this.inFeatures, 'BlockSparseLinear');
-    this.#release();
-    const { gates, u } = await this.#gates(mode.training);
-    const xw = await this.backend.forward(this.layout, x, this.weight.value, gates ? { gates } : {});
-    if (mode.training) this.#cache = { x, gates, u };
-    else gates?.dispose();
+    const xw = await this.forwardWithoutBias(x, mode);
     if (!this.bias) return xw;
     const y = await this.backend.addBias(xw, this.bias.value);
     xw.dispose();
     return y;
   }
 
+  /** x (g W) (the caller adds the bias). */
+  async forwardWithoutBias(x: Tensor, mode: ForwardMode): Promise<Tensor> {
+    checkLayerInput(x, this.inFeatures, 'BlockSparseLinear');
+    this.#release();
+    const { gates, u } = await this.#gates(mode.training);
+    const xw = await this.backend.forward(this.layout, x, this.weight.value, gates ? { gates } : {});
+    if (mode.training) this.#cache = { x, gates, u };
+    else gates?.dispose();
+    return xw;
+  }
+
   /** dW = g (x^T dy) on present blocks, db, dlogAlpha through the gate gradient, and dx = dy (g W)^T. */
   async backward(dy: Tensor, inputGrad = true): Promise<Tensor | null> {
+    return this.#backward(dy, null, inputGrad);
+  }
+
+  /** backward with db given. */
+  async backwardWithBiasGrad(dy: Tensor, dbias: Tensor, inputGrad = true): Promise<Tensor | null> {
+    return this.#backward(dy, dbias, inputGrad);
+  }
+
+  async #backward(dy: Tensor, dbias: Tensor | null, inputGrad: boolean): Promise<Tensor | null> {
     const cache = this.#cache;
     if (!cache) throw new ShapeError('BlockSparseLinear: backward needs a training forward pass first');
     const { x, gates, u } = cache;
@@ -229,7 +244,8 @@ export class BlockSparseLinear implements Layer {
       this.#denseGradNorms?.dispose();
       this.#denseGradNorms = norms;
     }
-    if (this.bias) setGrad(this.bias, await this.backend.sumRows(dy));
+    if (this.bias) setGrad(this.bias, dbias ?? (await this.backend.sumRows(dy)));
+    else dbias?.dispose();
     if (this.logAlpha && dgates) {
       setGrad(this.logAlpha, await this.backend.hardConcreteGrad(this.logAlpha.value, u, dgates, this.hardConcrete!));
       dgates.dispose();

@@ -40,6 +40,26 @@ export interface Layer {
   dispose(): void;
 }
 
+/**
+ * A layer whose output is a product plus a bias, which lets the caller add the bias: Sequential
+ * fuses the bias with a following activation (the backend's addBiasActivation forward and
+ * activationGradBias backward: one pass over the activations each way instead of two).
+ */
+export interface BiasedLayer extends Layer {
+  /** The bias, or null (then there is nothing to fuse). */
+  readonly bias: Parameter | null;
+  /** forward without the bias: the product alone (keeping what backward needs, as forward does). */
+  forwardWithoutBias(x: Tensor, mode: ForwardMode): Promise<Tensor>;
+  /** backward given the bias gradient `dbias` (computed by the caller; the layer owns it afterwards). */
+  backwardWithBiasGrad(dy: Tensor, dbias: Tensor, inputGrad?: boolean): Promise<Tensor | null>;
+}
+
+/** Whether `layer` can leave its bias to the caller. */
+export function isBiasedLayer(layer: Layer): layer is BiasedLayer {
+  const l = layer as Partial<BiasedLayer>;
+  return typeof l.forwardWithoutBias === 'function' && typeof l.backwardWithBiasGrad === 'function' && l.bias !== undefined;
+}
+
 /** Replaces a parameter's gradient, disposing the old one. */
 export function setGrad(parameter: Parameter, grad: Tensor): void {
   if (parameter.grad && parameter.grad !== grad) parameter.grad.dispose();

@@ -3,7 +3,7 @@ import { ShapeError } from '../../errors.js';
 import type { Backend, Tensor } from '../../kernels/types.js';
 import { resolveRng, type RandomOptions } from '../../random.js';
 import { uniform } from './init.js';
-import { disposeParameter, makeParameter, setGrad, type ForwardMode, type Layer, type Parameter } from './layer.js';
+import { disposeParameter, makeParameter, setGrad, type BiasedLayer, type ForwardMode, type Parameter } from './layer.js';
 
 /** Checks that x is [N, features] with N >= 1; returns N. */
 export function checkLayerInput(x: Tensor, features: number, layer: string): number {
@@ -23,7 +23,7 @@ export interface LinearOptions extends RandomOptions {
  * A dense layer y = x W + b, W [in, out]. Initialised as PyTorch's nn.Linear: W and b uniform
  * in [-1/sqrt(in), 1/sqrt(in)] (seeded).
  */
-export class Linear implements Layer {
+export class Linear implements BiasedLayer {
   readonly kind = 'linear';
   readonly backend: Backend;
   readonly inFeatures: number;
@@ -44,21 +44,36 @@ export class Linear implements Layer {
 
   /** y = x W + b. */
   async forward(x: Tensor, mode: ForwardMode): Promise<Tensor> {
-    checkLayerInput(x, this.inFeatures, 'Linear');
-    this.#x = mode.training ? x : null;
-    const xw = await this.backend.matmul(x, this.weight.value);
+    const xw = await this.forwardWithoutBias(x, mode);
     if (!this.bias) return xw;
     const y = await this.backend.addBias(xw, this.bias.value);
     xw.dispose();
     return y;
   }
 
+  /** x W (the caller adds the bias). */
+  async forwardWithoutBias(x: Tensor, mode: ForwardMode): Promise<Tensor> {
+    checkLayerInput(x, this.inFeatures, 'Linear');
+    this.#x = mode.training ? x : null;
+    return this.backend.matmul(x, this.weight.value);
+  }
+
   /** dW = x^T dy, db = sum over rows of dy, dx = dy W^T. */
   async backward(dy: Tensor, inputGrad = true): Promise<Tensor | null> {
+    return this.#backward(dy, null, inputGrad);
+  }
+
+  /** backward with db given. */
+  async backwardWithBiasGrad(dy: Tensor, dbias: Tensor, inputGrad = true): Promise<Tensor | null> {
+    return this.#backward(dy, dbias, inputGrad);
+  }
+
+  async #backward(dy: Tensor, dbias: Tensor | null, inputGrad: boolean): Promise<Tensor | null> {
     const x = this.#x;
     if (!x) throw new ShapeError('Linear: backward needs a training forward pass first');
     setGrad(this.weight, await this.backend.matmul(x, dy, { transposeA: true }));
-    if (this.bias) setGrad(this.bias, await this.backend.sumRows(dy));
+    if (this.bias) setGrad(this.bias, dbias ?? (await this.backend.sumRows(dy)));
+    else dbias?.dispose();
     this.#x = null;
     return inputGrad ? this.backend.matmul(dy, this.weight.value, { transposeB: true }) : null;
   }

@@ -224,6 +224,49 @@ describe('models and optimisers', () => {
     }
   });
 
+  it('fuses each bias with the activation after it, with the results of the layers run one by one', async () => {
+    const build = (fuse: boolean) => new Sequential([
+      new Linear(backend, 20, 48, { seed: 1 }),
+      new Activation(backend, 'gelu', 48),
+      new BlockSparseLinear(backend, randomLayout({ inBlocks: 3, outBlocks: 3, density: 0.6, blockSize: 16, seed: 2 }), { seed: 3 }),
+      new Activation(backend, 'tanh', 48),
+      new Linear(backend, 48, 5, { seed: 4 }),
+    ], { fuse });
+    const [fused, plain] = [build(true), build(false)];
+    expect([0, 1, 2, 3, 4].map((i) => fused.fused(i))).toEqual([true, false, true, false, false]);
+    expect([0, 1, 2, 3, 4].some((i) => plain.fused(i))).toBe(false);
+    const x = backend.tensor(random(37 * 20), [37, 20]);
+    const dy = backend.tensor(random(37 * 5), [37, 5]);
+    const outputs: Float32Array[][] = [];
+    for (const model of [fused, plain]) {
+      const optimizer = new Adam(model.parameters(), { lr: 0.01 });
+      const values: Float32Array[] = [];
+      for (let step = 0; step < 3; step++) {
+        const y = await model.forward(x, { training: true });
+        values.push(await backend.read(y));
+        y.dispose();
+        await model.backward(dy);
+        for (const p of model.parameters()) values.push(await backend.read(p.grad!));
+        await optimizer.step();
+      }
+      values.push(await backend.read(await model.forward(x, { training: false })));
+      outputs.push(values);
+      optimizer.dispose();
+    }
+    // The forward passes are the same floats; the bias gradients are sums in another order.
+    expect(outputs[0][0]).toEqual(outputs[1][0]);
+    outputs[0].forEach((a, k) => {
+      const b = outputs[1][k];
+      expect(a.length).toBe(b.length);
+      a.forEach((v, i) => expect(Math.abs(v - b[i]), `output ${k}[${i}]`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(b[i]))));
+    });
+    // backward needs a training forward pass first, fused or not
+    await fused.forward(x, { training: false });
+    await expect(fused.backward(dy)).rejects.toThrow(ShapeError);
+    fused.dispose();
+    plain.dispose();
+  });
+
   it('names its parameters by layer, and decays weights only', () => {
     const model = new Sequential([new Linear(backend, 4, 8, { seed: 1 }), new LayerNorm(backend, 8), new Linear(backend, 8, 2, { seed: 2, bias: false })]);
     expect(model.parameters().map((p) => `${p.name}:${p.decay}`)).toEqual(['0.weight:true', '0.bias:false', '1.gain:false', '1.bias:false', '2.weight:true']);
