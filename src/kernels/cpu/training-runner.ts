@@ -1,6 +1,7 @@
 import type { Operand } from '../checks.js';
 import { MEMORY_BOUND, TRAINING_OP_SPECS, TRAINING_OPS, type TrainingOpCall, type TrainingOpName } from '../training-ops.js';
 import type { Backend, Tensor } from '../types.js';
+import { CallTensors, isShape } from '../training-call-tensors.js';
 import { ARGUMENT_WORDS, FIRST_FLOAT_WORD } from './abi.js';
 import type { Phase } from './jobs.js';
 import type { ThreadPool } from './pool.js';
@@ -36,7 +37,6 @@ export interface TrainingRunContext {
   readonly args: number;
 }
 
-const isShape = (slot: Operand | readonly number[]): slot is readonly number[] => Array.isArray(slot);
 const offsetOf = (t: Operand | null | undefined): number => (t ? (t as CpuTensor).offset : 0);
 const f32Bits = new Float32Array(1);
 const u32Bits = new Uint32Array(f32Bits.buffer);
@@ -56,28 +56,17 @@ export function runTrainingOp(cpu: TrainingRunContext, name: TrainingOpName, arg
 
 async function execute(cpu: TrainingRunContext, op: number, call: TrainingOpCall<unknown>): Promise<unknown> {
   const { tensors, pool } = cpu;
-  const temporaries: CpuTensor[] = [];
-  const created: CpuTensor[] = [];
-  const fresh = (shape: readonly number[], into: CpuTensor[]): CpuTensor => {
-    const t = tensors.allocate(shape);
-    into.push(t);
-    return t;
-  };
-  try {
-    const reads = (call.reads ?? []).map((slot) => {
-      if (!(slot instanceof Float32Array)) return slot;
-      const t = tensors.upload(slot, [slot.length]);
-      temporaries.push(t);
-      return t;
-    });
-    const writes: Operand[] = (call.writes ?? []).map((slot) => (isShape(slot) ? fresh(slot, created) : slot));
+  const name = TRAINING_OPS[op];
+  const made = new CallTensors({ allocate: (shape) => tensors.allocate(shape), upload: (values) => tensors.upload(values, [values.length]) });
+  return made.run(async () => {
+    const reads = made.reads(call);
+    const writes = made.writes(call, name);
     const width = call.width ?? 0;
     const per = call.grid === 'elements' ? ELEMENTS_PER_UNIT : Math.max(1, Math.floor(ELEMENTS_PER_UNIT / Math.max(1, width)));
     const units = Math.ceil(call.count / per);
-    const slots = [...writes];
-    const partials = call.partials ? fresh([units, call.partials], temporaries) : null;
-    if (partials) slots.push(partials);
-    if (slots.length > 3 || reads.length > 5) throw new Error(`training op ${TRAINING_OPS[op]}: at most 5 reads and 3 writes (partials included)`);
+    const partials = call.partials ? made.temporary([units, call.partials], `${name} partial sums`) : null;
+    const slots = partials ? [...writes, partials] : writes;
+    if (slots.length > 3 || reads.length > 5) throw new Error(`training op ${name}: at most 5 reads and 3 writes (partials included)`);
 
     const words = new Uint32Array(tensors.heap.memory.buffer, cpu.args, ARGUMENT_WORDS);
     words.fill(0);
@@ -93,16 +82,16 @@ async function execute(cpu: TrainingRunContext, op: number, call: TrainingOpCall
       const elements = call.grid === 'elements' ? call.count : call.count * width;
       await pool.run({ tasks: [{ job: 'trainingOp', units, params: { op, args: cpu.args, count: call.count, per } }], flops: (call.cost ?? MEMORY_BOUND) * elements });
     } else {
-      for (const t of created) tensors.fillZero(t);
+      for (const t of made.all) tensors.fillZero(t as CpuTensor);
     }
 
     const sums: Operand[] = [];
     if (call.sums) {
       const of = call.sums.of;
-      const [source, rows, stride] = of === 'partials' ? [partials!, units, call.partials!] : [reads[of.read] as CpuTensor, of.rows, of.width];
+      const [source, rows, stride] = of === 'partials' ? [partials!, units, call.partials!] : [reads[of.read]!, of.rows, of.width];
       const phase: Phase = { tasks: [], flops: 0 };
       for (const sum of call.sums.into) {
-        const out = fresh(sum.shape, created);
+        const out = made.created(sum.shape, name) as CpuTensor;
         sums.push(out);
         const perUnit = Math.min(COLUMNS_PER_UNIT, Math.max(1, sum.count));
         phase.tasks.push({
@@ -115,10 +104,5 @@ async function execute(cpu: TrainingRunContext, op: number, call: TrainingOpCall
       await pool.run(phase);
     }
     return call.result(writes, sums);
-  } catch (error) {
-    for (const t of created) t.dispose();
-    throw error;
-  } finally {
-    for (const t of temporaries) t.dispose();
-  }
+  });
 }

@@ -6,7 +6,7 @@ import type { BlockLayout } from '../../patterns/layout.js';
 import { resolveRng, statefulRng, type RandomOptions, type Rng, type RngState, type StatefulRng } from '../../random.js';
 import type { Optimizer } from '../optimizers.js';
 import { checkLayerInput } from './linear.js';
-import { disposeParameter, makeParameter, setGrad, type BiasedLayer, type ForwardMode, type Parameter } from './layer.js';
+import { disposeParameter, makeParameter, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter } from './layer.js';
 
 /** L0 gates per block (Louizos, Welling & Kingma 2018): hard-concrete constants and the initial drop rate. */
 export interface L0GateOptions extends HardConcreteOptions {
@@ -199,11 +199,7 @@ export class BlockSparseLinear implements BiasedLayer {
 
   /** y = x (g W) + b. */
   async forward(x: Tensor, mode: ForwardMode): Promise<Tensor> {
-    const xw = await this.forwardWithoutBias(x, mode);
-    if (!this.bias) return xw;
-    const y = await this.backend.addBias(xw, this.bias.value);
-    xw.dispose();
-    return y;
+    return withBias(this.backend, await this.forwardWithoutBias(x, mode), this.bias);
   }
 
   /** x (g W) (the caller adds the bias). */

@@ -60,6 +60,14 @@ export function isBiasedLayer(layer: Layer): layer is BiasedLayer {
   return typeof l.forwardWithoutBias === 'function' && typeof l.backwardWithBiasGrad === 'function' && l.bias !== undefined;
 }
 
+/** xw + bias as a new tensor (xw is freed), or xw itself when there is no bias: a BiasedLayer's forward. */
+export async function withBias(backend: Backend, xw: Tensor, bias: Parameter | null): Promise<Tensor> {
+  if (!bias) return xw;
+  const y = await backend.addBias(xw, bias.value);
+  xw.dispose();
+  return y;
+}
+
 /** Replaces a parameter's gradient, disposing the old one. */
 export function setGrad(parameter: Parameter, grad: Tensor): void {
   if (parameter.grad && parameter.grad !== grad) parameter.grad.dispose();

@@ -3,7 +3,7 @@ import { ShapeError } from '../../errors.js';
 import type { Backend, Tensor } from '../../kernels/types.js';
 import { resolveRng, type RandomOptions } from '../../random.js';
 import { uniform } from './init.js';
-import { disposeParameter, makeParameter, setGrad, type BiasedLayer, type ForwardMode, type Parameter } from './layer.js';
+import { disposeParameter, makeParameter, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter } from './layer.js';
 
 /** Checks that x is [N, features] with N >= 1; returns N. */
 export function checkLayerInput(x: Tensor, features: number, layer: string): number {
@@ -44,11 +44,7 @@ export class Linear implements BiasedLayer {
 
   /** y = x W + b. */
   async forward(x: Tensor, mode: ForwardMode): Promise<Tensor> {
-    const xw = await this.forwardWithoutBias(x, mode);
-    if (!this.bias) return xw;
-    const y = await this.backend.addBias(xw, this.bias.value);
-    xw.dispose();
-    return y;
+    return withBias(this.backend, await this.forwardWithoutBias(x, mode), this.bias);
   }
 
   /** x W (the caller adds the bias). */
