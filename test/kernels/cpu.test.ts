@@ -140,6 +140,44 @@ describe('cpu backend', () => {
     }
   });
 
+  it('packs unchanged weights once, and packs again after any in-place write to the weights or the gates', async () => {
+    const layout = randomLayout({ inBlocks: 4, outBlocks: 3, density: 0.6, blockSize: 8, seed: 7 });
+    const n = 9;
+    const x = random(n * layout.inFeatures);
+    const dy = random(n * layout.outFeatures);
+    const w = random(layout.nnz * 64);
+    const g = random(layout.nnz);
+    const b = two;
+    const X = b.tensor(x, [n, layout.inFeatures]);
+    const DY = b.tensor(dy, [n, layout.outFeatures]);
+    const W = b.tensor(w, [layout.nnz, 8, 8]);
+    const G = b.tensor(g, [layout.nnz]);
+    const expectForward = async (weights: Float32Array, gates: Float32Array | undefined, what: string) => {
+      const y = await b.read(await b.forward(layout, X, W, gates ? { gates: G } : {}));
+      const ref = referenceForward(layout, x, n, weights, gates);
+      const refAbs = referenceForward(layout, abs(x), n, abs(weights), gates ? abs(gates) : undefined);
+      expectWithinBound(y, ref, refAbs, layout.inFeatures, what);
+    };
+    const hits = b.stats.panelHits;
+    await expectForward(w, undefined, 'first forward');
+    await expectForward(w, undefined, 'second forward');
+    await b.read(await b.backwardData(layout, DY, W));
+    await b.read(await b.backwardData(layout, DY, W));
+    expect(b.stats.panelHits - hits).toBe(2);
+    // an optimiser step writes W in place: the next product must see the new weights
+    const grad = random(w.length);
+    await b.sgdStep(W, b.tensor(grad, [layout.nnz, 8, 8]), null, { lr: 0.5 });
+    const stepped = Float32Array.from(w, (v, i) => Math.fround(v - Math.fround(0.5 * grad[i])));
+    await expectForward(stepped, undefined, 'forward after sgdStep');
+    expect(b.stats.panelHits - hits).toBe(2);
+    await expectForward(stepped, g, 'gated forward');
+    await b.fill(G, 0.5);
+    await expectForward(stepped, new Float32Array(layout.nnz).fill(0.5), 'gated forward after fill(gates)');
+    await expectForward(stepped, new Float32Array(layout.nnz).fill(0.5), 'gated forward again');
+    expect(b.stats.panelHits - hits).toBe(3);
+    W.dispose();
+  });
+
   it('grows its memory beyond the initial size, keeping what it holds', async () => {
     const b = await make({ threads: 2, initialMemoryBytes: 2 ** 20 });
     const start = b.stats.memoryBytes;

@@ -7,6 +7,7 @@ import { BackendUnavailableError } from '../errors.js';
 import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
 import type { KernelExports } from './abi.js';
 import { LayoutTableCache } from './layout-tables.js';
+import { PanelCache } from './panel-cache.js';
 import { SharedHeap } from './memory.js';
 import { blockProductPlan, matmulPlan, weightGradPlan, type Plan } from './plans.js';
 import { ThreadPool } from './pool.js';
@@ -42,6 +43,8 @@ export interface CpuStats extends BackendStats {
   parallelPhases: number;
   /** Bytes the shared memory has now. */
   memoryBytes: number;
+  /** Block products that found their weight panels already packed (unchanged weights). */
+  panelHits: number;
 }
 
 const MAX_MEMORY_BYTES = MAX_PAGES * PAGE_BYTES;
@@ -72,6 +75,7 @@ export class CpuBackend implements Backend {
   readonly #heap: SharedHeap;
   readonly #pool: ThreadPool;
   readonly #tables: LayoutTableCache;
+  readonly #panels: PanelCache;
   readonly #tensors: TensorStore;
   readonly #training: TrainingRunContext;
   readonly #compilations: number;
@@ -81,7 +85,8 @@ export class CpuBackend implements Backend {
     this.#heap = heap;
     this.#pool = pool;
     this.#tables = new LayoutTableCache(heap);
-    this.#tensors = new TensorStore(heap, this, () => this.#check());
+    this.#panels = new PanelCache(heap);
+    this.#tensors = new TensorStore(heap, this, () => this.#check(), (t) => this.#panels.drop(t));
     this.#training = { backend: this, tensors: this.#tensors, pool, args: heap.alloc(4 * ARGUMENT_WORDS) };
     this.relaxed = relaxed;
     this.threads = pool.threads;
@@ -93,6 +98,7 @@ export class CpuBackend implements Backend {
   get stats(): CpuStats {
     return {
       layoutUploads: this.#tables.uploads,
+      panelHits: this.#panels.hits,
       compilations: this.#compilations,
       phases: this.#pool.phases,
       parallelPhases: this.#pool.parallelPhases,
@@ -150,7 +156,8 @@ export class CpuBackend implements Backend {
       return out;
     }
     const tables = this.#tables.get(layout);
-    await this.#run(blockProductPlan({ forward, layout, tables, rows: n, x: offset(x), w: offset(w), gates: offset(gates), y: out.offset, threads: this.threads }), [out]);
+    const panels = this.#panels.panels(layout, forward, w as CpuTensor, gates as CpuTensor | undefined);
+    await this.#run(blockProductPlan({ forward, layout, tables, rows: n, x: offset(x), w: offset(w), gates: offset(gates), y: out.offset, panels, threads: this.threads }), [out]);
     return out;
   }
 
@@ -223,6 +230,7 @@ export class CpuBackend implements Backend {
     if (this.#tensors.disposed) return;
     await this.#tensors.close();
     this.#tables.close();
+    this.#panels.close();
     await this.#pool.close();
   }
 }

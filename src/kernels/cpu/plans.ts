@@ -68,6 +68,8 @@ export interface BlockProductOperands {
   gates: number;
   /** The output: Y [N, K] forward, dX [N, C] backward-data. */
   y: number;
+  /** Where the weight panels are (PanelCache), and whether they must be packed there first. */
+  panels: { offset: number; pack: boolean };
   threads: number;
 }
 
@@ -87,17 +89,18 @@ export function blockProductPlan(o: BlockProductOperands): Plan {
   const panelsPer = perUnit(segments, UNITS_PER_THREAD * threads);
   const panelUnits = Math.ceil(segments / panelsPer);
   const rowsPerUnit = unitRows(rows, segments, threads);
+  const panels = o.panels.offset;
+  const packPanels: Task[] = !o.panels.pack
+    ? []
+    : forward
+      ? [{ job: 'packForward', units: panelUnits, params: { w: o.w, gates: o.gates, bs, colPtr: ptr, blockId: tables.blockId, dst: panels, segments, perUnit: panelsPer } }]
+      : [{ job: 'packBackward', units: panelUnits, params: { w: o.w, gates: o.gates, bs, rowPtr: ptr, dst: panels, segments, perUnit: panelsPer } }];
   return {
-    temporaries: [rowTileBytes(rows, F), 4 * nnz * bs * bs],
-    phases: ([xi, panels]) => [
+    temporaries: [rowTileBytes(rows, F)],
+    phases: ([xi]) => [
       {
-        tasks: [
-          forward
-            ? { job: 'packForward', units: panelUnits, params: { w: o.w, gates: o.gates, bs, colPtr: ptr, blockId: tables.blockId, dst: panels, segments, perUnit: panelsPer } }
-            : { job: 'packBackward', units: panelUnits, params: { w: o.w, gates: o.gates, bs, rowPtr: ptr, dst: panels, segments, perUnit: panelsPer } },
-          packRowTilesTask(o.x, rows, F, false, xi, threads),
-        ],
-        flops: 4 * (nnz * bs * bs + rows * F),
+        tasks: [...packPanels, packRowTilesTask(o.x, rows, F, false, xi, threads)],
+        flops: 4 * ((o.panels.pack ? nnz * bs * bs : 0) + rows * F),
       },
       {
         tasks: [{

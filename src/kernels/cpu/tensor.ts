@@ -15,6 +15,8 @@ export class CpuTensor implements Tensor {
   readonly shape: readonly number[];
   readonly size: number;
   readonly offset: number;
+  /** Bumped by every in-place write (caches of derived data, e.g. packed weight panels, compare it). */
+  version = 0;
   #disposed = false;
   #pins = 0;
   readonly #state: BackendState;

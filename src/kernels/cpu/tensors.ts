@@ -26,10 +26,14 @@ export class TensorStore {
   });
   #tail: Promise<unknown> = Promise.resolve();
 
-  constructor(heap: SharedHeap, owner: Backend, check: () => void) {
+  /** Called when a tensor's memory is freed (caches of data derived from it let go). */
+  readonly #freed: (tensor: CpuTensor) => void;
+
+  constructor(heap: SharedHeap, owner: Backend, check: () => void, freed: (tensor: CpuTensor) => void = () => undefined) {
     this.heap = heap;
     this.#owner = owner;
     this.#check = check;
+    this.#freed = freed;
   }
 
   /** Whether the store was closed (the backend disposed). */
@@ -48,7 +52,9 @@ export class TensorStore {
     const offset = this.heap.alloc(4 * size);
     const tensor = new CpuTensor(this.#owner, this.#state, shape, offset, (t) => {
       this.#collected.unregister(t);
-      if (!this.#state.disposed) this.heap.free(t.offset);
+      if (this.#state.disposed) return;
+      this.heap.free(t.offset);
+      this.#freed(t);
     });
     if (offset !== 0) this.#collected.register(tensor, offset, tensor);
     return tensor;

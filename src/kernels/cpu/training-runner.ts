@@ -78,6 +78,8 @@ async function execute(cpu: TrainingRunContext, op: number, call: TrainingOpCall
     words[11] = per;
     (call.floats ?? []).forEach((value, i) => (words[FIRST_FLOAT_WORD + i] = floatWord(value)));
 
+    // In-place writes change their tensors: caches of data derived from them (packed panels) go stale.
+    for (const slot of call.writes ?? []) if (!isShape(slot)) (slot as CpuTensor).version++;
     if (call.count > 0) {
       const elements = call.grid === 'elements' ? call.count : call.count * width;
       await pool.run({ tasks: [{ job: 'trainingOp', units, params: { op, args: cpu.args, count: call.count, per } }], flops: (call.cost ?? MEMORY_BOUND) * elements });
