@@ -1,5 +1,7 @@
-import type { Operand } from './checks.js';
-import type { TrainingOpCall } from './training-ops.js';
+import { checkOneOf } from '../check.js';
+import { ParameterError } from '../errors.js';
+import type { Operand, OperandOwner } from './checks.js';
+import { TRAINING_OP_SPECS, TRAINING_OPS, type TrainingOpCall, type TrainingOpName } from './training-ops.js';
 import type { Tensor } from './types.js';
 
 /** How a backend makes the tensors of a training-op call. */
@@ -73,3 +75,32 @@ export class CallTensors {
 
 /** Whether a write slot is a new tensor's shape (not a tensor written in place). */
 export const isShape = (slot: Operand | readonly number[]): slot is readonly number[] => Array.isArray(slot);
+
+/**
+ * The calls of `Backend.batch(name, argLists)`, each checked by its spec. A batch's calls run at
+ * once, so none may write a tensor that another call of the batch reads or writes.
+ */
+export function batchCalls(owner: OperandOwner, name: TrainingOpName, argLists: readonly (readonly unknown[])[]): TrainingOpCall<unknown>[] {
+  checkOneOf('name', name, TRAINING_OPS, 'batch');
+  if (!Array.isArray(argLists) || argLists.some((args) => !Array.isArray(args))) {
+    throw new ParameterError('calls', "an array of argument lists (each the method's arguments)", argLists, `batch(${name})`);
+  }
+  const spec = TRAINING_OP_SPECS[name] as (owner: OperandOwner, ...args: unknown[]) => TrainingOpCall<unknown>;
+  const calls = argLists.map((args) => spec(owner, ...args));
+  checkDisjoint(name, calls);
+  return calls;
+}
+
+function checkDisjoint(name: TrainingOpName, calls: readonly TrainingOpCall<unknown>[]): void {
+  const writer = new Map<Operand, number>();
+  calls.forEach((call, i) => {
+    for (const slot of call.writes ?? []) if (!isShape(slot)) writer.set(slot as Operand, i);
+  });
+  calls.forEach((call, i) => {
+    for (const slot of [...(call.reads ?? []), ...(call.writes ?? [])]) {
+      if (slot === null || slot instanceof Float32Array || isShape(slot as Operand)) continue;
+      const j = writer.get(slot as Operand);
+      if (j !== undefined && j !== i) throw new ParameterError(`calls[${i}]`, `no tensor that calls[${j}] writes`, 'a tensor calls[' + j + '] writes in place', `batch(${name})`);
+    }
+  });
+}

@@ -1,6 +1,6 @@
 import type { NdArray } from 'ndarray';
 import type { BlockLayout } from '../patterns/layout.js';
-import type { L0PenaltyResultOf, LayerNormGradResultOf, LayerNormResultOf, SoftmaxCrossEntropyResultOf, TrainingOps } from './training-ops.js';
+import type { L0PenaltyResultOf, LayerNormGradResultOf, LayerNormResultOf, SoftmaxCrossEntropyResultOf, TrainingOpName, TrainingOps } from './training-ops.js';
 
 export type { ActivationKind, AdamStepOptions, BlockNormKind, HardConcreteOptions, SgdStepOptions } from './training-ops.js';
 
@@ -92,6 +92,13 @@ export interface Backend extends TrainingOps<Tensor> {
   /** Dense C = op(A) . op(B) for 2-D tensors: the baseline, and dense layers. */
   matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Promise<Tensor>;
 
+  /**
+   * Runs training operation `name` once per argument list in `calls`, as one pass: on the CPU one
+   * phase of the thread pool (every call's units together), on WebGPU one command buffer. The
+   * results in call order. No call may write a tensor another call reads or writes. For example
+   * one Adam step over all of a model's parameters: `batch('adamStep', params.map(...))`.
+   */
+  batch<N extends TrainingOpName>(name: N, calls: readonly Parameters<TrainingOps<Tensor>[N]>[]): Promise<Awaited<ReturnType<TrainingOps<Tensor>[N]>>[]>;
   /** Waits for all queued work. */
   sync(): Promise<void>;
   /** Frees every tensor and table and releases the device or the threads. */

@@ -3,6 +3,13 @@ import { ParameterError } from '../errors.js';
 import type { AdamStepOptions, Backend, SgdStepOptions, Tensor } from '../kernels/types.js';
 import type { Parameter } from './layers/layer.js';
 
+/** A parameter to update in a step: its gradient and its state tensors. */
+export interface OptimizerEntry {
+  readonly p: Parameter;
+  readonly grad: Tensor;
+  readonly slots: readonly Tensor[];
+}
+
 /**
  * Optimisers over a model's parameters, updating them in place on the backend. State tensors
  * (velocity, moments) are created as zeros at a parameter's first step and kept by parameter;
@@ -28,12 +35,13 @@ export abstract class Optimizer {
 
   /** Number of state tensors per parameter. */
   protected abstract get slotCount(): number;
-  /** Updates one parameter given its state tensors. */
-  protected abstract update(p: Parameter, grad: Tensor, slots: Tensor[]): Promise<void>;
+  /** Updates the parameters given their gradients and state tensors, all in one backend call (`Backend.batch`). */
+  protected abstract update(entries: readonly OptimizerEntry[]): Promise<void>;
 
-  /** One step over every parameter that has a gradient. */
+  /** One step over every parameter that has a gradient: one pass over all of them on the backend. */
   async step(): Promise<void> {
     this.steps++;
+    const entries: OptimizerEntry[] = [];
     for (const p of this.parameters) {
       if (!p.grad) continue;
       let slots = this.slots.get(p);
@@ -42,8 +50,9 @@ export abstract class Optimizer {
         this.slots.set(p, slots);
       }
       this.paramSteps.set(p, (this.paramSteps.get(p) ?? 0) + 1);
-      await this.update(p, p.grad, slots);
+      entries.push({ p, grad: p.grad, slots });
     }
+    await this.update(entries);
   }
 
   /** A parameter's state tensors (empty before its first step), e.g. for checkpoints. */
@@ -110,9 +119,11 @@ export class SGD extends Optimizer {
     return this.momentum > 0 ? 1 : 0;
   }
 
-  protected async update(p: Parameter, grad: Tensor, slots: Tensor[]): Promise<void> {
-    const options: SgdStepOptions = { lr: this.lr * (p.lrScale ?? 1), momentum: this.momentum, nesterov: this.nesterov, weightDecay: p.decay ? this.weightDecay : 0 };
-    await this.backend.sgdStep(p.value, grad, slots[0] ?? null, options);
+  protected async update(entries: readonly OptimizerEntry[]): Promise<void> {
+    await this.backend.batch('sgdStep', entries.map(({ p, grad, slots }) => {
+      const options: SgdStepOptions = { lr: this.lr * (p.lrScale ?? 1), momentum: this.momentum, nesterov: this.nesterov, weightDecay: p.decay ? this.weightDecay : 0 };
+      return [p.value, grad, slots[0] ?? null, options] as [Tensor, Tensor, Tensor | null, SgdStepOptions];
+    }));
   }
 }
 
@@ -150,11 +161,13 @@ export class Adam extends Optimizer {
     return 2;
   }
 
-  protected async update(p: Parameter, grad: Tensor, slots: Tensor[]): Promise<void> {
-    const options: AdamStepOptions = {
-      lr: this.lr * (p.lrScale ?? 1), beta1: this.beta1, beta2: this.beta2, eps: this.eps,
-      weightDecay: p.decay ? this.weightDecay : 0, decoupled: this.decoupled, step: this.stepsOf(p),
-    };
-    await this.backend.adamStep(p.value, grad, slots[0], slots[1], options);
+  protected async update(entries: readonly OptimizerEntry[]): Promise<void> {
+    await this.backend.batch('adamStep', entries.map(({ p, grad, slots }) => {
+      const options: AdamStepOptions = {
+        lr: this.lr * (p.lrScale ?? 1), beta1: this.beta1, beta2: this.beta2, eps: this.eps,
+        weightDecay: p.decay ? this.weightDecay : 0, decoupled: this.decoupled, step: this.stepsOf(p),
+      };
+      return [p.value, grad, slots[0], slots[1], options] as [Tensor, Tensor, Tensor, Tensor, AdamStepOptions];
+    }));
   }
 }

@@ -178,6 +178,15 @@ describe('cpu backend', () => {
     W.dispose();
   });
 
+  it('runs a batch as one phase of the pool: Adam over many parameters wakes the workers once', async () => {
+    const params = [3, 8000, 20000, 5].map((n) => two.tensor(random(n), [n]));
+    const calls = params.map((p) => [p, two.tensor(random(p.size), [p.size]), two.zeros([p.size]), two.zeros([p.size]), { lr: 0.1, step: 1 }] as [Tensor, Tensor, Tensor, Tensor, { lr: number; step: number }]);
+    const [phases, parallel] = [two.stats.phases, two.stats.parallelPhases];
+    await two.batch('adamStep', calls);
+    expect(two.stats.phases - phases).toBe(1);
+    expect(two.stats.parallelPhases - parallel).toBe(1);
+  });
+
   it('grows its memory beyond the initial size, keeping what it holds', async () => {
     const b = await make({ threads: 2, initialMemoryBytes: 2 ** 20 });
     const start = b.stats.memoryBytes;

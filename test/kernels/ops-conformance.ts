@@ -292,6 +292,42 @@ export function opsConformance(name: string, make: () => Promise<Backend | null>
       await expect(b.activationGradBias('softplus' as ActivationKind, b.zeros([2, 3]), b.zeros([2, 3]))).rejects.toThrow(ParameterError);
     });
 
+    run('batch runs an operation over many argument lists in one pass, with the results of the single calls', async (b) => {
+      const shapes = [[5], [3, 7], [67], [2, 2, 3]];
+      const init = shapes.map((shape) => uniform(rng, shape.reduce((a, c) => a * c, 1)));
+      const grads = init.map((v) => uniform(rng, v.length));
+      const run = async (batched: boolean) => {
+        const params = shapes.map((shape, i) => b.tensor(init[i], shape));
+        const states = shapes.map((shape) => [b.zeros(shape), b.zeros(shape)]);
+        for (let step = 1; step <= 2; step++) {
+          const calls = params.map((p, i) => [p, b.tensor(grads[i], shapes[i]), states[i][0], states[i][1], { lr: 0.01 * (i + 1), step }] as [Tensor, Tensor, Tensor, Tensor, AdamStepOptions]);
+          if (batched) expect(await b.batch('adamStep', calls)).toEqual(calls.map(() => undefined));
+          else for (const call of calls) await b.adamStep(...call);
+        }
+        return Promise.all([...params, ...states.flat()].map((t) => b.read(t)));
+      };
+      expect(await run(true)).toEqual(await run(false));
+      // results in call order, each of its own shape
+      const xs = shapes.map((shape, i) => b.tensor(init[i], shape));
+      const ys = await b.batch('activation', xs.map((x) => ['tanh', x] as ['tanh', Tensor]));
+      for (let i = 0; i < xs.length; i++) {
+        expect(ys[i].shape).toEqual(shapes[i]);
+        expect(await b.read(ys[i])).toEqual(await b.read(await b.activation('tanh', xs[i])));
+      }
+      expect(await b.batch('scale', [])).toEqual([]);
+      // calls that sum (sum stages) batch too
+      const sums = await b.batch('sumRows', [[b.tensor(init[1], [3, 7])], [b.tensor(init[3], [4, 3])]]);
+      expect(await b.read(sums[1])).toEqual(await b.read(await b.sumRows(b.tensor(init[3], [4, 3]))));
+      // one call may not write what another reads or writes
+      const p = b.zeros([4]);
+      await expect(b.batch('axpy', [[1, b.zeros([4]), p], [1, p, b.zeros([4])]])).rejects.toThrow(ParameterError);
+      await expect(b.batch('fill', [[p, 1], [p, 2]])).rejects.toThrow(ParameterError);
+      await expect(b.batch('nope' as 'fill', [])).rejects.toThrow(ParameterError);
+      await expect(b.batch('fill', [p, 1] as unknown as [Tensor, number][])).rejects.toThrow(ParameterError);
+      // each call is checked by its operation's own checks
+      await expect(b.batch('add', [[b.zeros([2]), b.zeros([3])]])).rejects.toThrow(ShapeError);
+    });
+
     run('add and multiply, elementwise, match the exact result rounded once', async (b) => {
       for (const shape of [[1], [3, 5], [2, 301]]) {
         const size = shape.reduce((a, c) => a * c, 1);

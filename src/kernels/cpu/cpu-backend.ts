@@ -14,8 +14,9 @@ import { ThreadPool } from './pool.js';
 import type { CpuTensor } from './tensor.js';
 import { byteOffset as offset, TensorStore } from './tensors.js';
 import { installTrainingOps, type TrainingOpMethods } from '../training-op-methods.js';
+import type { TrainingOpName, TrainingOps } from '../training-ops.js';
 import { ARGUMENT_WORDS } from './abi.js';
-import { runTrainingOp, type TrainingRunContext } from './training-runner.js';
+import { runTrainingBatch, runTrainingOp, type TrainingRunContext } from './training-runner.js';
 import { checkWasmSupport, kernelBytes, MAX_PAGES, PAGE_BYTES } from './wasm.js';
 
 export { WorkerError } from './errors.js';
@@ -207,6 +208,10 @@ export class CpuBackend implements Backend {
       await this.#run(matmulPlan({ m, k, n, a: offset(a), b: offset(b), transposeA, transposeB, c: out.offset, threads: this.threads }), [out]);
       return out;
     });
+  }
+
+  async batch<N extends TrainingOpName>(name: N, calls: readonly Parameters<TrainingOps<Tensor>[N]>[]): Promise<Awaited<ReturnType<TrainingOps<Tensor>[N]>>[]> {
+    return (await runTrainingBatch(this.#trainingContext(), name, calls)) as Awaited<ReturnType<TrainingOps<Tensor>[N]>>[];
   }
 
   /** The training runner's context, once the backend is known to take work. */

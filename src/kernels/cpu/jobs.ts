@@ -42,7 +42,8 @@ const TASK_COUNT = 6;
 const SERIAL = 7;
 const TASK_BASE = 8;
 const TASK_WORDS = 2 + MAX_JOB_PARAMS;
-const MAX_TASKS = 4;
+/** The most tasks a phase holds (a batch of training ops is one task each). */
+export const MAX_TASKS = 64;
 /** Int32 words in the control block. */
 export const CONTROL_WORDS = TASK_BASE + MAX_TASKS * TASK_WORDS;
 

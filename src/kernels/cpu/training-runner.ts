@@ -1,9 +1,9 @@
 import type { Operand } from '../checks.js';
 import { MEMORY_BOUND, TRAINING_OP_SPECS, TRAINING_OPS, type TrainingOpCall, type TrainingOpName } from '../training-ops.js';
 import type { Backend, Tensor } from '../types.js';
-import { CallTensors, isShape } from '../training-call-tensors.js';
-import { ARGUMENT_WORDS, FIRST_FLOAT_WORD } from './abi.js';
-import type { Phase } from './jobs.js';
+import { batchCalls, CallTensors, isShape } from '../training-call-tensors.js';
+import { ARGUMENT_WORDS, FIRST_FLOAT_WORD, type Task } from './abi.js';
+import { MAX_TASKS, type Phase } from './jobs.js';
 import type { ThreadPool } from './pool.js';
 import type { CpuTensor } from './tensor.js';
 import type { TensorStore } from './tensors.js';
@@ -46,20 +46,67 @@ function floatWord(value: number): number {
   return u32Bits[0];
 }
 
-/** Runs training operation `name` with the method's arguments. */
-export function runTrainingOp(cpu: TrainingRunContext, name: TrainingOpName, args: unknown[]): Promise<unknown> {
+/** The call of training operation `name` with the method's arguments (checked by its spec). */
+function specCall(cpu: TrainingRunContext, name: TrainingOpName, args: readonly unknown[]): TrainingOpCall<unknown> {
   const spec = TRAINING_OP_SPECS[name] as (owner: Backend, ...args: unknown[]) => TrainingOpCall<unknown>;
-  const call = spec(cpu.backend, ...args);
-  const operands = [...(call.reads ?? []), ...(call.writes ?? [])].filter((t): t is Tensor => t !== null && !(t instanceof Float32Array) && !isShape(t as Operand));
-  return cpu.tensors.exclusive(operands, () => execute(cpu, TRAINING_OPS.indexOf(name), call));
+  return spec(cpu.backend, ...args);
 }
 
-async function execute(cpu: TrainingRunContext, op: number, call: TrainingOpCall<unknown>): Promise<unknown> {
+/** The tensors a call reads or writes in place (pinned while it is queued). */
+function operandsOf(call: TrainingOpCall<unknown>): Tensor[] {
+  return [...(call.reads ?? []), ...(call.writes ?? [])].filter((t): t is Tensor => t !== null && !(t instanceof Float32Array) && !isShape(t as Operand));
+}
+
+/** Runs training operation `name` with the method's arguments. */
+export function runTrainingOp(cpu: TrainingRunContext, name: TrainingOpName, args: unknown[]): Promise<unknown> {
+  const call = specCall(cpu, name, args);
+  return cpu.tensors.exclusive(operandsOf(call), async () => (await execute(cpu, TRAINING_OPS.indexOf(name), [call], cpu.args))[0]);
+}
+
+/** Runs training operation `name` once per argument list, as one pass (`Backend.batch`). */
+export function runTrainingBatch(cpu: TrainingRunContext, name: TrainingOpName, argLists: readonly (readonly unknown[])[]): Promise<unknown[]> {
+  const calls = batchCalls(cpu.backend, name, argLists);
+  return cpu.tensors.exclusive(calls.flatMap(operandsOf), async () => {
+    if (calls.length === 0) return [];
+    const args = cpu.tensors.heap.alloc(4 * ARGUMENT_WORDS * calls.length);
+    try {
+      return await execute(cpu, TRAINING_OPS.indexOf(name), calls, args);
+    } finally {
+      cpu.tensors.heap.free(args);
+    }
+  });
+}
+
+/** A call made ready: its tensors, its argument block, its main task and its sum tasks. */
+interface Prepared {
+  call: TrainingOpCall<unknown>;
+  writes: Operand[];
+  sums: Operand[];
+  main: Task | null;
+  work: number;
+  sumTasks: Task[];
+  sumWork: number;
+}
+
+/**
+ * Runs `calls` of op code `op` (argument blocks at `args`, one after another): their main stages
+ * as one phase (or as many as the pool's task limit needs), then their sum stages as one.
+ */
+async function execute(cpu: TrainingRunContext, op: number, calls: readonly TrainingOpCall<unknown>[], args: number): Promise<unknown[]> {
   const { tensors, pool } = cpu;
   const name = TRAINING_OPS[op];
   const made = new CallTensors({ allocate: (shape) => tensors.allocate(shape), upload: (values) => tensors.upload(values, [values.length]) });
   return made.run(async () => {
+    const prepared = calls.map((call, i) => prepare(cpu, op, call, args + 4 * ARGUMENT_WORDS * i, made));
+    for (const phase of phases(prepared.flatMap((p) => (p.main ? [{ task: p.main, work: p.work }] : [])))) await pool.run(phase);
+    for (const phase of phases(prepared.flatMap((p) => p.sumTasks.map((task) => ({ task, work: p.sumWork / p.sumTasks.length }))))) await pool.run(phase);
+    return prepared.map((p) => p.call.result(p.writes, p.sums));
+  });
+
+  /** Allocates a call's tensors, writes its argument block at `at`, and returns its tasks. */
+  function prepare(cpu: TrainingRunContext, op: number, call: TrainingOpCall<unknown>, at: number, made: CallTensors): Prepared {
     const reads = made.reads(call);
+    const fresh = made.all.length;
     const writes = made.writes(call, name);
     const width = call.width ?? 0;
     const per = call.grid === 'elements' ? ELEMENTS_PER_UNIT : Math.max(1, Math.floor(ELEMENTS_PER_UNIT / Math.max(1, width)));
@@ -68,7 +115,7 @@ async function execute(cpu: TrainingRunContext, op: number, call: TrainingOpCall
     const slots = partials ? [...writes, partials] : writes;
     if (slots.length > 3 || reads.length > 5) throw new Error(`training op ${name}: at most 5 reads and 3 writes (partials included)`);
 
-    const words = new Uint32Array(tensors.heap.memory.buffer, cpu.args, ARGUMENT_WORDS);
+    const words = new Uint32Array(tensors.heap.memory.buffer, at, ARGUMENT_WORDS);
     words.fill(0);
     reads.forEach((t, i) => (words[i] = offsetOf(t)));
     slots.forEach((t, i) => (words[5 + i] = offsetOf(t)));
@@ -77,34 +124,40 @@ async function execute(cpu: TrainingRunContext, op: number, call: TrainingOpCall
     words[10] = call.flag ?? 0;
     words[11] = per;
     (call.floats ?? []).forEach((value, i) => (words[FIRST_FLOAT_WORD + i] = floatWord(value)));
-
     // In-place writes change their tensors: caches of data derived from them (packed panels) go stale.
     for (const slot of call.writes ?? []) if (!isShape(slot)) (slot as CpuTensor).version++;
-    if (call.count > 0) {
-      const elements = call.grid === 'elements' ? call.count : call.count * width;
-      await pool.run({ tasks: [{ job: 'trainingOp', units, params: { op, args: cpu.args, count: call.count, per } }], flops: (call.cost ?? MEMORY_BOUND) * elements });
-    } else {
-      for (const t of made.all) tensors.fillZero(t as CpuTensor);
-    }
+    if (call.count === 0) for (const t of made.all.slice(fresh)) tensors.fillZero(t as CpuTensor);
+    const elements = call.grid === 'elements' ? call.count : call.count * width;
+    const main: Task | null = call.count > 0 ? { job: 'trainingOp', units, params: { op, args: at, count: call.count, per } } : null;
 
     const sums: Operand[] = [];
+    const sumTasks: Task[] = [];
+    let sumWork = 0;
     if (call.sums) {
       const of = call.sums.of;
       const [source, rows, stride] = of === 'partials' ? [partials!, units, call.partials!] : [reads[of.read]!, of.rows, of.width];
-      const phase: Phase = { tasks: [], flops: 0 };
       for (const sum of call.sums.into) {
         const out = made.created(sum.shape, name) as CpuTensor;
         sums.push(out);
         const perUnit = Math.min(COLUMNS_PER_UNIT, Math.max(1, sum.count));
-        phase.tasks.push({
+        sumTasks.push({
           job: 'sumColumns',
           units: Math.ceil(sum.count / perUnit),
           params: { src: offsetOf(source), rows, stride, from: sum.from, dst: out.offset, scale: floatWord(sum.scale), columns: sum.count, perUnit },
         });
-        phase.flops += MEMORY_BOUND * rows * sum.count;
+        sumWork += MEMORY_BOUND * rows * sum.count;
       }
-      await pool.run(phase);
     }
-    return call.result(writes, sums);
-  });
+    return { call, writes, sums, main, work: (call.cost ?? MEMORY_BOUND) * elements, sumTasks, sumWork };
+  }
+}
+
+/** Tasks grouped into phases of at most MAX_TASKS, each phase's work the sum of its tasks'. */
+function phases(tasks: { task: Task; work: number }[]): Phase[] {
+  const out: Phase[] = [];
+  for (let i = 0; i < tasks.length; i += MAX_TASKS) {
+    const group = tasks.slice(i, i + MAX_TASKS);
+    out.push({ tasks: group.map((t) => t.task), flops: group.reduce((sum, t) => sum + t.work, 0) });
+  }
+  return out;
 }

@@ -14,7 +14,8 @@ import { WeightGradProgram, type WeightGradOperands } from './programs/weight-gr
 import { Runner, type KernelTimes } from './runner.js';
 import type { WebGPUTensor } from './tensor.js';
 import { installTrainingOps, type TrainingOpMethods } from '../training-op-methods.js';
-import { runTrainingOp, type TrainingRunContext } from './training-runner.js';
+import type { TrainingOpName, TrainingOps } from '../training-ops.js';
+import { runTrainingBatch, runTrainingOp, type TrainingRunContext } from './training-runner.js';
 import type { SplitLimits } from './windows.js';
 
 export { probeWebGPU, type AdapterSummary, type WebGPUProbe } from './device.js';
@@ -173,7 +174,11 @@ export class WebGPUBackend implements Backend {
     return c;
   }
 
-  /** The training kernels' context, once the backend is known to take work. */
+  async batch<N extends TrainingOpName>(name: N, calls: readonly Parameters<TrainingOps<Tensor>[N]>[]): Promise<Awaited<ReturnType<TrainingOps<Tensor>[N]>>[]> {
+    return (await runTrainingBatch(this.#trainingContext(), name, calls)) as Awaited<ReturnType<TrainingOps<Tensor>[N]>>[];
+  }
+
+  /** The training runner's context, once the backend is known to take work. */
   #trainingContext(): TrainingRunContext {
     this.#guard.check();
     return this.#training;
