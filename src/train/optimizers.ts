@@ -127,16 +127,12 @@ export class SGD extends Optimizer {
   }
 }
 
-/** Options of `Adam` (PyTorch's torch.optim.Adam, or AdamW with `decoupled`). */
-export interface AdamOptions {
-  lr: number;
-  beta1?: number;
-  beta2?: number;
-  eps?: number;
-  /** On parameters marked for decay: Adam adds it to the gradient, AdamW (decoupled) decays the weights directly. */
-  weightDecay?: number;
-  decoupled?: boolean;
-}
+/**
+ * Options of `Adam` (PyTorch's torch.optim.Adam, or AdamW with `decoupled`): the backend step's
+ * hyper-parameters without the step number, which the optimiser counts per parameter; the weight
+ * decay applies to the parameters marked for decay.
+ */
+export type AdamOptions = Omit<AdamStepOptions, 'step'>;
 
 /** Adam and AdamW with bias correction. */
 export class Adam extends Optimizer {
