@@ -178,6 +178,41 @@ describe('cpu backend', () => {
     W.dispose();
   });
 
+  it('gives cached weight panels back when memory runs out, and packs again when needed', async () => {
+    const layout = randomLayout({ inBlocks: 8, outBlocks: 8, density: 1, blockSize: 32, seed: 3 });
+    const x = random(4 * layout.inFeatures);
+    const w = random(layout.nnz * 1024);
+    /** How many 64 KiB tensors fit after a forward product (with `forward`) or without one. */
+    const fill = async (forward: boolean) => {
+      const b = await make({ threads: 1, maxMemoryBytes: 4 * 2 ** 20, initialMemoryBytes: 4 * 2 ** 20 });
+      try {
+        const X = b.tensor(x, [4, layout.inFeatures]);
+        const W = b.tensor(w, [layout.nnz, 32, 32]);
+        const y = forward ? await b.read(await b.forward(layout, X, W)) : null;
+        let count = 0;
+        const held: Tensor[] = [];
+        for (;;) {
+          try {
+            held.push(b.zeros([16384]));
+            count++;
+          } catch (error) {
+            expect(error).toBeInstanceOf(OutOfMemoryError);
+            break;
+          }
+        }
+        for (const t of held.splice(0, 8)) t.dispose(); // room for the panels (256 KiB) and the product's temporaries
+        if (y) {
+          // the panels were given back: the next product packs them again, correctly
+          expect(await b.read(await b.forward(layout, X, W))).toEqual(y);
+        }
+        return count;
+      } finally {
+        await b.dispose();
+      }
+    };
+    expect(await fill(true)).toBe(await fill(false));
+  });
+
   it('runs a batch as one phase of the pool: Adam over many parameters wakes the workers once', async () => {
     const params = [3, 8000, 20000, 5].map((n) => two.tensor(random(n), [n]));
     const calls = params.map((p) => [p, two.tensor(random(p.size), [p.size]), two.zeros([p.size]), two.zeros([p.size]), { lr: 0.1, step: 1 }] as [Tensor, Tensor, Tensor, Tensor, { lr: number; step: number }]);

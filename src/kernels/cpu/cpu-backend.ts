@@ -158,7 +158,13 @@ export class CpuBackend implements Backend {
     }
     const tables = this.#tables.get(layout);
     const panels = this.#panels.panels(layout, forward, w as CpuTensor, gates as CpuTensor | undefined);
-    await this.#run(blockProductPlan({ forward, layout, tables, rows: n, x: offset(x), w: offset(w), gates: offset(gates), y: out.offset, panels, threads: this.threads }), [out]);
+    let ok = false;
+    try {
+      await this.#run(blockProductPlan({ forward, layout, tables, rows: n, x: offset(x), w: offset(w), gates: offset(gates), y: out.offset, panels, threads: this.threads }), [out]);
+      ok = true;
+    } finally {
+      this.#panels.release(ok);
+    }
     return out;
   }
 

@@ -75,8 +75,23 @@ export class SharedHeap {
     }
   }
 
+  /**
+   * Called when an allocation does not fit: frees what a cache can give back and says whether it
+   * freed anything (then the allocation is tried once more).
+   */
+  onPressure: (() => boolean) | null = null;
+
   /** Offset of `bytes` new bytes (contents undefined), 64-byte aligned; 0 for 0 bytes. */
   alloc(bytes: number): number {
+    try {
+      return this.#alloc(bytes);
+    } catch (error) {
+      if (!(error instanceof OutOfMemoryError) || !this.onPressure?.()) throw error;
+      return this.#alloc(bytes);
+    }
+  }
+
+  #alloc(bytes: number): number {
     if (bytes === 0) return 0;
     const size = Math.ceil(bytes / ALIGN) * ALIGN;
     for (let i = 0; i < this.#freeOffsets.length; i++) {
