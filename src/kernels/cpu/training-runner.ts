@@ -115,15 +115,19 @@ async function execute(cpu: TrainingRunContext, op: number, calls: readonly Trai
     const slots = partials ? [...writes, partials] : writes;
     if (slots.length > 3 || reads.length > 5) throw new Error(`training op ${name}: at most 5 reads and 3 writes (partials included)`);
 
-    const words = new Uint32Array(tensors.heap.memory.buffer, at, ARGUMENT_WORDS);
-    words.fill(0);
-    reads.forEach((t, i) => (words[i] = offsetOf(t)));
-    slots.forEach((t, i) => (words[5 + i] = offsetOf(t)));
-    words[8] = call.count;
-    words[9] = width;
-    words[10] = call.flag ?? 0;
-    words[11] = per;
-    (call.floats ?? []).forEach((value, i) => (words[FIRST_FLOAT_WORD + i] = floatWord(value)));
+    // The heap's views, no new array per call (an int32 store keeps a word's 32 bits).
+    const i32 = tensors.heap.i32;
+    const f32 = tensors.heap.f32;
+    const base = at / 4;
+    i32.fill(0, base, base + ARGUMENT_WORDS);
+    for (let i = 0; i < reads.length; i++) i32[base + i] = offsetOf(reads[i]);
+    for (let i = 0; i < slots.length; i++) i32[base + 5 + i] = offsetOf(slots[i]);
+    i32[base + 8] = call.count;
+    i32[base + 9] = width;
+    i32[base + 10] = call.flag ?? 0;
+    i32[base + 11] = per;
+    const floats = call.floats ?? [];
+    for (let i = 0; i < floats.length; i++) f32[base + FIRST_FLOAT_WORD + i] = floats[i];
     // In-place writes change their tensors: caches of data derived from them (packed panels) go stale.
     for (const slot of call.writes ?? []) if (!isShape(slot)) (slot as CpuTensor).version++;
     if (call.count === 0) for (const t of made.all.slice(fresh)) tensors.fillZero(t as CpuTensor);
