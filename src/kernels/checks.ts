@@ -68,26 +68,24 @@ export function checkActivation(layout: BlockLayout, t: Operand, name: string, f
 
 /** Checks forward's operands; returns N. */
 export function checkForward(backend: OperandOwner, layout: BlockLayout, x: Operand, w: Operand, gates?: Operand): number {
-  checkTensor(backend, x, 'X');
-  checkTensor(backend, w, 'W');
-  checkWeights(layout, w);
-  if (gates) {
-    checkTensor(backend, gates, 'gates');
-    checkGates(layout, gates);
-  }
-  return checkActivation(layout, x, 'X', layout.inFeatures, 'C');
+  return checkBlockProduct(backend, layout, x, 'X', layout.inFeatures, 'C', w, gates);
 }
 
 /** Checks backwardData's operands; returns N. */
 export function checkBackwardData(backend: OperandOwner, layout: BlockLayout, dy: Operand, w: Operand, gates?: Operand): number {
-  checkTensor(backend, dy, 'dY');
+  return checkBlockProduct(backend, layout, dy, 'dY', layout.outFeatures, 'K', w, gates);
+}
+
+/** A block product's activation (named `name`, `features` wide on `side`), weights and gates; returns N. */
+function checkBlockProduct(backend: OperandOwner, layout: BlockLayout, a: Operand, name: string, features: number, side: 'C' | 'K', w: Operand, gates?: Operand): number {
+  checkTensor(backend, a, name);
   checkTensor(backend, w, 'W');
   checkWeights(layout, w);
   if (gates) {
     checkTensor(backend, gates, 'gates');
     checkGates(layout, gates);
   }
-  return checkActivation(layout, dy, 'dY', layout.outFeatures, 'K');
+  return checkActivation(layout, a, name, features, side);
 }
 
 /** Checks weightGrad's operands (X and dY must agree on N); returns N. */

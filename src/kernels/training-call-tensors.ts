@@ -76,6 +76,17 @@ export class CallTensors {
 /** Whether a write slot is a new tensor's shape (not a tensor written in place). */
 export const isShape = (slot: Operand | readonly number[]): slot is readonly number[] => Array.isArray(slot);
 
+/** The call of training operation `name` with the method's arguments, checked by its spec. */
+export function specCall(owner: OperandOwner, name: TrainingOpName, args: readonly unknown[]): TrainingOpCall<unknown> {
+  const spec = TRAINING_OP_SPECS[name] as (owner: OperandOwner, ...args: unknown[]) => TrainingOpCall<unknown>;
+  return spec(owner, ...args);
+}
+
+/** The tensors a call reads or writes in place (not index maps, not new tensors' shapes). */
+export function tensorsOf(call: TrainingOpCall<unknown>): Operand[] {
+  return [...(call.reads ?? []), ...(call.writes ?? [])].filter((t): t is Operand => t !== null && !(t instanceof Float32Array) && !isShape(t as Operand));
+}
+
 /**
  * The calls of `Backend.batch(name, argLists)`, each checked by its spec. A batch's calls run at
  * once, so none may write a tensor that another call of the batch reads or writes.
@@ -85,8 +96,7 @@ export function batchCalls(owner: OperandOwner, name: TrainingOpName, argLists: 
   if (!Array.isArray(argLists) || argLists.some((args) => !Array.isArray(args))) {
     throw new ParameterError('calls', "an array of argument lists (each the method's arguments)", argLists, `batch(${name})`);
   }
-  const spec = TRAINING_OP_SPECS[name] as (owner: OperandOwner, ...args: unknown[]) => TrainingOpCall<unknown>;
-  const calls = argLists.map((args) => spec(owner, ...args));
+  const calls = argLists.map((args) => specCall(owner, name, args));
   checkDisjoint(name, calls);
   return calls;
 }
@@ -97,9 +107,8 @@ function checkDisjoint(name: TrainingOpName, calls: readonly TrainingOpCall<unkn
     for (const slot of call.writes ?? []) if (!isShape(slot)) writer.set(slot as Operand, i);
   });
   calls.forEach((call, i) => {
-    for (const slot of [...(call.reads ?? []), ...(call.writes ?? [])]) {
-      if (slot === null || slot instanceof Float32Array || isShape(slot as Operand)) continue;
-      const j = writer.get(slot as Operand);
+    for (const t of tensorsOf(call)) {
+      const j = writer.get(t);
       if (j !== undefined && j !== i) throw new ParameterError(`calls[${i}]`, `no tensor that calls[${j}] writes`, 'a tensor calls[' + j + '] writes in place', `batch(${name})`);
     }
   });

@@ -1,7 +1,7 @@
 import type { Operand } from '../checks.js';
-import { MEMORY_BOUND, TRAINING_OP_SPECS, TRAINING_OPS, type TrainingOpCall, type TrainingOpName } from '../training-ops.js';
+import { MEMORY_BOUND, TRAINING_OPS, type TrainingOpCall, type TrainingOpName } from '../training-ops.js';
 import type { Backend, Tensor } from '../types.js';
-import { batchCalls, CallTensors, isShape } from '../training-call-tensors.js';
+import { batchCalls, CallTensors, isShape, specCall, tensorsOf } from '../training-call-tensors.js';
 import { ARGUMENT_WORDS, FIRST_FLOAT_WORD, type Task } from './abi.js';
 import { MAX_TASKS, type Phase } from './jobs.js';
 import type { ThreadPool } from './pool.js';
@@ -46,27 +46,16 @@ function floatWord(value: number): number {
   return u32Bits[0];
 }
 
-/** The call of training operation `name` with the method's arguments (checked by its spec). */
-function specCall(cpu: TrainingRunContext, name: TrainingOpName, args: readonly unknown[]): TrainingOpCall<unknown> {
-  const spec = TRAINING_OP_SPECS[name] as (owner: Backend, ...args: unknown[]) => TrainingOpCall<unknown>;
-  return spec(cpu.backend, ...args);
-}
-
-/** The tensors a call reads or writes in place (pinned while it is queued). */
-function operandsOf(call: TrainingOpCall<unknown>): Tensor[] {
-  return [...(call.reads ?? []), ...(call.writes ?? [])].filter((t): t is Tensor => t !== null && !(t instanceof Float32Array) && !isShape(t as Operand));
-}
-
 /** Runs training operation `name` with the method's arguments. */
 export function runTrainingOp(cpu: TrainingRunContext, name: TrainingOpName, args: unknown[]): Promise<unknown> {
-  const call = specCall(cpu, name, args);
-  return cpu.tensors.exclusive(operandsOf(call), async () => (await execute(cpu, TRAINING_OPS.indexOf(name), [call], cpu.args))[0]);
+  const call = specCall(cpu.backend, name, args);
+  return cpu.tensors.exclusive(tensorsOf(call) as Tensor[], async () => (await execute(cpu, TRAINING_OPS.indexOf(name), [call], cpu.args))[0]);
 }
 
 /** Runs training operation `name` once per argument list, as one pass (`Backend.batch`). */
 export function runTrainingBatch(cpu: TrainingRunContext, name: TrainingOpName, argLists: readonly (readonly unknown[])[]): Promise<unknown[]> {
   const calls = batchCalls(cpu.backend, name, argLists);
-  return cpu.tensors.exclusive(calls.flatMap(operandsOf), async () => {
+  return cpu.tensors.exclusive(calls.flatMap(tensorsOf) as Tensor[], async () => {
     if (calls.length === 0) return [];
     const args = cpu.tensors.heap.alloc(4 * ARGUMENT_WORDS * calls.length);
     try {
@@ -97,14 +86,14 @@ async function execute(cpu: TrainingRunContext, op: number, calls: readonly Trai
   const name = TRAINING_OPS[op];
   const made = new CallTensors({ allocate: (shape) => tensors.allocate(shape), upload: (values) => tensors.upload(values, [values.length]) });
   return made.run(async () => {
-    const prepared = calls.map((call, i) => prepare(cpu, op, call, args + 4 * ARGUMENT_WORDS * i, made));
+    const prepared = calls.map((call, i) => prepare(call, args + 4 * ARGUMENT_WORDS * i));
     for (const phase of phases(prepared.flatMap((p) => (p.main ? [{ task: p.main, work: p.work }] : [])))) await pool.run(phase);
     for (const phase of phases(prepared.flatMap((p) => p.sumTasks.map((task) => ({ task, work: p.sumWork / p.sumTasks.length }))))) await pool.run(phase);
     return prepared.map((p) => p.call.result(p.writes, p.sums));
   });
 
   /** Allocates a call's tensors, writes its argument block at `at`, and returns its tasks. */
-  function prepare(cpu: TrainingRunContext, op: number, call: TrainingOpCall<unknown>, at: number, made: CallTensors): Prepared {
+  function prepare(call: TrainingOpCall<unknown>, at: number): Prepared {
     const reads = made.reads(call);
     const fresh = made.all.length;
     const writes = made.writes(call, name);
