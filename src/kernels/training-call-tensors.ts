@@ -2,6 +2,7 @@ import { checkOneOf } from '../check.js';
 import { ParameterError } from '../errors.js';
 import type { Operand, OperandOwner } from './checks.js';
 import { TRAINING_OP_SPECS, TRAINING_OPS, type TrainingOpCall, type TrainingOpName } from './training-ops.js';
+import { settle, type Eventually } from './settle.js';
 import type { Tensor } from './types.js';
 
 /** How a backend makes the tensors of a training-op call. */
@@ -55,16 +56,20 @@ export class CallTensors {
     return t;
   }
 
-  /** Runs the call's `body`: frees the new tensors if it fails, and the temporaries when it ends. */
-  async run<R>(body: () => Promise<R>): Promise<R> {
-    try {
-      return await body();
-    } catch (error) {
-      for (const t of this.#created) t.dispose();
-      throw error;
-    } finally {
-      for (const t of this.#temporaries) t.dispose();
-    }
+  /**
+   * Runs the call's `body`: frees the new tensors if it fails, and the temporaries when it ends.
+   * A body that returns a value (it ran to its end synchronously) gives the value; one that
+   * returns a promise gives a promise.
+   */
+  run<R>(body: () => Eventually<R>): Eventually<R> {
+    return settle(
+      body,
+      (ok) => {
+        if (!ok) for (const t of this.#created) t.dispose();
+        for (const t of this.#temporaries) t.dispose();
+      },
+      (value) => value,
+    );
   }
 
   /** The new tensors made so far. */

@@ -20,8 +20,12 @@ export type TrainingOpRunner<B> = (backend: B, name: TrainingOpName, args: unkno
 export function installTrainingOps<B extends object>(prototype: B, run: TrainingOpRunner<B>): void {
   for (const name of TRAINING_OPS) {
     Object.defineProperty(prototype, name, {
-      async value(this: B, ...args: unknown[]): Promise<unknown> {
-        return run(this, name, args);
+      value(this: B, ...args: unknown[]): Promise<unknown> {
+        try {
+          return run(this, name, args);
+        } catch (error) {
+          return Promise.reject(error);
+        }
       },
       writable: true,
       configurable: true,

@@ -13,6 +13,7 @@ import { blockProductPlan, matmulPlan, weightGradPlan, type Plan } from './plans
 import { ThreadPool } from './pool.js';
 import type { CpuTensor } from './tensor.js';
 import { byteOffset as offset, TensorStore } from './tensors.js';
+import { settle } from '../settle.js';
 import { installTrainingOps, type TrainingOpMethods } from '../training-op-methods.js';
 import type { TrainingOpName, TrainingOps } from '../training-ops.js';
 import { ARGUMENT_WORDS } from './abi.js';
@@ -150,7 +151,7 @@ export class CpuBackend implements Backend {
     return this.#tensors.exclusive([dy, w, options.gates], () => this.#blockProduct(false, layout, n, dy, w, options.gates));
   }
 
-  async #blockProduct(forward: boolean, layout: BlockLayout, n: number, x: Tensor, w: Tensor, gates?: Tensor): Promise<Tensor> {
+  #blockProduct(forward: boolean, layout: BlockLayout, n: number, x: Tensor, w: Tensor, gates?: Tensor): Tensor | Promise<Tensor> {
     const out = this.#tensors.allocate([n, forward ? layout.outFeatures : layout.inFeatures]);
     if (layout.nnz === 0) {
       this.#tensors.fillZero(out);
@@ -158,44 +159,52 @@ export class CpuBackend implements Backend {
     }
     const tables = this.#tables.get(layout);
     const panels = this.#panels.panels(layout, forward, w as CpuTensor, gates as CpuTensor | undefined);
-    let ok = false;
-    try {
-      await this.#run(blockProductPlan({ forward, layout, tables, rows: n, x: offset(x), w: offset(w), gates: offset(gates), y: out.offset, panels, threads: this.threads }), [out]);
-      ok = true;
-    } finally {
-      this.#panels.release(ok);
-    }
-    return out;
+    return settle(
+      () => this.#run(blockProductPlan({ forward, layout, tables, rows: n, x: offset(x), w: offset(w), gates: offset(gates), y: out.offset, panels, threads: this.threads }), [out]),
+      (ok) => this.#panels.release(ok),
+      () => out,
+    );
   }
 
-  /** Runs a product's plan: allocates its temporaries, runs its phases in order, frees them; disposes `outputs` when it fails. */
-  async #run(plan: Plan, outputs: (Tensor | undefined)[]): Promise<void> {
+  /**
+   * Runs a product's plan: allocates its temporaries, runs its phases in order, frees them; disposes
+   * `outputs` when it fails. Small phases run now in the calling thread: when all of them are, the
+   * plan has ended when this returns (undefined); otherwise it returns a promise of its end.
+   */
+  #run(plan: Plan, outputs: (Tensor | undefined)[]): void | Promise<void> {
     const temps: number[] = [];
-    try {
-      for (const bytes of plan.temporaries) temps.push(this.#heap.alloc(bytes));
-      for (const phase of plan.phases(temps)) await this.#pool.run(phase);
-    } catch (error) {
-      for (const t of outputs) t?.dispose();
-      throw error;
-    } finally {
-      for (const at of temps) this.#heap.free(at);
-    }
+    return settle(
+      () => {
+        for (const bytes of plan.temporaries) temps.push(this.#heap.alloc(bytes));
+        const phases = plan.phases(temps);
+        let i = 0;
+        while (i < phases.length && this.#pool.runNow(phases[i])) i++;
+        if (i === phases.length) return;
+        return (async () => {
+          for (; i < phases.length; i++) await this.#pool.run(phases[i]);
+        })();
+      },
+      (ok) => {
+        if (!ok) for (const t of outputs) t?.dispose();
+        for (const at of temps) this.#heap.free(at);
+      },
+      () => undefined,
+    );
   }
 
   async weightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options: WeightGradOptions = {}): Promise<WeightGradResult> {
     this.#check();
     const n = checkWeightGrad(this, layout, x, dy, options.gates, options.weights);
     const { gates, weights } = options;
-    return this.#tensors.exclusive([x, dy, gates, weights], async () => {
+    return this.#tensors.exclusive([x, dy, gates, weights], () => {
       const bs = layout.blockSize;
       const dw = this.#tensors.allocate([layout.nnz, bs, bs]);
       const dgates = weights ? this.#tensors.allocate([layout.nnz]) : undefined;
-      const result = dgates ? { dw, dgates } : { dw };
+      const result: WeightGradResult = dgates ? { dw, dgates } : { dw };
       if (layout.nnz === 0) return result;
       const tables = this.#tables.get(layout);
       const operands = { x: offset(x), dy: offset(dy), dw: dw.offset, gates: offset(gates), weights: offset(weights), dgates: offset(dgates) };
-      await this.#run(weightGradPlan({ layout, tables, rows: n, ...operands, threads: this.threads }), [dw, dgates]);
-      return result;
+      return settle(() => this.#run(weightGradPlan({ layout, tables, rows: n, ...operands, threads: this.threads }), [dw, dgates]), () => undefined, () => result);
     });
   }
 
@@ -204,15 +213,14 @@ export class CpuBackend implements Backend {
     const transposeA = options.transposeA ?? false;
     const transposeB = options.transposeB ?? false;
     const [m, k, n] = checkMatmul(this, a, b, transposeA, transposeB);
-    return this.#tensors.exclusive([a, b], async () => {
+    return this.#tensors.exclusive([a, b], () => {
       const out = this.#tensors.allocate([m, n]);
       if (m === 0 || n === 0) return out;
       if (k === 0) {
         this.#tensors.fillZero(out);
         return out;
       }
-      await this.#run(matmulPlan({ m, k, n, a: offset(a), b: offset(b), transposeA, transposeB, c: out.offset, threads: this.threads }), [out]);
-      return out;
+      return settle(() => this.#run(matmulPlan({ m, k, n, a: offset(a), b: offset(b), transposeA, transposeB, c: out.offset, threads: this.threads }), [out]), () => undefined, () => out);
     });
   }
 

@@ -111,17 +111,32 @@ export class ThreadPool {
     for (const worker of this.#workers) void worker.terminate();
   }
 
+  /** Whether `phase` runs in the calling thread alone (too little work to wake the workers for). */
+  isSmall(phase: Phase): boolean {
+    return this.#workers.length === 0 || phase.flops < this.#options.minParallelFlops;
+  }
+
+  /**
+   * Runs `phase` now, synchronously, when it is small (or empty) and returns true; returns false,
+   * having run nothing, when it needs the workers (then `run` it).
+   */
+  runNow(phase: Phase): boolean {
+    if (this.#failure) throw this.#failure;
+    if (!this.isSmall(phase)) return false;
+    const total = writePhase(this.#words, phase);
+    if (total === 0) return true;
+    this.phases++;
+    for (let u = 0; u < total; u++) runUnit(this.#caller, this.#words, u);
+    return true;
+  }
+
   /** Runs every unit of `phase`: in the calling thread alone when the phase is small, else on all threads. */
   async run(phase: Phase): Promise<void> {
-    if (this.#failure) throw this.#failure;
+    if (this.runNow(phase)) return;
     const total = writePhase(this.#words, phase);
     if (total === 0) return;
     this.phases++;
     const control = this.#control;
-    if (this.#workers.length === 0 || phase.flops < this.#options.minParallelFlops) {
-      for (let u = 0; u < total; u++) runUnit(this.#caller, this.#words, u);
-      return;
-    }
     this.parallelPhases++;
     Atomics.store(control, TOTAL, total);
     Atomics.store(control, NEXT, 0);

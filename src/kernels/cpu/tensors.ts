@@ -1,5 +1,6 @@
 import { checkShape } from '../checks.js';
 import { packHostData } from '../host-data.js';
+import type { Eventually } from '../settle.js';
 import type { Backend, HostData, Tensor } from '../types.js';
 import type { SharedHeap } from './memory.js';
 import { CpuTensor, type BackendState } from './tensor.js';
@@ -25,6 +26,8 @@ export class TensorStore {
     if (!this.#state.disposed) this.heap.free(offset);
   });
   #tail: Promise<unknown> = Promise.resolve();
+  /** Operations queued or running whose body has not ended. */
+  #pending = 0;
 
   /** Called when a tensor's memory is freed (caches of data derived from it let go). */
   readonly #freed: (tensor: CpuTensor) => void;
@@ -90,15 +93,36 @@ export class TensorStore {
     return tensor.size === 0 ? new Float32Array(0) : this.heap.f32.slice(start, start + tensor.size);
   }
 
-  /** Runs `body` after every operation queued before it, with `operands` kept alive until it ends. */
-  exclusive<T>(operands: (Tensor | null | undefined)[], body: () => Promise<T>): Promise<T> {
-    const pinned = operands.filter((t): t is CpuTensor => t !== undefined && t !== null) as CpuTensor[];
-    for (const t of pinned) t.pin();
-    const result = this.#tail.then(() => {
+  /**
+   * Runs `body` after every operation queued before it, with `operands` kept alive until it ends.
+   * When nothing is queued, `body` starts at once, and a body that returns a value (not a promise:
+   * a small operation run in the calling thread) has ended when this returns its settled promise.
+   */
+  exclusive<T>(operands: (Tensor | null | undefined)[], body: () => Eventually<T>): Promise<T> {
+    if (this.#pending === 0) {
+      let out: Eventually<T>;
+      try {
+        this.#check();
+        out = body();
+      } catch (error) {
+        return Promise.reject(error);
+      }
+      if (!(out instanceof Promise)) return Promise.resolve(out);
+      return this.#enqueue(operands, out);
+    }
+    return this.#enqueue(operands, this.#tail.then(() => {
       this.#check();
       return body();
-    });
-    const done = result.finally(() => {
+    }));
+  }
+
+  /** Keeps `operands` alive and later calls queued until `running` settles. */
+  #enqueue<T>(operands: (Tensor | null | undefined)[], running: Promise<T>): Promise<T> {
+    const pinned = operands.filter((t): t is CpuTensor => t !== undefined && t !== null) as CpuTensor[];
+    for (const t of pinned) t.pin();
+    this.#pending++;
+    const done = running.finally(() => {
+      this.#pending--;
       for (const t of pinned) t.unpin();
     });
     this.#tail = done.catch(() => undefined);

@@ -1,6 +1,7 @@
 import type { Operand } from '../checks.js';
 import { MEMORY_BOUND, TRAINING_OPS, type TrainingOpCall, type TrainingOpName } from '../training-ops.js';
 import type { Backend, Tensor } from '../types.js';
+import { settle, type Eventually } from '../settle.js';
 import { batchCalls, CallTensors, isShape, specCall, tensorsOf } from '../training-call-tensors.js';
 import { ARGUMENT_WORDS, FIRST_FLOAT_WORD, type Task } from './abi.js';
 import { MAX_TASKS, type Phase } from './jobs.js';
@@ -49,20 +50,19 @@ function floatWord(value: number): number {
 /** Runs training operation `name` with the method's arguments. */
 export function runTrainingOp(cpu: TrainingRunContext, name: TrainingOpName, args: unknown[]): Promise<unknown> {
   const call = specCall(cpu.backend, name, args);
-  return cpu.tensors.exclusive(tensorsOf(call) as Tensor[], async () => (await execute(cpu, TRAINING_OPS.indexOf(name), [call], cpu.args))[0]);
+  return cpu.tensors.exclusive(tensorsOf(call) as Tensor[], () => {
+    const out = execute(cpu, TRAINING_OPS.indexOf(name), [call], cpu.args);
+    return out instanceof Promise ? out.then((results) => results[0]) : out[0];
+  });
 }
 
 /** Runs training operation `name` once per argument list, as one pass (`Backend.batch`). */
 export function runTrainingBatch(cpu: TrainingRunContext, name: TrainingOpName, argLists: readonly (readonly unknown[])[]): Promise<unknown[]> {
   const calls = batchCalls(cpu.backend, name, argLists);
-  return cpu.tensors.exclusive(calls.flatMap(tensorsOf) as Tensor[], async () => {
+  return cpu.tensors.exclusive(calls.flatMap(tensorsOf) as Tensor[], () => {
     if (calls.length === 0) return [];
     const args = cpu.tensors.heap.alloc(4 * ARGUMENT_WORDS * calls.length);
-    try {
-      return await execute(cpu, TRAINING_OPS.indexOf(name), calls, args);
-    } finally {
-      cpu.tensors.heap.free(args);
-    }
+    return settle(() => execute(cpu, TRAINING_OPS.indexOf(name), calls, args), () => cpu.tensors.heap.free(args), (results) => results);
   });
 }
 
@@ -79,19 +79,29 @@ interface Prepared {
 
 /**
  * Runs `calls` of op code `op` (argument blocks at `args`, one after another): their main stages
- * as one phase (or as many as the pool's task limit needs), then their sum stages as one.
+ * as one phase (or as many as the pool's task limit needs), then their sum stages as one. When
+ * every phase is small, all of it runs now in the calling thread and the results are returned
+ * (no promise, no wait); otherwise a promise of them.
  */
-async function execute(cpu: TrainingRunContext, op: number, calls: readonly TrainingOpCall<unknown>[], args: number): Promise<unknown[]> {
+function execute(cpu: TrainingRunContext, op: number, calls: readonly TrainingOpCall<unknown>[], args: number): Eventually<unknown[]> {
   const { tensors, pool } = cpu;
   const name = TRAINING_OPS[op];
   const made = new CallTensors({ allocate: (shape) => tensors.allocate(shape), upload: (values) => tensors.upload(values, [values.length]) });
-  return made.run(async () => {
+  return made.run(() => {
     const prepared = calls.map((call, i) => prepare(call, args + 4 * ARGUMENT_WORDS * i));
-    for (const phase of phases(prepared.flatMap((p) => (p.main ? [{ task: p.main, work: p.work }] : [])))) await pool.run(phase);
-    for (const phase of phases(prepared.flatMap((p) => p.sumTasks.map((task) => ({ task, work: p.sumWork / p.sumTasks.length }))))) await pool.run(phase);
-    return prepared.map((p) => p.call.result(p.writes, p.sums));
+    const main = phases(prepared.flatMap((p) => (p.main ? [{ task: p.main, work: p.work }] : [])));
+    const sums = phases(prepared.flatMap((p) => p.sumTasks.map((task) => ({ task, work: p.sumWork / p.sumTasks.length }))));
+    const results = () => prepared.map((p) => p.call.result(p.writes, p.sums));
+    // A phase's control words are written when it starts: run them one after another.
+    let i = 0;
+    const all = [...main, ...sums];
+    while (i < all.length && pool.runNow(all[i])) i++;
+    if (i === all.length) return results();
+    return (async () => {
+      for (; i < all.length; i++) await pool.run(all[i]);
+      return results();
+    })();
   });
-
   /** Allocates a call's tensors, writes its argument block at `at`, and returns its tasks. */
   function prepare(call: TrainingOpCall<unknown>, at: number): Prepared {
     const reads = made.reads(call);
