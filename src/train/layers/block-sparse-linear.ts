@@ -6,7 +6,7 @@ import type { BlockLayout } from '../../patterns/layout.js';
 import { resolveRng, statefulRng, type RandomOptions, type Rng, type RngState, type StatefulRng } from '../../random.js';
 import type { Optimizer } from '../optimizers.js';
 import { checkLayerInput } from './linear.js';
-import { disposeParameter, makeParameter, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter } from './layer.js';
+import { disposeParameter, makeParameter, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter, type Projection } from './layer.js';
 
 /** L0 gates per block (Louizos, Welling & Kingma 2018): hard-concrete constants and the initial drop rate. */
 export interface L0GateOptions extends HardConcreteOptions {
@@ -53,7 +53,7 @@ export function hardConcreteConstants(options: HardConcreteOptions = {}): Requir
  * parameter trained through the gate gradient of the weight-gradient kernel. Pruning, regrowth
  * and L0 change the layout in place with `setBlocks` (the Parameter objects stay the same).
  */
-export class BlockSparseLinear implements BiasedLayer {
+export class BlockSparseLinear implements BiasedLayer, Projection {
   readonly kind = 'block-sparse-linear';
   readonly backend: Backend;
   readonly inFeatures: number;
@@ -65,7 +65,10 @@ export class BlockSparseLinear implements BiasedLayer {
   readonly hardConcrete: Required<HardConcreteOptions> | null;
   /** The gate noise stream (seeded from the layer's seed; saved in checkpoints). */
   #noise: StatefulRng | null = null;
-  #cache: { x: Tensor; gates: Tensor | null; u: Tensor | null } | null = null;
+  /** The pass in progress (Projection): its gates and their noise. */
+  #pass: { gates: Tensor | null; u: Tensor | null; training: boolean } | null = null;
+  /** The input of the last training forward (Layer), for backward. */
+  #x: Tensor | null = null;
   #layout: BlockLayout;
   /** log alpha's initial mean log((1 - p) / p) (new blocks of setBlocks start there); null without L0. */
   #logAlphaInit: number | null = null;
@@ -179,9 +182,8 @@ export class BlockSparseLinear implements BiasedLayer {
   }
 
   #release(): void {
-    this.#cache?.gates?.dispose();
-    this.#cache?.u?.dispose();
-    this.#cache = null;
+    this.end();
+    this.#x = null;
   }
 
   /** The gates this pass uses: sampled (training) or deterministic (evaluation); null without L0. */
@@ -206,10 +208,10 @@ export class BlockSparseLinear implements BiasedLayer {
   async forwardWithoutBias(x: Tensor, mode: ForwardMode): Promise<Tensor> {
     checkLayerInput(x, this.inFeatures, 'BlockSparseLinear');
     this.#release();
-    const { gates, u } = await this.#gates(mode.training);
-    const xw = await this.backend.forward(this.layout, x, this.weight.value, gates ? { gates } : {});
-    if (mode.training) this.#cache = { x, gates, u };
-    else gates?.dispose();
+    await this.begin(mode);
+    const xw = await this.apply(x);
+    if (mode.training) this.#x = x;
+    else this.end();
     return xw;
   }
 
@@ -224,10 +226,47 @@ export class BlockSparseLinear implements BiasedLayer {
   }
 
   async #backward(dy: Tensor, dbias: Tensor | null, inputGrad: boolean): Promise<Tensor | null> {
-    const cache = this.#cache;
-    if (!cache) throw new ShapeError('BlockSparseLinear: backward needs a training forward pass first');
-    const { x, gates, u } = cache;
-    const gated = gates ? { gates } : {};
+    const x = this.#x;
+    if (!x) throw new ShapeError('BlockSparseLinear: backward needs a training forward pass first');
+    await this.gradients(x, dy);
+    if (this.bias) setGrad(this.bias, dbias ?? (await this.backend.sumRows(dy)));
+    else dbias?.dispose();
+    const dx = inputGrad ? await this.applyTranspose(dy) : null;
+    this.#release();
+    return dx;
+  }
+
+  /** Starts a pass (Projection): samples the gates (training) or takes the deterministic ones. */
+  async begin(mode: ForwardMode): Promise<void> {
+    this.end();
+    const { gates, u } = await this.#gates(mode.training);
+    this.#pass = { gates, u, training: mode.training };
+  }
+
+  #current(what: string): { gates: Tensor | null; u: Tensor | null; training: boolean } {
+    if (!this.#pass) throw new ShapeError(`BlockSparseLinear.${what}: no pass in progress (call begin first)`);
+    return this.#pass;
+  }
+
+  /** x (g W) with this pass's gates (Projection). */
+  apply(x: Tensor): Promise<Tensor> {
+    const { gates } = this.#current('apply');
+    return this.backend.forward(this.layout, x, this.weight.value, gates ? { gates } : {});
+  }
+
+  /** dy (g W)^T with this pass's gates (Projection). */
+  applyTranspose(dy: Tensor): Promise<Tensor> {
+    const { gates } = this.#current('applyTranspose');
+    return this.backend.backwardData(this.layout, dy, this.weight.value, gates ? { gates } : {});
+  }
+
+  /**
+   * Sets dW = g (x^T dy) on the present blocks and log alpha's gradient through the gates
+   * (Projection; a training pass), and the dense gradient's block norms when recorded.
+   */
+  async gradients(x: Tensor, dy: Tensor): Promise<void> {
+    const { gates, u, training } = this.#current('gradients');
+    if (!training) throw new ShapeError('BlockSparseLinear.gradients: the pass is not a training pass');
     const { dw, dgates } = await this.backend.weightGrad(this.layout, x, dy, gates ? { gates, weights: this.weight.value } : {});
     setGrad(this.weight, dw);
     if (this.recordDenseGradNorms) {
@@ -240,15 +279,17 @@ export class BlockSparseLinear implements BiasedLayer {
       this.#denseGradNorms?.dispose();
       this.#denseGradNorms = norms;
     }
-    if (this.bias) setGrad(this.bias, dbias ?? (await this.backend.sumRows(dy)));
-    else dbias?.dispose();
     if (this.logAlpha && dgates) {
       setGrad(this.logAlpha, await this.backend.hardConcreteGrad(this.logAlpha.value, u, dgates, this.hardConcrete!));
       dgates.dispose();
     }
-    const dx = inputGrad ? await this.backend.backwardData(this.layout, dy, this.weight.value, gated) : null;
-    this.#release();
-    return dx;
+  }
+
+  /** Ends the pass, freeing its gates (Projection). */
+  end(): void {
+    this.#pass?.gates?.dispose();
+    this.#pass?.u?.dispose();
+    this.#pass = null;
   }
 
   /**

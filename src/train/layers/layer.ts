@@ -54,6 +54,31 @@ export interface BiasedLayer extends Layer {
   backwardWithBiasGrad(dy: Tensor, dbias: Tensor, inputGrad?: boolean): Promise<Tensor | null>;
 }
 
+/**
+ * The weight product of a layer, x W, usable many times per pass with the same weights and the
+ * same L0 gates: what a recurrent layer needs, which applies its weights at every time step and
+ * sets their gradients once from all the steps' rows. `begin` starts a pass (samples the gates
+ * when training), `apply` and `applyTranspose` run x W and dy W^T any number of times,
+ * `gradients(x, dy)` sets the weight's (and gate logits') gradient from the pass's inputs and
+ * output gradients stacked as rows, `end` frees the pass. Linear and BlockSparseLinear are
+ * projections (their bias is not part of it); their own forward and backward are one pass of it.
+ */
+export interface Projection {
+  readonly backend: Backend;
+  readonly inFeatures: number;
+  readonly outFeatures: number;
+  /** Starts a pass (ends the previous one): gates sampled for training, deterministic for evaluation. */
+  begin(mode: ForwardMode): Promise<void>;
+  /** x W [N, outFeatures] for x [N, inFeatures], a new tensor. */
+  apply(x: Tensor): Promise<Tensor>;
+  /** dy W^T [N, inFeatures] for dy [N, outFeatures], a new tensor. */
+  applyTranspose(dy: Tensor): Promise<Tensor>;
+  /** Sets the weight's gradient x^T dy (and the gate logits') for x [R, inFeatures], dy [R, outFeatures]; needs a training pass. */
+  gradients(x: Tensor, dy: Tensor): Promise<void>;
+  /** Ends the pass, freeing its gates. */
+  end(): void;
+}
+
 /** Whether `layer` can leave its bias to the caller. */
 export function isBiasedLayer(layer: Layer): layer is BiasedLayer {
   const l = layer as Partial<BiasedLayer>;

@@ -3,7 +3,7 @@ import { ShapeError } from '../../errors.js';
 import type { Backend, Tensor } from '../../kernels/types.js';
 import { resolveRng, type RandomOptions } from '../../random.js';
 import { uniform } from './init.js';
-import { disposeParameter, makeParameter, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter } from './layer.js';
+import { disposeParameter, makeParameter, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter, type Projection } from './layer.js';
 
 /** Checks that x is [N, features] with N >= 1; returns N. */
 export function checkLayerInput(x: Tensor, features: number, layer: string): number {
@@ -23,7 +23,7 @@ export interface LinearOptions extends RandomOptions {
  * A dense layer y = x W + b, W [in, out]. Initialised as PyTorch's nn.Linear: W and b uniform
  * in [-1/sqrt(in), 1/sqrt(in)] (seeded).
  */
-export class Linear implements BiasedLayer {
+export class Linear implements BiasedLayer, Projection {
   readonly kind = 'linear';
   readonly backend: Backend;
   readonly inFeatures: number;
@@ -51,7 +51,7 @@ export class Linear implements BiasedLayer {
   async forwardWithoutBias(x: Tensor, mode: ForwardMode): Promise<Tensor> {
     checkLayerInput(x, this.inFeatures, 'Linear');
     this.#x = mode.training ? x : null;
-    return this.backend.matmul(x, this.weight.value);
+    return this.apply(x);
   }
 
   /** dW = x^T dy, db = sum over rows of dy, dx = dy W^T. */
@@ -67,12 +67,33 @@ export class Linear implements BiasedLayer {
   async #backward(dy: Tensor, dbias: Tensor | null, inputGrad: boolean): Promise<Tensor | null> {
     const x = this.#x;
     if (!x) throw new ShapeError('Linear: backward needs a training forward pass first');
-    setGrad(this.weight, await this.backend.matmul(x, dy, { transposeA: true }));
+    await this.gradients(x, dy);
     if (this.bias) setGrad(this.bias, dbias ?? (await this.backend.sumRows(dy)));
     else dbias?.dispose();
     this.#x = null;
-    return inputGrad ? this.backend.matmul(dy, this.weight.value, { transposeB: true }) : null;
+    return inputGrad ? this.applyTranspose(dy) : null;
   }
+
+  /** A dense layer's pass needs nothing (Projection). */
+  async begin(_mode: ForwardMode): Promise<void> {}
+
+  /** x W (Projection). */
+  apply(x: Tensor): Promise<Tensor> {
+    return this.backend.matmul(x, this.weight.value);
+  }
+
+  /** dy W^T (Projection). */
+  applyTranspose(dy: Tensor): Promise<Tensor> {
+    return this.backend.matmul(dy, this.weight.value, { transposeB: true });
+  }
+
+  /** The weight's gradient x^T dy (Projection). */
+  async gradients(x: Tensor, dy: Tensor): Promise<void> {
+    setGrad(this.weight, await this.backend.matmul(x, dy, { transposeA: true }));
+  }
+
+  /** Nothing to free (Projection). */
+  end(): void {}
 
   parameters(): Parameter[] {
     return this.bias ? [this.weight, this.bias] : [this.weight];
