@@ -3,3 +3,8 @@ export * from './idx.js';
 export * from './fashion-mnist.js';
 export * from './batches.js';
 export * from './synthetic.js';
+export * from './text-corpus.js';
+export * from './brown-text.js';
+export * from './brown.js';
+export * from './char-vocabulary.js';
+export * from './sequence-batches.js';
