@@ -1,3 +1,4 @@
+import { checkInteger } from '../check.js';
 import { ParameterError, ShapeError } from '../errors.js';
 import { checkLayoutMemory } from './memory.js';
 import { type RandomOptions, type Seed, randomPermutation } from '../random.js';
@@ -227,4 +228,31 @@ function sameArray(a: Int32Array, b: Int32Array): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
   return true;
+}
+
+/**
+ * The layout repeated side by side `times` times along the outputs: block (c, k) of `layout`
+ * gives blocks (c, g * outBlocks + k) for g in [0, times), an inBlocks x (times * outBlocks)
+ * layout. An LSTM's recurrent weights [H, 4H] use it so that the four gates share one square
+ * layout's blocks. Provenance: generator 'repeat-columns', params {times}.
+ */
+export function repeatColumns(layout: BlockLayout, times: number): BlockLayout {
+  checkInteger('times', times, 1, 1024, 'repeatColumns');
+  const { inBlocks, outBlocks, rowPtr, colIdx } = layout;
+  checkLayoutMemory('repeatColumns', inBlocks, outBlocks * times, colIdx.length * times, 1);
+  const nextPtr = new Int32Array(inBlocks + 1);
+  const nextIdx = new Int32Array(colIdx.length * times);
+  for (let c = 0; c < inBlocks; c++) {
+    nextPtr[c + 1] = nextPtr[c] + (rowPtr[c + 1] - rowPtr[c]) * times;
+    let w = nextPtr[c];
+    for (let g = 0; g < times; g++) for (let i = rowPtr[c]; i < rowPtr[c + 1]; i++) nextIdx[w++] = g * outBlocks + colIdx[i];
+  }
+  return BlockLayout.fromCSR({
+    inBlocks,
+    outBlocks: outBlocks * times,
+    blockSize: layout.blockSize,
+    rowPtr: nextPtr,
+    colIdx: nextIdx,
+    provenance: { generator: 'repeat-columns', params: { times }, sources: [layout.provenance] },
+  });
 }
