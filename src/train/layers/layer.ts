@@ -3,6 +3,11 @@ import type { Backend, Tensor } from '../../kernels/types.js';
 /** Whether a forward pass is for training (stochastic gates sampled, caches kept for backward) or evaluation. */
 export interface ForwardMode {
   training: boolean;
+  /**
+   * Time steps in x, for recurrent layers (default 1): x's rows are `steps` blocks of N rows,
+   * time-major (row t * N + n is stream n at step t). Other layers treat rows alike and ignore it.
+   */
+  steps?: number;
 }
 
 /** A trainable tensor of a layer and its gradient from the last backward pass (null before one). */

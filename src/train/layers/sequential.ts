@@ -1,7 +1,9 @@
 import { ShapeError } from '../../errors.js';
 import type { Backend, Tensor } from '../../kernels/types.js';
 import { Activation } from './activation.js';
+import { BlockSparseLinear } from './block-sparse-linear.js';
 import { isBiasedLayer, type BiasedLayer, type ForwardMode, type Layer, type Parameter } from './layer.js';
+import type { RecurrentLayer } from './recurrent.js';
 
 /** Options of `Sequential`. */
 export interface SequentialOptions {
@@ -114,6 +116,16 @@ export class Sequential {
       g = next!;
     }
     this.#release();
+  }
+
+  /** Forgets every recurrent layer's carried state (the next forward starts new streams). */
+  resetState(): void {
+    for (const layer of this.layers) (layer as Partial<RecurrentLayer>).resetState?.();
+  }
+
+  /** Every block-sparse weight layer, those inside other layers (an LSTM's) included, in layer order. */
+  blockSparseLayers(): BlockSparseLinear[] {
+    return this.layers.flatMap((layer) => (layer instanceof BlockSparseLinear ? [layer] : ((layer as Partial<RecurrentLayer>).blockSparseLayers?.() ?? [])));
   }
 
   /** Every layer's parameters, in order. */
