@@ -52,7 +52,8 @@ interface SequenceCache {
  * time is explicit: each step's cell runs as one backend operation each way (lstmCell,
  * lstmCellGrad), the input weights run as one product over all steps, and every weight gradient
  * is one product over all steps' rows. The last (h, c) is carried into the next forward call
- * (truncated back-propagation: no gradient flows into it) until `resetState`.
+ * (truncated back-propagation: no gradient flows into it) until `resetState`; an input of
+ * fewer streams than the state continues its first ones (an evaluation's last, shorter batch).
  * Initialisation: the weights as their Linear or BlockSparseLinear (uniform, 1/sqrt(fan-in)),
  * b uniform in [-1/sqrt(hidden), 1/sqrt(hidden)] plus `forgetBias` on the forget gate.
  */
@@ -117,7 +118,7 @@ export class LSTM implements RecurrentLayer {
     const steps = checkInteger('steps', mode.steps ?? 1, 1, rows, 'LSTM');
     if (rows % steps !== 0) throw new ShapeError(`LSTM: ${rows} rows are not ${steps} steps of equal batches (rows must be steps x N)`);
     const n = rows / steps;
-    if (this.#state && this.#state.h.shape[0] !== n) {
+    if (this.#state && this.#state.h.shape[0] < n) {
       throw new ShapeError(`LSTM: the carried state has ${this.#state.h.shape[0]} streams but this input has ${n} (call resetState to start new streams)`);
     }
     this.#release();
@@ -127,11 +128,18 @@ export class LSTM implements RecurrentLayer {
     await this.input.begin(mode);
     await this.recurrent.begin(mode);
     const projected = await this.input.apply(x);
-    let h = this.#state?.h ?? (await b.zeros([n, H]));
-    let c = this.#state?.c ?? (await b.zeros([n, H]));
+    // Fewer streams than the carried state: the first n go on (the others end here).
+    if (this.#state && this.#state.h.shape[0] > n) {
+      const { h: fullH, c: fullC } = this.#state;
+      this.#state = { h: await b.sliceRows(fullH, 0, n), c: await b.sliceRows(fullC, 0, n) };
+      fullH.dispose();
+      fullC.dispose();
+    }
+    let h = this.#state?.h ?? b.zeros([n, H]);
+    let c = this.#state?.c ?? b.zeros([n, H]);
     this.#state = null;
-    const y = await b.zeros([rows, H]);
-    const cache: SequenceCache | null = training ? { x, steps, n, gates: [], cells: [c], hiddenIn: await b.zeros([rows, H]) } : null;
+    const y = b.zeros([rows, H]);
+    const cache: SequenceCache | null = training ? { x, steps, n, gates: [], cells: [c], hiddenIn: b.zeros([rows, H]) } : null;
     for (let t = 0; t < steps; t++) {
       const xt = await b.sliceRows(projected, t * n, n);
       const rec = await this.recurrent.apply(h);
@@ -171,7 +179,7 @@ export class LSTM implements RecurrentLayer {
       throw new ShapeError(`LSTM: dy has shape [${dy.shape.join(', ')}] but the forward pass gave [${steps * n}, ${this.hidden}]`);
     }
     const b = this.backend;
-    const dz = await b.zeros([steps * n, 4 * this.hidden]);
+    const dz = b.zeros([steps * n, 4 * this.hidden]);
     let dhNext: Tensor | null = null;
     let dcNext: Tensor | null = null;
     try {

@@ -151,6 +151,20 @@ describe('LSTM state and modes', () => {
     await expect(layer.forward(backend.tensor(random(5 * 3), [5, 3]), { training: false, steps: 2 })).rejects.toThrow(ShapeError);
     await layer.forward(backend.tensor(random(4 * 3), [4, 3]), { training: false, steps: 2 });
     await expect(layer.forward(backend.tensor(random(3 * 3), [3, 3]), { training: false, steps: 1 })).rejects.toThrow(/carried state has 2 streams/);
+    layer.dispose();
+  });
+
+  it('an input of fewer streams than the carried state continues its first streams', async () => {
+    const layer = new LSTM(backend, 3, 8, { seed: 5 });
+    const prefix = random(4 * 3);
+    const next = random(2 * 3);
+    await layer.forward(backend.tensor(prefix, [4, 3]), { training: false, steps: 2 });
+    const both = await backend.read(await layer.forward(backend.tensor(next, [2, 3]), { training: false, steps: 1 }));
+    layer.resetState();
+    await layer.forward(backend.tensor(prefix, [4, 3]), { training: false, steps: 2 });
+    const first = await backend.read(await layer.forward(backend.tensor(next.slice(0, 3), [1, 3]), { training: false, steps: 1 }));
+    expect(Array.from(first)).toEqual(Array.from(both.slice(0, 8)));
+    expect(layer.state!.h.shape).toEqual([1, 8]);
     await expect(layer.backward(backend.zeros([4, 8]))).rejects.toThrow(/training forward/);
     layer.dispose();
     const wrong = randomLayout({ inBlocks: 3, density: 0.5, blockSize: 8, seed: 6 });
