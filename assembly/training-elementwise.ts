@@ -16,10 +16,10 @@
 // branches, and every argument is read once before its loop. Arithmetic is float32 (sums in
 // float64), with no relaxed-SIMD instruction: both builds of the module give the same bytes.
 
-import { logF32, logF32x4, sigmoidF32, sigmoidF32x4 } from './training-math';
+import { logF32, logF32x4, sigmoidF32, sigmoidF32x4, tanhF32, tanhF32x4 } from './training-math';
 import { ADD, binaryLoop, EXP, GELU, LOG, MULTIPLY, RELU, SCALE, SIGMOID, TANH, unary1, unary4, unaryLoop } from './training-maps';
 import {
-  argA, argB, argC, argF0, argF1, argF2, argF3, argF4, argF5, argF6, argF7, argF8, argFlag, argO0, argO1, argO2, argPer, argWidth,
+  argA, argB, argC, argD, argE, argF0, argF1, argF2, argF3, argF4, argF5, argF6, argF7, argF8, argFlag, argO0, argO1, argO2, argPer, argWidth,
 } from './training-args';
 
 /** The byte address of float i of the array at `base`. */
@@ -342,6 +342,21 @@ export function scatterBlocks(args: usize, lo: i32, hi: i32): void {
   mapBlocks(args, lo, hi);
 }
 
+/** gatherRows: gatherBlocks' kernel (b: the table row of each output row; the table's rows are its blocks). */
+export function gatherRows(args: usize, lo: i32, hi: i32): void {
+  mapBlocks(args, lo, hi);
+}
+
+/** copyRows: o0[flag + i] = a[i] in place (flag = row * width, the first element of dst's rows written). */
+export function copyRows(args: usize, lo: i32, hi: i32): void {
+  if (hi > lo) copyFloats(at(argA(args), lo), argO0(args) + ((<usize>argFlag(args) + <usize>lo) << 2), hi - lo);
+}
+
+/** sliceRows: o0[i] = a[flag + i] (flag = row * width, the first element of src's rows read). */
+export function sliceRows(args: usize, lo: i32, hi: i32): void {
+  if (hi > lo) copyFloats(argA(args) + ((<usize>argFlag(args) + <usize>lo) << 2), at(argO0(args), lo), hi - lo);
+}
+
 /**
  * The hard-concrete logit of four lanes: with noise (log(u / (1 - u)) + logAlpha) / beta (one log
  * of the odds: log u - log(1 - u) to a few ulp, at half the cost), else logAlpha.
@@ -520,6 +535,170 @@ export function l0Penalty(args: usize, lo: i32, hi: i32): void {
     start = end;
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// LSTM cell: items are (row, unit) pairs of an [N, H] state; an item's four gates lie H floats
+// (`gap` bytes) apart in its [N, 4H] row, in PyTorch's order i, f, g, o.
+
+/**
+ * Four items of lstmCell: z = (recurrent + input) + bias per gate, gates (sigmoid, sigmoid, tanh,
+ * sigmoid), c = f cPrev + i g, h = o tanh(c). Pointers at the items' gate i (rec, inp, bias,
+ * gates) and their states (cp, h, c).
+ */
+@inline function lstmLanes(rec: usize, inp: usize, bias: usize, cp: usize, h: usize, c: usize, gates: usize, gap: usize): void {
+  const gap2 = gap << 1, gap3 = gap + gap2;
+  const zi = f32x4.add(f32x4.add(v128.load(rec), v128.load(inp)), v128.load(bias));
+  const zf = f32x4.add(f32x4.add(v128.load(rec + gap), v128.load(inp + gap)), v128.load(bias + gap));
+  const zg = f32x4.add(f32x4.add(v128.load(rec + gap2), v128.load(inp + gap2)), v128.load(bias + gap2));
+  const zo = f32x4.add(f32x4.add(v128.load(rec + gap3), v128.load(inp + gap3)), v128.load(bias + gap3));
+  const i = sigmoidF32x4(zi), f = sigmoidF32x4(zf), g = tanhF32x4(zg), o = sigmoidF32x4(zo);
+  v128.store(gates, i);
+  v128.store(gates + gap, f);
+  v128.store(gates + gap2, g);
+  v128.store(gates + gap3, o);
+  const cv = f32x4.add(f32x4.mul(f, v128.load(cp)), f32x4.mul(i, g));
+  v128.store(c, cv);
+  v128.store(h, f32x4.mul(o, tanhF32x4(cv)));
+}
+
+/** One item of lstmCell: lstmLanes' formula. */
+@inline function lstmOne(rec: usize, inp: usize, bias: usize, cp: usize, h: usize, c: usize, gates: usize, gap: usize): void {
+  const gap2 = gap << 1, gap3 = gap + gap2;
+  const i = sigmoidF32((load<f32>(rec) + load<f32>(inp)) + load<f32>(bias));
+  const f = sigmoidF32((load<f32>(rec + gap) + load<f32>(inp + gap)) + load<f32>(bias + gap));
+  const g = tanhF32((load<f32>(rec + gap2) + load<f32>(inp + gap2)) + load<f32>(bias + gap2));
+  const o = sigmoidF32((load<f32>(rec + gap3) + load<f32>(inp + gap3)) + load<f32>(bias + gap3));
+  store<f32>(gates, i);
+  store<f32>(gates + gap, f);
+  store<f32>(gates + gap2, g);
+  store<f32>(gates + gap3, o);
+  const cv = f * load<f32>(cp) + i * g;
+  store<f32>(c, cv);
+  store<f32>(h, o * tanhF32(cv));
+}
+
+/**
+ * lstmCell: a = recurrent, b = input [N, 4H], c = bias [4H], d = cPrev [N, H]; o0 = h, o1 = c
+ * [N, H], o2 = gates [N, 4H]; width = H, items i = row H + j. Row segment by row segment, 8
+ * items a step (two independent groups of lanes), then 4, then 1.
+ */
+export function lstmCell(args: usize, lo: i32, hi: i32): void {
+  const rec = argA(args), inp = argB(args), bias = argC(args), cPrev = argD(args);
+  const h = argO0(args), c = argO1(args), gates = argO2(args);
+  const width = argWidth(args);
+  if (width <= 0) return;
+  const gap = <usize>width << 2;
+  let i = lo;
+  let row = lo / width;
+  let j = lo - row * width;
+  while (i < hi) {
+    const n = min(width - j, hi - i);
+    const z = (<usize>row * (<usize>width << 2) + <usize>j) << 2;
+    const s = <usize>i << 2;
+    const rs = rec + z, ins = inp + z, bs = bias + (<usize>j << 2), gs = gates + z;
+    const cps = cPrev + s, hs = h + s, cs = c + s;
+    let k = 0;
+    for (; k + 8 <= n; k += 8) {
+      const p = <usize>k << 2;
+      lstmLanes(rs + p, ins + p, bs + p, cps + p, hs + p, cs + p, gs + p, gap);
+      lstmLanes(rs + p + 16, ins + p + 16, bs + p + 16, cps + p + 16, hs + p + 16, cs + p + 16, gs + p + 16, gap);
+    }
+    for (; k + 4 <= n; k += 4) {
+      const p = <usize>k << 2;
+      lstmLanes(rs + p, ins + p, bs + p, cps + p, hs + p, cs + p, gs + p, gap);
+    }
+    for (; k < n; k++) {
+      const p = <usize>k << 2;
+      lstmOne(rs + p, ins + p, bs + p, cps + p, hs + p, cs + p, gs + p, gap);
+    }
+    i += n;
+    row++;
+    j = 0;
+  }
+}
+
+/**
+ * Four items of lstmCellGrad: tc = tanh(c), dct = dc + (dh o) (1 - tc tc) (dc 0 when absent: the
+ * same bits as a zero tensor), dz = ((dct g) (i (1 - i)), (dct cPrev) (f (1 - f)),
+ * (dct i) (1 - g g), (dh tc) (o (1 - o))), dcPrev = dct f.
+ */
+@inline function lstmGradLanes(hasDc: bool, gates: usize, cp: usize, c: usize, dh: usize, dc: usize, dz: usize, dcPrev: usize, gap: usize): void {
+  const gap2 = gap << 1, gap3 = gap + gap2;
+  const one = f32x4.splat(1);
+  const i = v128.load(gates), f = v128.load(gates + gap), g = v128.load(gates + gap2), o = v128.load(gates + gap3);
+  const tc = tanhF32x4(v128.load(c));
+  const dhv = v128.load(dh);
+  const dcv = hasDc ? v128.load(dc) : f32x4.splat(0);
+  const dct = f32x4.add(dcv, f32x4.mul(f32x4.mul(dhv, o), f32x4.sub(one, f32x4.mul(tc, tc))));
+  v128.store(dz, f32x4.mul(f32x4.mul(dct, g), f32x4.mul(i, f32x4.sub(one, i))));
+  v128.store(dz + gap, f32x4.mul(f32x4.mul(dct, v128.load(cp)), f32x4.mul(f, f32x4.sub(one, f))));
+  v128.store(dz + gap2, f32x4.mul(f32x4.mul(dct, i), f32x4.sub(one, f32x4.mul(g, g))));
+  v128.store(dz + gap3, f32x4.mul(f32x4.mul(dhv, tc), f32x4.mul(o, f32x4.sub(one, o))));
+  v128.store(dcPrev, f32x4.mul(dct, f));
+}
+
+/** One item of lstmCellGrad: lstmGradLanes' formula. */
+@inline function lstmGradOne(hasDc: bool, gates: usize, cp: usize, c: usize, dh: usize, dc: usize, dz: usize, dcPrev: usize, gap: usize): void {
+  const gap2 = gap << 1, gap3 = gap + gap2;
+  const i = load<f32>(gates), f = load<f32>(gates + gap), g = load<f32>(gates + gap2), o = load<f32>(gates + gap3);
+  const tc = tanhF32(load<f32>(c));
+  const dhv = load<f32>(dh);
+  const dcv: f32 = hasDc ? load<f32>(dc) : 0;
+  const dct = dcv + (dhv * o) * (<f32>1 - tc * tc);
+  store<f32>(dz, (dct * g) * (i * (<f32>1 - i)));
+  store<f32>(dz + gap, (dct * load<f32>(cp)) * (f * (<f32>1 - f)));
+  store<f32>(dz + gap2, (dct * i) * (<f32>1 - g * g));
+  store<f32>(dz + gap3, (dhv * tc) * (o * (<f32>1 - o)));
+  store<f32>(dcPrev, dct * f);
+}
+
+/** lstmCellGrad over items [lo, hi), with dc or without (a constant once inlined); row segment by row segment, 8 items a step, then 4, then 1. */
+@inline function lstmGradLoop(hasDc: bool, gates: usize, cPrev: usize, c: usize, dh: usize, dc: usize, dz: usize, dcPrev: usize, width: i32, lo: i32, hi: i32): void {
+  const gap = <usize>width << 2;
+  let i = lo;
+  let row = lo / width;
+  let j = lo - row * width;
+  while (i < hi) {
+    const n = min(width - j, hi - i);
+    const z = (<usize>row * (<usize>width << 2) + <usize>j) << 2;
+    const s = <usize>i << 2;
+    const gs = gates + z, ds = dz + z;
+    const cps = cPrev + s, cs = c + s, dhs = dh + s, dcs = dc + s, dps = dcPrev + s;
+    let k = 0;
+    for (; k + 8 <= n; k += 8) {
+      const p = <usize>k << 2;
+      lstmGradLanes(hasDc, gs + p, cps + p, cs + p, dhs + p, dcs + p, ds + p, dps + p, gap);
+      lstmGradLanes(hasDc, gs + p + 16, cps + p + 16, cs + p + 16, dhs + p + 16, dcs + p + 16, ds + p + 16, dps + p + 16, gap);
+    }
+    for (; k + 4 <= n; k += 4) {
+      const p = <usize>k << 2;
+      lstmGradLanes(hasDc, gs + p, cps + p, cs + p, dhs + p, dcs + p, ds + p, dps + p, gap);
+    }
+    for (; k < n; k++) {
+      const p = <usize>k << 2;
+      lstmGradOne(hasDc, gs + p, cps + p, cs + p, dhs + p, dcs + p, ds + p, dps + p, gap);
+    }
+    i += n;
+    row++;
+    j = 0;
+  }
+}
+
+/**
+ * lstmCellGrad: a = gates [N, 4H], b = cPrev, c = c, d = dh, e = dc [N, H] (flag 1; flag 0: dc is
+ * zero and e absent); o0 = dz [N, 4H], o1 = dcPrev [N, H]; width = H, items as lstmCell's.
+ */
+export function lstmCellGrad(args: usize, lo: i32, hi: i32): void {
+  const gates = argA(args), cPrev = argB(args), c = argC(args), dh = argD(args), dc = argE(args);
+  const dz = argO0(args), dcPrev = argO1(args);
+  const width = argWidth(args);
+  if (width <= 0) return;
+  if (argFlag(args) != 0) lstmGradLoop(true, gates, cPrev, c, dh, dc, dz, dcPrev, width, lo, hi);
+  else lstmGradLoop(false, gates, cPrev, c, dh, dc, dz, dcPrev, width, lo, hi);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The math library's test entry
 
 /**
  * The math library's test entry: dst[i] = F(src[i]) for i < n, F = 0 exp, 1 log, 2 tanh,

@@ -1,5 +1,5 @@
 // The CPU backend's row-wise training operations (grid 'rows': softmaxCrossEntropy, layerNorm,
-// layerNormGrad, blockNorms) and `sumColumns`, the sum stage of every training operation, in
+// layerNormGrad, blockNorms, activationGradBias, scatterAddRows, sumSquares) and `sumColumns`, the sum stage of every training operation, in
 // AssemblyScript compiled to WebAssembly SIMD.
 //
 // Each op is one exported function named after the op, `(args, lo, hi)`: it reads its operands
@@ -56,6 +56,34 @@ import { binary1, binary4, GELU, RELU, SIGMOID, TANH } from './training-maps';
   }
   let sum = lanesSum(acc0, acc1);
   for (; j < n; j++) sum += <f64>load<f32>(at(p, j));
+  return sum;
+}
+
+/** The float64 sum of the squares of the n floats at p: squares in float64 (exact), two vectors a step into four accumulators, added in a fixed order. */
+@inline function sumOfSquares(p: usize, n: i32): f64 {
+  let j = 0;
+  let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
+  for (; j + 8 <= n; j += 8) {
+    const o = p + (<usize>j << 2);
+    const v = v128.load(o), w = v128.load(o, 16);
+    const v0 = f64x2.promote_low_f32x4(v), v1 = promoteHigh(v), w0 = f64x2.promote_low_f32x4(w), w1 = promoteHigh(w);
+    a0 = f64x2.add(a0, f64x2.mul(v0, v0));
+    a1 = f64x2.add(a1, f64x2.mul(v1, v1));
+    b0 = f64x2.add(b0, f64x2.mul(w0, w0));
+    b1 = f64x2.add(b1, f64x2.mul(w1, w1));
+  }
+  if (j + 4 <= n) {
+    const v = v128.load(p + (<usize>j << 2));
+    const v0 = f64x2.promote_low_f32x4(v), v1 = promoteHigh(v);
+    a0 = f64x2.add(a0, f64x2.mul(v0, v0));
+    a1 = f64x2.add(a1, f64x2.mul(v1, v1));
+    j += 4;
+  }
+  let sum = lanesSum(a0, a1) + lanesSum(b0, b1);
+  for (; j < n; j++) {
+    const v = <f64>load<f32>(at(p, j));
+    sum += v * v;
+  }
   return sum;
 }
 
@@ -383,29 +411,7 @@ export function blockNorms(args: usize, lo: i32, hi: i32): void {
       for (; j < width; j++) m = Mathf.max(m, Mathf.abs(load<f32>(at(row, j))));
       store<f32>(at(out, r), m);
     } else {
-      // Squares in float64 (exact), two vectors a step into four accumulators, added in a fixed order.
-      let a0 = f64x2.splat(0), a1 = f64x2.splat(0), b0 = f64x2.splat(0), b1 = f64x2.splat(0);
-      for (; j + 8 <= width; j += 8) {
-        const o = row + (<usize>j << 2);
-        const v = v128.load(o), w = v128.load(o, 16);
-        const v0 = f64x2.promote_low_f32x4(v), v1 = promoteHigh(v), w0 = f64x2.promote_low_f32x4(w), w1 = promoteHigh(w);
-        a0 = f64x2.add(a0, f64x2.mul(v0, v0));
-        a1 = f64x2.add(a1, f64x2.mul(v1, v1));
-        b0 = f64x2.add(b0, f64x2.mul(w0, w0));
-        b1 = f64x2.add(b1, f64x2.mul(w1, w1));
-      }
-      if (j + 4 <= width) {
-        const v = v128.load(row + (<usize>j << 2));
-        const v0 = f64x2.promote_low_f32x4(v), v1 = promoteHigh(v);
-        a0 = f64x2.add(a0, f64x2.mul(v0, v0));
-        a1 = f64x2.add(a1, f64x2.mul(v1, v1));
-        j += 4;
-      }
-      let sum = lanesSum(a0, a1) + lanesSum(b0, b1);
-      for (; j < width; j++) {
-        const v = <f64>load<f32>(at(row, j));
-        sum += v * v;
-      }
+      const sum = sumOfSquares(row, width);
       store<f32>(at(out, r), <f32>Math.sqrt(sum));
     }
   }
@@ -462,6 +468,69 @@ export function activationGradBias(args: usize, lo: i32, hi: i32): void {
   else if (kind == GELU) gradBiasRows(GELU, z, dy, dz, partial, width, lo, hi);
   else if (kind == TANH) gradBiasRows(TANH, z, dy, dz, partial, width, lo, hi);
   else if (kind == SIGMOID) gradBiasRows(SIGMOID, z, dy, dz, partial, width, lo, hi);
+}
+
+// ---------------------------------------------------------------------------------------------
+// scatterAddRows
+
+/** dst[j] += src[j] for j < n, float32: 16 floats a step, then 4, then 1. */
+@inline function addRow(dst: usize, src: usize, n: i32): void {
+  let j = 0;
+  for (; j + 16 <= n; j += 16) {
+    const p = <usize>j << 2;
+    const d = dst + p, s = src + p;
+    v128.store(d, f32x4.add(v128.load(d), v128.load(s)));
+    v128.store(d, f32x4.add(v128.load(d, 16), v128.load(s, 16)), 16);
+    v128.store(d, f32x4.add(v128.load(d, 32), v128.load(s, 32)), 32);
+    v128.store(d, f32x4.add(v128.load(d, 48), v128.load(s, 48)), 48);
+  }
+  for (; j + 4 <= n; j += 4) {
+    const p = <usize>j << 2;
+    v128.store(dst + p, f32x4.add(v128.load(dst + p), v128.load(src + p)));
+  }
+  for (; j < n; j++) store<f32>(at(dst, j), load<f32>(at(dst, j)) + load<f32>(at(src, j)));
+}
+
+/**
+ * scatterAddRows: a = dy [R, E = width], b = dy's rows in output-row order (R floats), c = each
+ * output row's first position in b ([rows + 1] floats; a counting sort built by the spec); o0 row
+ * v = 0 + dy[b[c[v]]] + dy[b[c[v] + 1]] + ... + dy[b[c[v + 1] - 1]], float32, left to right (b
+ * lists each output row's sources in increasing r): zero where c[v] = c[v + 1].
+ */
+export function scatterAddRows(args: usize, lo: i32, hi: i32): void {
+  const dy = argA(args), order = argB(args), offsets = argC(args), out = argO0(args);
+  const width = argWidth(args);
+  const rowBytes = <usize>width << 2;
+  for (let v = lo; v < hi; v++) {
+    const orow = cell(out, v, width, 0);
+    memory.fill(orow, 0, rowBytes);
+    const k1 = <i32>load<f32>(at(offsets, v + 1));
+    for (let k = <i32>load<f32>(at(offsets, v)); k < k1; k++) addRow(orow, cell(dy, <i32>load<f32>(at(order, k)), width, 0), width);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// sumSquares
+
+/**
+ * sumSquares: a = x, its first `flag` floats seen as rows of `width` (the last one short); partial
+ * sums (1 per unit) at o0: float `unit` = the sum of the squares of the unit's elements (squares
+ * and sum in float64).
+ */
+export function sumSquares(args: usize, lo: i32, hi: i32): void {
+  const x = argA(args), partials = argO0(args);
+  const width = argWidth(args);
+  const size = argFlag(args);
+  const per = argPer(args);
+  let start = lo;
+  while (start < hi) {
+    const unit = start / per;
+    const end = min(hi, (unit + 1) * per);
+    const first = <i64>start * <i64>width;
+    const last = min(<i64>size, <i64>end * <i64>width);
+    store<f32>(at(partials, unit), <f32>sumOfSquares(x + (<usize>first << 2), <i32>(last - first)));
+    start = end;
+  }
 }
 
 // ---------------------------------------------------------------------------------------------

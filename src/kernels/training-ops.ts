@@ -1,6 +1,6 @@
-import { checkNumber, checkOneOf } from '../check.js';
+import { checkInteger, checkNumber, checkOneOf } from '../check.js';
 import { ParameterError, ShapeError } from '../errors.js';
-import { checkBlocks, checkDistinct, checkMatrix, checkSameShape, checkTensor, checkVector, show, type Operand, type OperandOwner } from './checks.js';
+import { checkBlocks, checkDistinct, checkMatrix, checkSameShape, checkShape, checkTensor, checkVector, show, type Operand, type OperandOwner } from './checks.js';
 
 /*
  * The training operations, each declared here once: as a method of `TrainingOps` (which the
@@ -71,6 +71,23 @@ export interface ActivationGradBiasResultOf<T> {
 export interface L0PenaltyResultOf<T> {
   value: T;
   grad: T;
+}
+
+/**
+ * One LSTM cell step (PyTorch's gate order i, f, g, o): the hidden state h [N, H], the cell state
+ * c [N, H], and the gate activations [N, 4H] (sigmoid(z_i), sigmoid(z_f), tanh(z_g), sigmoid(z_o)
+ * as column blocks [0, H), [H, 2H), [2H, 3H), [3H, 4H)) that lstmCellGrad takes.
+ */
+export interface LstmCellResultOf<T> {
+  h: T;
+  c: T;
+  gates: T;
+}
+
+/** lstmCellGrad's gradients: dz [N, 4H] with respect to the pre-activations (gate order i, f, g, o), and dcPrev [N, H] with respect to the previous cell state. */
+export interface LstmCellGradResultOf<T> {
+  dz: T;
+  dcPrev: T;
 }
 
 /** Hyper-parameters of one SGD step (PyTorch's torch.optim.SGD, dampening 0). */
@@ -167,6 +184,35 @@ export interface TrainingOps<T> {
   hardConcreteGrad(logAlpha: T, u: T | null, dgates: T, options?: HardConcreteOptions): Promise<T>;
   /** The expected L0 norm sum_b sigmoid(logAlpha_b - beta log(-gamma / zeta)) (Louizos et al. 2018, eq. 12; unweighted) and its gradient. */
   l0Penalty(logAlpha: T, options?: HardConcreteOptions): Promise<L0PenaltyResultOf<T>>;
+  /**
+   * One LSTM cell step, PyTorch's equations and gate order (i, f, g, o: column blocks [0, H),
+   * [H, 2H), [2H, 3H), [3H, 4H)): z = recurrent + input + bias for recurrent, input [N, 4H] (the
+   * two products) and bias [4H] (per column); gates = (sigmoid(z_i), sigmoid(z_f), tanh(z_g),
+   * sigmoid(z_o)) [N, 4H]; c = f cPrev + i g and h = o tanh(c) [N, H] for cPrev [N, H]. New tensors.
+   */
+  lstmCell(recurrent: T, input: T, bias: T, cPrev: T): Promise<LstmCellResultOf<T>>;
+  /**
+   * The gradients of lstmCell from its gates [N, 4H], cPrev and c [N, H], and the gradients dh, dc
+   * [N, H] arriving at its outputs (dc null: zero): with tc = tanh(c) and
+   * dct = dc + dh o (1 - tc^2), dz = (dct g i (1 - i), dct cPrev f (1 - f), dct i (1 - g^2),
+   * dh tc o (1 - o)) [N, 4H] and dcPrev = dct f [N, H].
+   */
+  lstmCellGrad(gates: T, cPrev: T, c: T, dh: T, dc: T | null): Promise<LstmCellGradResultOf<T>>;
+  /** dst[row + i, :] = src[i, :] in place, for src [n, w] and dst [m, w] (different tensors), 0 <= row <= m - n (a time step's rows into a sequence's). */
+  copyRows(src: T, dst: T, row: number): Promise<void>;
+  /** A new [count, w] tensor holding rows [row, row + count) of src [m, w]. */
+  sliceRows(src: T, row: number, count: number): Promise<T>;
+  /** out[r, :] = table[index[r], :] [R, E] for table [V, E] and R = index.length >= 1 row indices in [0, V) (an embedding lookup). */
+  gatherRows(table: T, index: Int32Array): Promise<T>;
+  /**
+   * out[v, :] = sum of dy[r, :] over the r with index[r] = v, [rows, E] for dy [R, E] and R =
+   * index.length indices in [0, rows) (gatherRows' gradient); rows no index names are zero. Each
+   * row's terms are added in increasing r, in float32 from 0, on both backends: the same bytes
+   * on any number of threads.
+   */
+  scatterAddRows(dy: T, index: Int32Array, rows: number): Promise<T>;
+  /** The sum of x's squared elements as a [1] tensor (any shape; 0 for none): a squared norm, for clipping gradients by their global norm. */
+  sumSquares(x: T): Promise<T>;
 }
 
 /** The name of a training operation. */
@@ -226,11 +272,50 @@ export const MEMORY_BOUND = 16;
 /** The `cost` of an op with an exp, log or tanh per element: the workers from 2^15 elements (tanh: two threads win from 2^15). */
 export const TRANSCENDENTAL = 128;
 
+/**
+ * lstmCell's cost per item (the four gates of one unit: three sigmoids, two tanh, 15 floats moved):
+ * measured on one thread, an item takes as long as about 10 tanh elements (5.4 ns against 0.52).
+ */
+const LSTM_CELL_COST = 10 * TRANSCENDENTAL;
+/** lstmCellGrad's cost per item (one tanh, 13 floats moved): measured, about 3 tanh elements (1.6 ns). */
+const LSTM_CELL_GRAD_COST = 3 * TRANSCENDENTAL;
+
 /** The new tensor in write slot 0. */
 const first = (writes: Operand[]): Operand => writes[0];
 const nothing = (): void => undefined;
 /** Gather maps and block ids travel as float32: exact below 2^24. */
 const MAX_MAPPED_BLOCKS = 2 ** 24;
+
+/** The kernels' integers (count, width, flag) are 32-bit: an element offset passed as the flag must fit. */
+const MAX_KERNEL_INTEGER = 2 ** 31 - 1;
+/** Elements per row of sumSquares' grid: a row is one partial sum (on WebGPU a workgroup's reduction, on the CPU within a unit of 8 rows). */
+const SUM_SQUARES_ROW = 1024;
+
+/** An element offset the kernel takes as its flag (copyRows, sliceRows: row * width). */
+function elementOffset(offset: number, what: string, context: string): number {
+  if (offset > MAX_KERNEL_INTEGER) throw new ShapeError(`${context}: ${what} starts at element ${offset}; the kernels address at most 2^31 - 1`);
+  return offset;
+}
+
+/** LSTM gates (pre-activations, activations or their gradient): a matrix [N, 4H]; returns [N, H]. */
+function checkGateMatrix(owner: OperandOwner, t: Operand, name: string, context: string): [number, number] {
+  const [n, width] = checkMatrix(owner, t, name, context);
+  if (width % 4 !== 0) throw new ShapeError(`${context}: ${name} has shape ${show(t.shape)} but must be [N, 4H] (the gates i, f, g, o side by side)`);
+  return [n, width / 4];
+}
+
+/** An LSTM state [N, H] that goes with the gates `gates` [N, 4H]. */
+function checkState(owner: OperandOwner, t: Operand, name: string, n: number, hidden: number, gates: Operand, gatesName: string, context: string): void {
+  checkTensor(owner, t, name);
+  if (t.shape.length !== 2 || t.shape[0] !== n || t.shape[1] !== hidden) {
+    throw new ShapeError(`${context}: ${name} has shape ${show(t.shape)} but ${gatesName} ${show(gates.shape)} needs [${n}, ${hidden}]`);
+  }
+}
+
+/** Row indices: an Int32Array of at least one. */
+function checkRowIndex(index: Int32Array, context: string): void {
+  if (!(index instanceof Int32Array) || index.length < 1) throw new ParameterError('index', 'an Int32Array of at least one row index', index, context);
+}
 
 /** Hard-concrete constants, and the shift beta log(-gamma / zeta) of the L0 penalty. */
 function hardConcreteFloats(options: HardConcreteOptions | undefined, context: string): number[] {
@@ -455,6 +540,92 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
       grid: 'elements', count: nnz, floats, cost: TRANSCENDENTAL, reads: [logAlpha], writes: [[nnz]], partials: 1,
       sums: { of: 'partials', into: [{ shape: [1], from: 0, count: 1, scale: 1 }] },
       result: ([grad], [value]) => ({ value, grad }),
+    };
+  },
+  lstmCell(owner, recurrent, input, bias, cPrev) {
+    const context = 'lstmCell';
+    const [n, hidden] = checkGateMatrix(owner, recurrent, 'recurrent', context);
+    checkSameShape(owner, recurrent, 'recurrent', input, 'input', context);
+    checkVector(owner, bias, 'bias', 4 * hidden, 'recurrent', recurrent.shape, context);
+    checkState(owner, cPrev, 'cPrev', n, hidden, recurrent, 'recurrent', context);
+    // An elements grid of N H items (each the four gates of one unit): N is only a batch (32 to
+    // 128), so on WebGPU a thread per item fills the device where a workgroup per row would not;
+    // the CPU kernel walks the items row segment by row segment, vectorised along the row.
+    return {
+      grid: 'elements', count: n * hidden, width: hidden, cost: LSTM_CELL_COST, reads: [recurrent, input, bias, cPrev], writes: [[n, hidden], [n, hidden], [n, 4 * hidden]],
+      result: ([h, c, gates]) => ({ h, c, gates }),
+    };
+  },
+  lstmCellGrad(owner, gates, cPrev, c, dh, dc) {
+    const context = 'lstmCellGrad';
+    const [n, hidden] = checkGateMatrix(owner, gates, 'gates', context);
+    checkState(owner, cPrev, 'cPrev', n, hidden, gates, 'gates', context);
+    checkState(owner, c, 'c', n, hidden, gates, 'gates', context);
+    checkState(owner, dh, 'dh', n, hidden, gates, 'gates', context);
+    if (dc !== null) checkState(owner, dc, 'dc', n, hidden, gates, 'gates', context);
+    return {
+      grid: 'elements', count: n * hidden, width: hidden, flag: dc === null ? 0 : 1, cost: LSTM_CELL_GRAD_COST, reads: [gates, cPrev, c, dh, dc], writes: [[n, 4 * hidden], [n, hidden]],
+      result: ([dz, dcPrev]) => ({ dz, dcPrev }),
+    };
+  },
+  copyRows(owner, src, dst, row) {
+    const context = 'copyRows';
+    const [n, width] = checkMatrix(owner, src, 'src', context);
+    const [m, dstWidth] = checkMatrix(owner, dst, 'dst', context);
+    if (width !== dstWidth || n > m) throw new ShapeError(`${context}: src has shape ${show(src.shape)} and dst has shape ${show(dst.shape)}; src needs dst's width and at most its rows`);
+    checkInteger('row', row, 0, m - n, context);
+    checkDistinct(context, [[dst, 'dst']], [[src, 'src']]);
+    return { grid: 'elements', count: n * width, flag: elementOffset(row * width, `row ${row} of dst`, context), reads: [src], writes: [dst], result: nothing };
+  },
+  sliceRows(owner, src, row, count) {
+    const context = 'sliceRows';
+    const [m, width] = checkMatrix(owner, src, 'src', context);
+    checkInteger('count', count, 0, m, context);
+    checkInteger('row', row, 0, m - count, context);
+    return { grid: 'elements', count: count * width, flag: elementOffset(row * width, `row ${row} of src`, context), reads: [src], writes: [[count, width]], result: first };
+  },
+  gatherRows(owner, table, index) {
+    const context = 'gatherRows';
+    const [rows, width] = checkMatrix(owner, table, 'table', context);
+    if (rows > MAX_MAPPED_BLOCKS) throw new ShapeError(`${context}: table has ${rows} rows; at most 2^24 can be gathered`);
+    checkRowIndex(index, context);
+    for (let r = 0; r < index.length; r++) {
+      if (index[r] < 0 || index[r] >= rows) throw new ParameterError(`index[${r}]`, `a row of table in [0, ${rows})`, index[r], context);
+    }
+    // gatherBlocks' kernel: table's rows are its blocks.
+    return { grid: 'elements', count: index.length * width, width, reads: [table, Float32Array.from(index)], writes: [[index.length, width]], result: first };
+  },
+  scatterAddRows(owner, dy, index, rows) {
+    const context = 'scatterAddRows';
+    const [count, width] = checkMatrix(owner, dy, 'dy', context);
+    checkRowIndex(index, context);
+    if (index.length !== count) throw new ShapeError(`${context}: index has ${index.length} entries but dy ${show(dy.shape)} has ${count} rows`);
+    if (count > MAX_MAPPED_BLOCKS) throw new ShapeError(`${context}: dy has ${count} rows; at most 2^24 can be scattered`);
+    checkInteger('rows', rows, 1, MAX_MAPPED_BLOCKS, context);
+    checkShape([rows, width], `${context}'s output`); // before the host maps, which are smaller
+    // A counting sort of the rows by their index (stable: increasing r within an output row):
+    // output row v adds dy's rows order[offsets[v] .. offsets[v + 1]), in that order.
+    const start = new Int32Array(rows + 1);
+    for (let r = 0; r < count; r++) {
+      const v = index[r];
+      if (v < 0 || v >= rows) throw new ParameterError(`index[${r}]`, `an output row in [0, ${rows})`, v, context);
+      start[v + 1]++;
+    }
+    for (let v = 0; v < rows; v++) start[v + 1] += start[v];
+    const offsets = Float32Array.from(start);
+    const order = new Float32Array(count);
+    for (let r = 0; r < count; r++) order[start[index[r]]++] = r;
+    // Per output element: one write, and count / rows reads on average.
+    return { grid: 'rows', count: rows, width, cost: MEMORY_BOUND * (1 + count / rows), reads: [dy, order, offsets], writes: [[rows, width]], result: first };
+  },
+  sumSquares(owner, x) {
+    checkTensor(owner, x, 'x');
+    // Rows of SUM_SQUARES_ROW elements (the last one short: the flag is the element count), a
+    // partial sum per row (per unit on the CPU), added by the sum stage.
+    return {
+      grid: 'rows', count: Math.ceil(x.size / SUM_SQUARES_ROW), width: SUM_SQUARES_ROW, flag: elementOffset(x.size, 'x\'s end', 'sumSquares'), reads: [x], partials: 1,
+      sums: { of: 'partials', into: [{ shape: [1], from: 0, count: 1, scale: 1 }] },
+      result: (_, [sum]) => sum,
     };
   },
 };

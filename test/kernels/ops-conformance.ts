@@ -32,6 +32,18 @@ import { expectWithinBound } from './conformance.js';
  *   each term a few roundings: 16 (F + N + 8) U (|value| + 1);
  * - optimiser steps: a handful of roundings per element and step, 3 steps, values of order 1:
  *   2^-18 (|value| + 1) (2^-18 |value| + 2^-40 for Adam's v, a sum of positive terms).
+ * - the LSTM cell: z = (recurrent + input) + bias is two roundings, 2 U S for S the sum of the
+ *   three terms' magnitudes, and the gates' derivatives are at most 1, so each gate is within
+ *   eg = 2^-19 + 2 U S of the float64 gate of the exact z (2^-19: the activations' bound above);
+ *   c = f cPrev + i g within |cPrev| eg_f + eg_i + eg_g + 2 U (|cPrev| + 1), and h = o tanh(c)
+ *   within eg_o + 2^-19 + (c's bound) + U;
+ * - its gradient, from the forward's own gates and c: tanh(c) within 2^-19, so dct = dc + dh o
+ *   (1 - tc^2) within |dh| (2^-18 + 6 U) + 2 U |dc|, and every output is that times a factor of at
+ *   most 1 + |cPrev| (dz_o: |dh| 2^-21 for its own tanh) plus four roundings: in all
+ *   2^-17 (|dh| + |dc|) (1 + |cPrev|) + 4 U |value|;
+ * - row copies, slices and gathers are exact; scatterAddRows is exactly the float32 sum from 0 in
+ *   increasing r (the same bytes on every backend); sumSquares, a sum of L non-negative terms:
+ *   2 L U sum.
  */
 
 const U = 2 ** -24;
@@ -152,6 +164,54 @@ function refGateGrad(logAlpha: number, u: number | null, dg: number): number {
   return z < 0 || z > 1 ? 0 : dg * (HC.zeta - HC.gamma) * s * (1 - s) / (u === null ? 1 : HC.beta);
 }
 const L0_SHIFT = HC.beta * Math.log(-HC.gamma / HC.zeta);
+
+/** The LSTM cell in float64 from its pre-activations z [N, 4H] (gate order i, f, g, o) and cPrev [N, H]. */
+function refLstmFromZ(z: ArrayLike<number>, cPrev: ArrayLike<number>, n: number, hidden: number) {
+  const gates = new Float64Array(4 * n * hidden);
+  const c = new Float64Array(n * hidden);
+  const h = new Float64Array(n * hidden);
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < hidden; j++) {
+      const at = (k: number) => r * 4 * hidden + k * hidden + j;
+      const [i, f, g, o] = [sigmoid(z[at(0)]), sigmoid(z[at(1)]), Math.tanh(z[at(2)]), sigmoid(z[at(3)])];
+      [gates[at(0)], gates[at(1)], gates[at(2)], gates[at(3)]] = [i, f, g, o];
+      const s = r * hidden + j;
+      c[s] = f * cPrev[s] + i * g;
+      h[s] = o * Math.tanh(c[s]);
+    }
+  }
+  return { gates, c, h };
+}
+
+/** lstmCellGrad in float64 from the gates [N, 4H], cPrev, c, dh and dc (null: zero) [N, H]. */
+function refLstmGrad(gates: ArrayLike<number>, cPrev: ArrayLike<number>, c: ArrayLike<number>, dh: ArrayLike<number>, dc: ArrayLike<number> | null, n: number, hidden: number) {
+  const dz = new Float64Array(4 * n * hidden);
+  const dcPrev = new Float64Array(n * hidden);
+  for (let r = 0; r < n; r++) {
+    for (let j = 0; j < hidden; j++) {
+      const at = (k: number) => r * 4 * hidden + k * hidden + j;
+      const s = r * hidden + j;
+      const [i, f, g, o] = [gates[at(0)], gates[at(1)], gates[at(2)], gates[at(3)]];
+      const tc = Math.tanh(c[s]);
+      const dct = (dc ? dc[s] : 0) + dh[s] * o * (1 - tc * tc);
+      dz[at(0)] = dct * g * i * (1 - i);
+      dz[at(1)] = dct * cPrev[s] * f * (1 - f);
+      dz[at(2)] = dct * i * (1 - g * g);
+      dz[at(3)] = dh[s] * tc * o * (1 - o);
+      dcPrev[s] = dct * f;
+    }
+  }
+  return { dz, dcPrev };
+}
+
+/** scatterAddRows' contract: each output element the float32 sum from 0 of its terms in increasing r. */
+function float32ScatterAdd(dy: Float32Array, index: Int32Array, rows: number, width: number): Float32Array {
+  const out = new Float32Array(rows * width);
+  for (let r = 0; r < index.length; r++) {
+    for (let j = 0; j < width; j++) out[index[r] * width + j] = Math.fround(out[index[r] * width + j] + dy[r * width + j]);
+  }
+  return out;
+}
 
 /** torch.optim.SGD's step (dampening 0), transcribed in float64; buf is undefined before the first step. */
 function refSgd(p: Float64Array, g: ArrayLike<number>, state: { buf?: Float64Array }, o: Required<SgdStepOptions>): void {
@@ -608,6 +668,215 @@ export function opsConformance(name: string, make: () => Promise<Backend | null>
       expectWithin(await b.read(l0.value), [value], relative(2 * nnz * U + 2 ** -18, 0), 'L0 value');
       expectWithin(await b.read(l0.grad), l0Grad, relative(2 ** -19, 0.25), 'L0 gradient');
       expect(Array.from(await b.read((await b.l0Penalty(b.zeros([0]))).value))).toEqual([0]);
+    });
+
+    run('the LSTM cell and its gradient match the reference (gradients checked by finite differences first), H no multiple of 4 included', async (b) => {
+      // The reference gradient against central differences of the float64 cell: the loss
+      // sum(dh h) + sum(dc c) as a function of z and cPrev.
+      {
+        const [n, hidden] = [2, 3];
+        const z = uniform(rng, 4 * n * hidden, -2, 2);
+        const cp = uniform(rng, n * hidden);
+        const [dh, dc] = [uniform(rng, n * hidden), uniform(rng, n * hidden)];
+        const loss = (zs: ArrayLike<number>, cps: ArrayLike<number>) => {
+          const out = refLstmFromZ(zs, cps, n, hidden);
+          return out.h.reduce((acc, v, i) => acc + dh[i] * v + dc[i] * out.c[i], 0);
+        };
+        const fwd = refLstmFromZ(z, cp, n, hidden);
+        const grads = refLstmGrad(fwd.gates, cp, fwd.c, dh, dc, n, hidden);
+        expectGradient((zs) => loss(zs, cp), z, grads.dz, 'LSTM dz', Array.from({ length: 4 * n * hidden }, (_, i) => i));
+        expectGradient((cps) => loss(z, cps), cp, grads.dcPrev, 'LSTM dcPrev', Array.from({ length: n * hidden }, (_, i) => i));
+      }
+      const bindingBytes = (b as { limits?: { maxBindingBytes: number } }).limits?.maxBindingBytes ?? Infinity;
+      // [70, 131]: two CPU units of 8192 items, split inside a row.
+      for (const [n, hidden] of [[1, 1], [1, 3], [3, 5], [4, 8], [2, 13], [70, 131]] as [number, number][]) {
+        if (16 * n * hidden > bindingBytes) continue; // the WebGPU test backend cut to a few KB of binding
+        const size = n * hidden;
+        const rec = uniform(rng, 4 * size, -4, 4);
+        const inp = uniform(rng, 4 * size, -4, 4);
+        const bias = uniform(rng, 4 * hidden);
+        const cp = uniform(rng, size, -2, 2);
+        const z = Float64Array.from(rec, (v, i) => v + inp[i] + bias[i % (4 * hidden)]);
+        const ref = refLstmFromZ(z, cp, n, hidden);
+        const Cp = b.tensor(cp, [n, hidden]);
+        const out = await b.lstmCell(b.tensor(rec, [n, 4 * hidden]), b.tensor(inp, [n, 4 * hidden]), b.tensor(bias, [4 * hidden]), Cp);
+        expect([out.h.shape, out.c.shape, out.gates.shape]).toEqual([[n, hidden], [n, hidden], [n, 4 * hidden]]);
+        // each gate's bound (the item's magnitudes S), then c's and h's
+        const gateBound = (k: number) => 2 ** -19 + 2 * U * (Math.abs(rec[k]) + Math.abs(inp[k]) + Math.abs(bias[k % (4 * hidden)]));
+        const gateAt = (s: number, k: number) => Math.floor(s / hidden) * 4 * hidden + k * hidden + (s % hidden);
+        const cBound = (s: number) => Math.abs(cp[s]) * gateBound(gateAt(s, 1)) + gateBound(gateAt(s, 0)) + gateBound(gateAt(s, 2)) + 2 * U * (Math.abs(cp[s]) + 1);
+        const what = `lstmCell [${n}, ${hidden}]`;
+        const gates = await b.read(out.gates);
+        const c = await b.read(out.c);
+        expectWithin(gates, ref.gates, (k) => gateBound(k), `${what} gates`);
+        expectWithin(c, ref.c, (s) => cBound(s), `${what} c`);
+        expectWithin(await b.read(out.h), ref.h, (s) => gateBound(gateAt(s, 3)) + 2 ** -19 + cBound(s) + U, `${what} h`);
+
+        const dh = uniform(rng, size);
+        const dc = uniform(rng, size);
+        const args = [out.gates, Cp, out.c, b.tensor(dh, [n, hidden])] as const;
+        for (const withDc of [true, false]) {
+          const grad = await b.lstmCellGrad(...args, withDc ? b.tensor(dc, [n, hidden]) : null);
+          expect([grad.dz.shape, grad.dcPrev.shape]).toEqual([[n, 4 * hidden], [n, hidden]]);
+          const refGrad = refLstmGrad(gates, cp, c, dh, withDc ? dc : null, n, hidden);
+          const bound = (s: number) => 2 ** -17 * (Math.abs(dh[s]) + (withDc ? Math.abs(dc[s]) : 0)) * (1 + Math.abs(cp[s]));
+          const item = (k: number) => Math.floor(k / (4 * hidden)) * hidden + (k % hidden);
+          expectWithin(await b.read(grad.dz), refGrad.dz, (k, e) => bound(item(k)) + 4 * U * Math.abs(e), `${what} dz, dc ${withDc}`);
+          expectWithin(await b.read(grad.dcPrev), refGrad.dcPrev, (s, e) => bound(s) + 4 * U * Math.abs(e), `${what} dcPrev, dc ${withDc}`);
+        }
+        // dc null is dc = 0, to the bit
+        const none = await b.lstmCellGrad(...args, null);
+        const zeros = await b.lstmCellGrad(...args, b.zeros([n, hidden]));
+        expect(await b.read(none.dz)).toEqual(await b.read(zeros.dz));
+        expect(await b.read(none.dcPrev)).toEqual(await b.read(zeros.dcPrev));
+      }
+    });
+
+    run('the LSTM cell saturates without NaN for large |z|', async (b) => {
+      const [n, hidden] = [2, 5];
+      const big = [1e4, -1e4, 100, -100, 30, -30, 3e38, -3e38, 0, 1];
+      const rec = Float32Array.from({ length: 4 * n * hidden }, (_, k) => big[(k * 7) % big.length]);
+      const cp = Float32Array.from({ length: n * hidden }, (_, s) => (s % 2 ? 50 : -1e4));
+      const out = await b.lstmCell(b.tensor(rec, [n, 4 * hidden]), b.zeros([n, 4 * hidden]), b.zeros([4 * hidden]), b.tensor(cp, [n, hidden]));
+      const ref = refLstmFromZ(rec, cp, n, hidden);
+      const [gates, c, h] = [await b.read(out.gates), await b.read(out.c), await b.read(out.h)];
+      for (const [got, name] of [[gates, 'gates'], [c, 'c'], [h, 'h']] as [Float32Array, string][]) expect(got.every(Number.isFinite), name).toBe(true);
+      // Saturated gates are exactly 0, 1 or -1 (the g block: tanh); the rest within 2^-19.
+      for (let k = 0; k < gates.length; k++) {
+        const tanhGate = Math.floor(k / hidden) % 4 === 2;
+        if (Math.abs(rec[k]) >= 1e4) expect(gates[k], `gate ${k} of z = ${rec[k]}`).toBe(tanhGate ? Math.sign(rec[k]) : rec[k] > 0 ? 1 : 0);
+      }
+      expectWithin(gates, ref.gates, () => 2 ** -19, 'saturated gates');
+      expectWithin(c, ref.c, (s) => (Math.abs(cp[s]) + 2) * 2 ** -19, 'saturated c');
+      expectWithin(h, ref.h, (s) => (Math.abs(cp[s]) + 4) * 2 ** -19, 'saturated h');
+      const grad = await b.lstmCellGrad(out.gates, out.c, out.c, b.tensor(new Float32Array(n * hidden).fill(1), [n, hidden]), null);
+      expect((await b.read(grad.dz)).every(Number.isFinite)).toBe(true);
+      expect((await b.read(grad.dcPrev)).every(Number.isFinite)).toBe(true);
+
+      // Shapes: 4H columns, matching operands, named.
+      await expect(b.lstmCell(b.zeros([2, 6]), b.zeros([2, 6]), b.zeros([6]), b.zeros([2, 1]))).rejects.toThrow(/recurrent has shape \[2, 6\] but must be \[N, 4H\]/);
+      await expect(b.lstmCell(b.zeros([2, 8]), b.zeros([3, 8]), b.zeros([8]), b.zeros([2, 2]))).rejects.toThrow(ShapeError);
+      await expect(b.lstmCell(b.zeros([2, 8]), b.zeros([2, 8]), b.zeros([4]), b.zeros([2, 2]))).rejects.toThrow(/bias has shape \[4\]/);
+      await expect(b.lstmCell(b.zeros([2, 8]), b.zeros([2, 8]), b.zeros([8]), b.zeros([2, 3]))).rejects.toThrow(/cPrev has shape \[2, 3\] but recurrent \[2, 8\] needs \[2, 2\]/);
+      await expect(b.lstmCellGrad(b.zeros([2, 8]), b.zeros([2, 2]), b.zeros([2, 2]), b.zeros([2, 2]), b.zeros([1, 2]))).rejects.toThrow(/dc has shape \[1, 2\]/);
+    });
+
+    run('copyRows, sliceRows and gatherRows move rows exactly; out-of-range rows and indices are named', async (b) => {
+      const [m, w] = [6, 5];
+      const d = uniform(rng, m * w);
+      const s = uniform(rng, 2 * w);
+      const rowsOf = (a: Float32Array, from: number, count: number) => Array.from(a.subarray(from * w, (from + count) * w));
+      for (const row of [0, 3, 4]) {
+        const dst = b.tensor(d, [m, w]);
+        expect(await b.copyRows(b.tensor(s, [2, w]), dst, row)).toBeUndefined();
+        const expected = Array.from(d);
+        expected.splice(row * w, 2 * w, ...Array.from(s));
+        expect(Array.from(await b.read(dst)), `copyRows at row ${row}`).toEqual(expected);
+      }
+      const all = b.tensor(d, [m, w]);
+      const whole = b.zeros([m, w]);
+      await b.copyRows(all, whole, 0);
+      expect(await b.read(whole)).toEqual(d);
+      for (const [row, count] of [[0, 1], [4, 2], [0, 6], [2, 0]]) {
+        const slice = await b.sliceRows(all, row, count);
+        expect(slice.shape).toEqual([count, w]);
+        expect(Array.from(await b.read(slice)), `sliceRows(${row}, ${count})`).toEqual(rowsOf(d, row, count));
+      }
+      const index = Int32Array.from([5, 0, 5, 5, 2]);
+      const gathered = await b.gatherRows(all, index);
+      expect(gathered.shape).toEqual([5, w]);
+      expect(Array.from(await b.read(gathered))).toEqual(Array.from(index).flatMap((v) => rowsOf(d, v, 1)));
+      expect(Array.from(await b.read(await b.gatherRows(b.tensor(Float32Array.from([7, 8, 9]), [3, 1]), Int32Array.from([2, 2, 0]))))).toEqual([9, 9, 7]);
+
+      // The CPU splits these into units of 8192 elements.
+      const bindingBytes = (b as { limits?: { maxBindingBytes: number } }).limits?.maxBindingBytes ?? Infinity;
+      if (4 * 40 * 301 <= bindingBytes) {
+        const big = uniform(rng, 40 * 301);
+        const B = b.tensor(big, [40, 301]);
+        const seq = b.zeros([80, 301]);
+        await b.copyRows(B, seq, 40);
+        expect(await b.read(await b.sliceRows(seq, 40, 40))).toEqual(big);
+        expect(Array.from((await b.read(seq)).subarray(0, 40 * 301))).toEqual(new Array(40 * 301).fill(0));
+        const order = Int32Array.from({ length: 40 }, (_, r) => 39 - r);
+        const reversed = await b.read(await b.gatherRows(B, order));
+        for (const r of [0, 17, 39]) expect(Array.from(reversed.subarray(r * 301, (r + 1) * 301))).toEqual(Array.from(big.subarray((39 - r) * 301, (40 - r) * 301)));
+      }
+
+      const two = b.tensor(s, [2, w]);
+      await expect(b.copyRows(two, all, 5)).rejects.toThrow(/row must be an integer in \[0, 4\]/);
+      await expect(b.copyRows(two, all, -1)).rejects.toThrow(ParameterError);
+      await expect(b.copyRows(two, all, 1.5)).rejects.toThrow(/row/);
+      await expect(b.copyRows(two, b.zeros([6, 4]), 0)).rejects.toThrow(/src has shape \[2, 5\] and dst has shape \[6, 4\]/);
+      await expect(b.copyRows(all, b.zeros([1, w]), 0)).rejects.toThrow(ShapeError);
+      await expect(b.copyRows(all, all, 0)).rejects.toThrow(ParameterError);
+      await expect(b.sliceRows(all, 5, 2)).rejects.toThrow(/row must be an integer in \[0, 4\]/);
+      await expect(b.sliceRows(all, 0, 7)).rejects.toThrow(/count/);
+      await expect(b.gatherRows(all, Int32Array.from([0, 6]))).rejects.toThrow(/index\[1\] must be a row of table in \[0, 6\)/);
+      await expect(b.gatherRows(all, Int32Array.from([-1]))).rejects.toThrow(/index\[0\]/);
+      await expect(b.gatherRows(all, new Int32Array(0))).rejects.toThrow(/index must be an Int32Array of at least one/);
+      await expect(b.gatherRows(all, [0, 1] as unknown as Int32Array)).rejects.toThrow(ParameterError);
+    });
+
+    run('scatterAddRows sums in increasing r (the same bytes as a float32 loop), zero for rows that receive nothing', async (b) => {
+      const cases: [number, number, Int32Array, number][] = [
+        [5, 4, Int32Array.from([3, 3, 0, 8, 3]), 9], // rows 1, 2, 4 .. 7 receive nothing
+        [1, 3, Int32Array.from([0]), 1],
+        [150, 7, Int32Array.from({ length: 150 }, (_, r) => (r * r) % 3), 5], // many repeats; rows 3, 4 empty
+        [6, 1, Int32Array.from([2, 0, 2, 2, 0, 2]), 3],
+        [3000, 67, Int32Array.from({ length: 3000 }, (_, r) => (r * 7919) % 450), 500], // CPU: 5 units of 122 rows; rows 450 .. 499 empty
+      ];
+      const bindingBytes = (b as { limits?: { maxBindingBytes: number } }).limits?.maxBindingBytes ?? Infinity;
+      for (const [count, width, index, rows] of cases) {
+        if (4 * count * width > bindingBytes) continue;
+        // values of mixed magnitudes, so that the order of the additions shows in the bits
+        const dy = Float32Array.from(uniform(rng, count * width), (v, i) => v * 2 ** ((i * 5) % 17 - 8));
+        const out = await b.scatterAddRows(b.tensor(dy, [count, width]), index, rows);
+        expect(out.shape).toEqual([rows, width]);
+        const got = await b.read(out);
+        expect(got, `scatterAddRows [${count}, ${width}] into ${rows}`).toEqual(float32ScatterAdd(dy, index, rows, width));
+        // and within the float64 sum's bound
+        const sums = new Float64Array(rows * width);
+        const abs = new Float64Array(rows * width);
+        index.forEach((v, r) => {
+          for (let j = 0; j < width; j++) {
+            sums[v * width + j] += dy[r * width + j];
+            abs[v * width + j] += Math.abs(dy[r * width + j]);
+          }
+        });
+        expectWithinBound(got, sums, abs, count, `scatterAddRows [${count}, ${width}] against float64`);
+      }
+      // the adjoint of gatherRows: <gatherRows(T, idx), dy> = <T, scatterAddRows(dy, idx, V)>
+      const index = Int32Array.from([1, 3, 1, 0]);
+      const table = uniform(rng, 4 * 3);
+      const dy = uniform(rng, 4 * 3);
+      const gathered = await b.read(await b.gatherRows(b.tensor(table, [4, 3]), index));
+      const scattered = await b.read(await b.scatterAddRows(b.tensor(dy, [4, 3]), index, 4));
+      const dot = (x: Float32Array, y: Float32Array) => x.reduce((acc, v, i) => acc + v * y[i], 0);
+      expect(Math.abs(dot(gathered, dy) - dot(table, scattered))).toBeLessThanOrEqual(1e-5);
+
+      const two = b.zeros([2, 3]);
+      await expect(b.scatterAddRows(two, Int32Array.from([0]), 2)).rejects.toThrow(/index has 1 entries but dy \[2, 3\] has 2 rows/);
+      await expect(b.scatterAddRows(two, Int32Array.from([0, 2]), 2)).rejects.toThrow(/index\[1\] must be an output row in \[0, 2\)/);
+      await expect(b.scatterAddRows(two, Int32Array.from([0, 0]), 0)).rejects.toThrow(/rows/);
+    });
+
+    run('sumSquares is the sum of the squared elements, within the bound of a sum, and batches (a global norm)', async (b) => {
+      const bindingBytes = (b as { limits?: { maxBindingBytes: number } }).limits?.maxBindingBytes ?? Infinity;
+      for (const shape of [[1], [3, 5], [1, 1025], [2, 3, 67], [30000], [40, 1500]]) {
+        const size = shape.reduce((a, c) => a * c, 1);
+        if (4 * size > bindingBytes) continue;
+        const x = uniform(rng, size, -3, 3);
+        const out = await b.sumSquares(b.tensor(x, shape));
+        expect(out.shape).toEqual([1]);
+        const ref = x.reduce((acc, v) => acc + v * v, 0);
+        expectWithinBound(await b.read(out), Float64Array.of(ref), Float64Array.of(ref), size, `sumSquares ${shape}`);
+      }
+      expect(Array.from(await b.read(await b.sumSquares(b.tensor(Float32Array.from([3]), [1]))))).toEqual([9]);
+      expect(Array.from(await b.read(await b.sumSquares(b.zeros([0, 3]))))).toEqual([0]);
+      const parts = [uniform(rng, 67), uniform(rng, 5 * 7)];
+      const tensors = [b.tensor(parts[0], [67]), b.tensor(parts[1], [5, 7])];
+      const batched = await b.batch('sumSquares', tensors.map((t) => [t] as [Tensor]));
+      for (let i = 0; i < 2; i++) expect(await b.read(batched[i])).toEqual(await b.read(await b.sumSquares(tensors[i])));
     });
 
     run('operations keep call order with the products: an in-place step never overtakes a product reading its tensor', async (b) => {

@@ -194,11 +194,13 @@ ${entryPoint(this.workgroupSize)} {
       o2[i] = v;
       o0[i] = p - pf(u.p5) * m / (sqrt(v) / pf(u.p6) + pf(u.p2));
     }
-    case OP_gatherBlocks, OP_scatterBlocks: {
-      // Gather along the first axis: b holds each output block's source block (-1: zeros).
+    case OP_gatherBlocks, OP_scatterBlocks, OP_gatherRows: {
+      // Gather along the first axis: b holds each output block's (row's) source block (-1: zeros).
       let source = i32(b[i / u.width]);
       if (source < 0) { o0[i] = 0.0; } else { o0[i] = a[source * u.width + i % u.width]; }
     }
+    case OP_copyRows: { o0[u.flag + i] = a[i]; }
+    case OP_sliceRows: { o0[i] = a[u.flag + i]; }
     case OP_hardConcreteGates: {
       // Hard-concrete gate: p1 gamma, p2 zeta.
       let s = sigmoid(gateLogit(i)) * (pf(u.p2) - pf(u.p1)) + pf(u.p1);
@@ -217,6 +219,45 @@ ${entryPoint(this.workgroupSize)} {
       let s = sigmoid(a[i] - pf(u.p3));
       o0[i] = s * (1.0 - s);
       o1[i] = s;
+    }
+    case OP_lstmCell: {
+      // LSTM cell, item i = (row, unit j) of [N, H = width]: a recurrent, b input [N, 4H], c bias [4H],
+      // d cPrev [N, H]; o0 h, o1 c [N, H], o2 gates [N, 4H] (i, f, g, o blocks of H).
+      let hidden = u.width;
+      let row = i / hidden;
+      let j = i - row * hidden;
+      let z = i + 3 * row * hidden;
+      let gi = sigmoid((a[z] + b[z]) + c[j]);
+      let gf = sigmoid((a[z + hidden] + b[z + hidden]) + c[j + hidden]);
+      let gg = tanhStable((a[z + 2 * hidden] + b[z + 2 * hidden]) + c[j + 2 * hidden]);
+      let go = sigmoid((a[z + 3 * hidden] + b[z + 3 * hidden]) + c[j + 3 * hidden]);
+      o2[z] = gi;
+      o2[z + hidden] = gf;
+      o2[z + 2 * hidden] = gg;
+      o2[z + 3 * hidden] = go;
+      let cell = gf * d[i] + gi * gg;
+      o1[i] = cell;
+      o0[i] = go * tanhStable(cell);
+    }
+    case OP_lstmCellGrad: {
+      // Its gradient: a gates [N, 4H], b cPrev, c c, d dh, e dc (flag 1; flag 0: zero) [N, H];
+      // o0 dz [N, 4H], o1 dcPrev [N, H].
+      let hidden = u.width;
+      let z = i + 3 * (i / hidden) * hidden;
+      let gi = a[z];
+      let gf = a[z + hidden];
+      let gg = a[z + 2 * hidden];
+      let go = a[z + 3 * hidden];
+      let tc = tanhStable(c[i]);
+      let dh = d[i];
+      var dc = 0.0;
+      if (u.flag != 0) { dc = e[i]; }
+      let dct = dc + (dh * go) * (1.0 - tc * tc);
+      o0[z] = (dct * gg) * (gi * (1.0 - gi));
+      o0[z + hidden] = (dct * b[i]) * (gf * (1.0 - gf));
+      o0[z + 2 * hidden] = (dct * gi) * (1.0 - gg * gg);
+      o0[z + 3 * hidden] = (dh * tc) * (go * (1.0 - go));
+      o1[i] = dct * gf;
     }
     default: {}
   }
@@ -373,6 +414,25 @@ ${entryPoint(this.workgroupSize)} {
         let norm = maxAll(t, local);
         if (t == 0u) { o0[row] = norm; }
       }
+    }
+    case OP_scatterAddRows: {
+      // a dy [R, E], b dy's rows in output-row order, c each output row's first position in b
+      // (rows + 1); o0 [rows, E]: each element's terms added from 0 in increasing r.
+      let k0 = i32(c[row]);
+      let k1 = i32(c[row + 1]);
+      for (var j = first; j < width; j += 64) {
+        var s = 0.0;
+        for (var k = k0; k < k1; k++) { s = s + a[i32(b[k]) * width + j]; }
+        o0[base + j] = s;
+      }
+    }
+    case OP_sumSquares: {
+      // a x, its first flag elements as rows of width (the last one short); o0 the partial sums, one per row.
+      let end = min(base + width, u.flag);
+      var local = 0.0;
+      for (var j = base + first; j < end; j += 64) { local += a[j] * a[j]; }
+      let total = sumAll(t, local);
+      if (t == 0u) { o0[row] = total; }
     }
     default: {}
   }
