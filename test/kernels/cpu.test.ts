@@ -127,9 +127,10 @@ describe('cpu backend', () => {
           ce: [await read(ce.loss), await read(ce.dlogits), await read(ce.correct)],
           adam: [await read(p), await read(m), await read(v)],
           l0: await read((await b.l0Penalty(b.tensor(x, [n * f]))).value),
+          lstm: await lstmOps(b, x, dy),
         };
         // Compared as bytes (toEqual walks typed arrays element by element: seconds at these sizes).
-        const arrays = [results.bias, results.sums, ...results.activations.flat(), ...results.ln, ...results.ce, ...results.adam, results.l0];
+        const arrays = [results.bias, results.sums, ...results.activations.flat(), ...results.ln, ...results.ce, ...results.adam, results.l0, ...results.lstm];
         outputs.push(Buffer.concat(arrays.map((a) => Buffer.from(a.buffer, a.byteOffset, a.byteLength))));
         if (b.threads > 1 && b !== workersOnly) expect(b.stats.parallelPhases - parallel, b.description).toBeGreaterThan(10);
       }
@@ -325,3 +326,19 @@ describe('cpu backend', () => {
     }
   });
 });
+
+/** The LSTM's operations on a cell of 2 x 4800 units (two units of 8192 items or more), their results read. */
+async function lstmOps(b: CpuBackend, x: Float32Array, dy: Float32Array): Promise<Float32Array[]> {
+  const [n, H] = [2, 4800];
+  const rec = b.tensor(x.subarray(0, n * 4 * H), [n, 4 * H]);
+  const inp = b.tensor(dy.subarray(0, n * 4 * H), [n, 4 * H]);
+  const bias = b.tensor(x.subarray(1, 1 + 4 * H), [4 * H]);
+  const c0 = b.tensor(dy.subarray(2, 2 + n * H), [n, H]);
+  const cell = await b.lstmCell(rec, inp, bias, c0);
+  const grad = await b.lstmCellGrad(cell.gates, c0, cell.c, c0, cell.h);
+  const index = Int32Array.from({ length: 3 * n }, (_, i) => (i * 5) % n);
+  const rows = await b.gatherRows(rec, index);
+  const scattered = await b.scatterAddRows(rows, index, n);
+  const squares = await b.sumSquares(rec);
+  return Promise.all([cell.h, cell.c, cell.gates, grad.dz, grad.dcPrev, rows, scattered, squares].map((t) => b.read(t)));
+}
