@@ -175,6 +175,26 @@ export const OP_CASES: readonly OpCase[] = [
       return { run: () => backend.scatterBlocks(src, ids, shape[0]), shape, tensors: [src] };
     },
   },
+  {
+    // The LSTM's cell on N streams of H = F / 4 units: the batch shape is its [N, 4H] gates.
+    name: 'lstmCell', numpy: true, elementwise: false,
+    async make(backend, [n, f]) {
+      const h = Math.max(1, Math.floor(f / 4));
+      const [rec, inp, bias, c] = [[n, 4 * h], [n, 4 * h], [4 * h], [n, h]].map((s, i) => random(backend, s, `lstmCell:${n}x${f}:${i}`));
+      return { run: () => backend.lstmCell(rec, inp, bias, c), shape: [n, 4 * h], tensors: [rec, inp, bias, c] };
+    },
+  },
+  {
+    name: 'lstmCellGrad', numpy: false, elementwise: false,
+    async make(backend, [n, f]) {
+      const h = Math.max(1, Math.floor(f / 4));
+      const [rec, inp, bias, c, dh, dc] = [[n, 4 * h], [n, 4 * h], [4 * h], [n, h], [n, h], [n, h]].map((s, i) => random(backend, s, `lstmCellGrad:${n}x${f}:${i}`));
+      const cell = await backend.lstmCell(rec, inp, bias, c);
+      cell.h.dispose();
+      return { run: () => backend.lstmCellGrad(cell.gates, c, cell.c, dh, dc), shape: [n, 4 * h], tensors: [rec, inp, bias, c, dh, dc, cell.gates, cell.c] };
+    },
+  },
+  simple('sumSquares', 1, (b, [x]) => b.sumSquares(x), { numpy: true }),
   ...(['hardConcreteGates', 'hardConcreteGrad', 'l0Penalty'] as const).map((name): OpCase => ({
     name, numpy: false, elementwise: false,
     async make(backend, [n, f]) {
@@ -306,7 +326,22 @@ def ops(n, f, rng):
         denom += f32(eps)
         np.subtract(p, f32(lr / (1 - b1 ** t)) * m / denom, out=p)
 
+    hq = max(1, f // 4)
+    cprev = u(n, hq)
+
+    def lstm_cell():
+        # PyTorch's cell from the two projections and the bias: i, f, g, o gates.
+        zz = x[:, :4 * hq] + y[:, :4 * hq] + b[:4 * hq]
+        ig = 1 / (1 + np.exp(-zz[:, :hq]))
+        fg = 1 / (1 + np.exp(-zz[:, hq:2 * hq]))
+        gg = np.tanh(zz[:, 2 * hq:3 * hq])
+        og = 1 / (1 + np.exp(-zz[:, 3 * hq:]))
+        c = fg * cprev + ig * gg
+        return og * np.tanh(c), c
+
     return {
+        'lstmCell': lstm_cell,
+        'sumSquares': lambda: float(np.dot(x.ravel(), x.ravel())),
         'addBias': lambda: x + b,
         'sumRows': lambda: x.sum(axis=0),
         'activation relu': lambda: np.maximum(x, f32(0)),
