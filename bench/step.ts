@@ -240,7 +240,13 @@ async function perCallSection(backend: Backend, config: StepConfig): Promise<Per
 // ---- 3 and 4. Training epochs.
 
 /** Samples per second of one epoch of `model` (built by `make`), printed with its weight count. */
-async function epochLine(backend: Backend, name: string, make: () => Sequential, data: Dataset, batch: number): Promise<number | null> {
+/** One epoch's samples per second and the model's weight count. */
+interface Epoch {
+  sps: number;
+  weights: number;
+}
+
+async function epochLine(backend: Backend, name: string, make: () => Sequential, data: Dataset, batch: number): Promise<Epoch | null> {
   return attempt(name, async () => {
     const model = make();
     try {
@@ -248,7 +254,7 @@ async function epochLine(backend: Backend, name: string, make: () => Sequential,
       const { seconds, loss } = await trainEpoch(backend, model, data, batch);
       const sps = data.n / seconds;
       write(`${name}: ${weights} weights (${parameterCount(model)} parameters with biases), ${seconds.toFixed(1)} s, ${sps.toFixed(0)} samples/s (loss after the epoch ${loss.toFixed(3)})\n`);
-      return sps;
+      return { sps, weights };
     } finally {
       model.dispose();
     }
@@ -276,13 +282,12 @@ async function wattsStrogatzSection(backend: Backend, config: StepConfig): Promi
   const data = fashion(config.fashionSamples);
   if (!data) return { dense: null, sparse: null };
   write(`${data.n} training images\n`);
-  const dense = await epochLine(backend, 'dense 784-256-256-10', () => buildMLP(backend, { hidden: [256, 256], blockSize: 16, seed: 0 }), data, config.batch);
-  const sparse = await epochLine(backend, 'watts-strogatz 784-1024-1024-10', () => buildMLP(backend, {
+  const denseEpoch = await epochLine(backend, 'dense 784-256-256-10', () => buildMLP(backend, { hidden: [256, 256], blockSize: 16, seed: 0 }), data, config.batch);
+  const sparseEpoch = await epochLine(backend, 'watts-strogatz 784-1024-1024-10', () => buildMLP(backend, {
     hidden: [1024, 1024], blockSize: 16, seed: 0, sparseInput: true,
     layout: ({ role, index, inBlocks, outBlocks, blockSize }) => buildPatternSpec(WATTS_STROGATZ, { inBlocks, outBlocks, blockSize, seed: `0#${role}${index}` }),
   }), data, config.batch);
-  if (dense !== null && sparse !== null) write(`watts-strogatz / dense samples per second: ${(sparse / dense).toFixed(2)}x\n`);
-  return { dense, sparse };
+  return ratioLine('watts-strogatz / dense', denseEpoch, sparseEpoch);
 }
 
 async function wideSection(backend: Backend, config: StepConfig): Promise<Samples> {
@@ -290,10 +295,20 @@ async function wideSection(backend: Backend, config: StepConfig): Promise<Sample
   write(`\n4. bench/train's MLP 784 -> ${Array(hiddenLayers).fill(width).join(' -> ')} -> 10, ReLU, Adam, batch ${config.batch}, one epoch of ${config.samples} Fashion-MNIST samples (bench/train takes 60,000); sparse: the ${hiddenLayers - 1} hidden-to-hidden layers block-sparse (random layouts, density ${density}, blocks ${blockSize})\n`);
   const data = fashion(config.samples);
   if (!data) return { dense: null, sparse: null };
-  const dense = await epochLine(backend, 'ours dense', () => trainingMlp(backend, { ...WIDE, sparse: false }), data, config.batch);
-  const sparse = await epochLine(backend, 'ours block-sparse', () => trainingMlp(backend, { ...WIDE, sparse: true }), data, config.batch);
-  if (dense !== null && sparse !== null) write(`block-sparse / dense samples per second: ${(sparse / dense).toFixed(2)}x\n`);
-  return { dense, sparse };
+  const denseEpoch = await epochLine(backend, 'ours dense', () => trainingMlp(backend, { ...WIDE, sparse: false }), data, config.batch);
+  const sparseEpoch = await epochLine(backend, 'ours block-sparse', () => trainingMlp(backend, { ...WIDE, sparse: true }), data, config.batch);
+  return ratioLine('block-sparse / dense', denseEpoch, sparseEpoch);
+}
+
+/**
+ * The sparse / dense samples-per-second line, with the ratio of their weight counts beside it:
+ * the speed-up a cost exactly proportional to the weights present would give.
+ */
+function ratioLine(what: string, dense: Epoch | null, sparse: Epoch | null): Samples {
+  if (dense !== null && sparse !== null) {
+    write(`${what} samples per second: ${(sparse.sps / dense.sps).toFixed(2)}x (dense / sparse weights: ${(dense.weights / sparse.weights).toFixed(2)}x)\n`);
+  }
+  return { dense: dense?.sps ?? null, sparse: sparse?.sps ?? null };
 }
 
 /** PyTorch on bench/train's dense model (after our backend is released, so that nothing else runs). */
