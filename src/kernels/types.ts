@@ -79,6 +79,11 @@ export interface Backend extends TrainingOps<Tensor> {
   tensor(data: HostData, shape?: readonly number[]): Tensor;
   /** A tensor of zeros. */
   zeros(shape: readonly number[]): Tensor;
+  /**
+   * A tensor whose values are undefined until written: for an output the caller fills completely
+   * (row by row with copyRows, say), which spares zeros' pass over the memory on the CPU.
+   */
+  empty(shape: readonly number[]): Tensor;
   /** The tensor's values, row-major: in `into` when given (a Float32Array of exactly tensor.size values, reused across calls to spare an allocation), else in a new array. */
   read(tensor: Tensor, into?: Float32Array): Promise<Float32Array>;
   /** The tensor's values as an ndarray of its shape (over `into` when given, as `read`). */

@@ -88,6 +88,11 @@ export function backendConformance(name: string, make: () => Promise<Backend | n
       const back = await b.readNdarray(t);
       for (let i = 0; i < 4; i++) for (let j = 0; j < 3; j++) expect(back.get(i, j)).toBe(data[j * 4 + i]);
       expect(Array.from(await b.read(b.zeros([2, 5])))).toEqual(new Array(10).fill(0));
+      // empty: the shape, and the values written into every row.
+      const e = b.empty([3, 4]);
+      expect(e.shape).toEqual([3, 4]);
+      for (let r = 0; r < 3; r++) await b.copyRows(b.tensor(data.subarray(4 * r, 4 * r + 4), [1, 4]), e, r);
+      expect(Array.from(await b.read(e))).toEqual(Array.from(data));
     });
 
     for (const { name: caseName, layout, n } of cases()) {

@@ -124,6 +124,11 @@ export class CpuBackend implements Backend {
     return this.#tensors.zeros(shape);
   }
 
+  empty(shape: readonly number[]): Tensor {
+    this.#check();
+    return this.#tensors.allocate(shape);
+  }
+
   async read(tensor: Tensor, into?: Float32Array): Promise<Float32Array> {
     this.#check();
     checkTensor(this, tensor, 'tensor');

@@ -111,6 +111,12 @@ export class WebGPUBackend implements Backend {
     return this.#memory.allocate(shape, 'zeros');
   }
 
+  /** WebGPU buffers start zeroed: the same as zeros. */
+  empty(shape: readonly number[]): Tensor {
+    this.#guard.check();
+    return this.#memory.allocate(shape, 'empty');
+  }
+
   async read(tensor: Tensor, into?: Float32Array): Promise<Float32Array> {
     this.#guard.check();
     checkTensor(this, tensor, 'tensor');

@@ -138,8 +138,8 @@ export class LSTM implements RecurrentLayer {
     let h = this.#state?.h ?? b.zeros([n, H]);
     let c = this.#state?.c ?? b.zeros([n, H]);
     this.#state = null;
-    const y = b.zeros([rows, H]);
-    const cache: SequenceCache | null = training ? { x, steps, n, gates: [], cells: [c], hiddenIn: b.zeros([rows, H]) } : null;
+    const y = b.empty([rows, H]);
+    const cache: SequenceCache | null = training ? { x, steps, n, gates: [], cells: [c], hiddenIn: b.empty([rows, H]) } : null;
     for (let t = 0; t < steps; t++) {
       const xt = await b.sliceRows(projected, t * n, n);
       const rec = await this.recurrent.apply(h);
@@ -179,7 +179,7 @@ export class LSTM implements RecurrentLayer {
       throw new ShapeError(`LSTM: dy has shape [${dy.shape.join(', ')}] but the forward pass gave [${steps * n}, ${this.hidden}]`);
     }
     const b = this.backend;
-    const dz = b.zeros([steps * n, 4 * this.hidden]);
+    const dz = b.empty([steps * n, 4 * this.hidden]);
     let dhNext: Tensor | null = null;
     let dcNext: Tensor | null = null;
     try {
