@@ -179,6 +179,43 @@ describe('cpu backend', () => {
     W.dispose();
   });
 
+  it('caches a dense B operand from its second use at the same version (plain and transposed), and packs again after an in-place write', async () => {
+    const b = two;
+    const [m, k, n] = [5, 24, 40];
+    const a = random(m * k);
+    const w = random(k * n);
+    const A = b.tensor(a, [m, k]);
+    const W = b.tensor(w, [k, n]);
+    const expected = (weights: Float32Array) => {
+      const c = new Float64Array(m * n);
+      for (let i = 0; i < m; i++) for (let j = 0; j < n; j++) for (let t = 0; t < k; t++) c[i * n + j] += a[i * k + t] * weights[t * n + j];
+      return c;
+    };
+    const check = async (weights: Float32Array, what: string) => {
+      const c = await b.read(await b.matmul(A, W));
+      expected(weights).forEach((v, i) => expect(Math.abs(c[i] - v), `${what} [${i}]`).toBeLessThanOrEqual(1e-5 * (1 + Math.abs(v))));
+    };
+    const hits = b.stats.panelHits;
+    await check(w, 'first (packs into a temporary)');
+    await check(w, 'second (packs into the cache)');
+    expect(b.stats.panelHits - hits).toBe(0);
+    await check(w, 'third (cached)');
+    expect(b.stats.panelHits - hits).toBe(1);
+    // dy W^T: another kind of panel, cached from its own second use.
+    const DY = b.tensor(random(m * n), [m, n]);
+    for (let i = 0; i < 3; i++) (await b.matmul(DY, W, { transposeB: true })).dispose();
+    expect(b.stats.panelHits - hits).toBe(2);
+    // An in-place write bumps the version: the next product packs the new weights.
+    const grad = random(w.length);
+    await b.sgdStep(W, b.tensor(grad, [k, n]), null, { lr: 0.5 });
+    const stepped = Float32Array.from(w, (v, i) => Math.fround(v - Math.fround(0.5 * grad[i])));
+    await check(stepped, 'after sgdStep');
+    expect(b.stats.panelHits - hits).toBe(2);
+    await check(stepped, 'after sgdStep, again (cached)');
+    expect(b.stats.panelHits - hits).toBe(3);
+    W.dispose();
+  });
+
   it('gives cached weight panels back when memory runs out, and packs again when needed', async () => {
     const layout = randomLayout({ inBlocks: 8, outBlocks: 8, density: 1, blockSize: 32, seed: 3 });
     const x = random(4 * layout.inFeatures);

@@ -9,7 +9,7 @@ import type { KernelExports } from './abi.js';
 import { LayoutTableCache } from './layout-tables.js';
 import { PanelCache } from './panel-cache.js';
 import { SharedHeap } from './memory.js';
-import { blockProductPlan, matmulPlan, weightGradPlan, type Plan } from './plans.js';
+import { blockProductPlan, densePanelBytes, matmulPlan, weightGradPlan, type Plan } from './plans.js';
 import { ThreadPool } from './pool.js';
 import type { CpuTensor } from './tensor.js';
 import { byteOffset as offset, TensorStore } from './tensors.js';
@@ -163,7 +163,7 @@ export class CpuBackend implements Backend {
       return out;
     }
     const tables = this.#tables.get(layout);
-    const panels = this.#panels.panels(layout, forward, w as CpuTensor, gates as CpuTensor | undefined);
+    const panels = this.#panels.panels(w as CpuTensor, forward ? 'forward' : 'backward', 4 * w.size, layout, gates as CpuTensor | undefined)!;
     return settle(
       () => this.#run(blockProductPlan({ forward, layout, tables, rows: n, x: offset(x), w: offset(w), gates: offset(gates), y: out.offset, panels, threads: this.threads }), [out]),
       (ok) => this.#panels.release(ok),
@@ -225,7 +225,12 @@ export class CpuBackend implements Backend {
         this.#tensors.fillZero(out);
         return out;
       }
-      return settle(() => this.#run(matmulPlan({ m, k, n, a: offset(a), b: offset(b), transposeA, transposeB, c: out.offset, threads: this.threads }), [out]), () => undefined, () => out);
+      const panels = this.#panels.panels(b as CpuTensor, transposeB ? 'dense-transposed' : 'dense', densePanelBytes(k, n));
+      return settle(
+        () => this.#run(matmulPlan({ m, k, n, a: offset(a), b: offset(b), transposeA, transposeB, c: out.offset, panels, threads: this.threads }), [out]),
+        (ok) => this.#panels.release(ok),
+        () => out,
+      );
     });
   }
 

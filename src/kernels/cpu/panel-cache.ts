@@ -3,9 +3,9 @@ import type { SharedHeap } from './memory.js';
 import type { CpuTensor } from './tensor.js';
 
 /**
- * The block products' packed weight panels (packForward / packBackward output), kept per weight
- * tensor and direction while the weights, the gates and the layout are unchanged: a product on
- * unchanged weights (evaluation, inference, repeated calls) skips the packing. Tensors carry a
+ * The products' packed weight panels (packForward / packBackward / packDense output), kept per
+ * weight tensor and kind of product while the weights, the gates and the layout are unchanged: a
+ * product on unchanged weights (evaluation, inference, a recurrent layer's steps) skips the packing. Tensors carry a
  * version that every in-place write bumps (the training runner), so a step's update makes the
  * next product pack again, into the same memory. A weight tensor's panels are freed with it, and
  * every panel but the product in flight's when an allocation would not fit otherwise.
@@ -27,6 +27,8 @@ export class PanelCache {
   #closed = false;
   /** Products that found their panels packed (for tests and benchmarks). */
   hits = 0;
+  /** The last dense use of a tensor not cached yet: its kind and version (a second use caches it). */
+  readonly #seen = new WeakMap<CpuTensor, { kind: PanelKind; version: number }>();
 
   constructor(heap: SharedHeap) {
     this.#heap = heap;
@@ -63,28 +65,38 @@ export class PanelCache {
   }
 
   /**
-   * The panels of `w` for `layout` in one direction: `offset`, and `pack` true when they must be
-   * (re)packed there first (new, or the weights or gates changed since).
+   * The panels of `w` packed for a product `kind` (the block products' two directions, for
+   * `layout` and `gates`; the dense product's B operand, plain or transposed, `bytes` long):
+   * `offset`, and `pack` true when they must be (re)packed there first (new, or the weights,
+   * layout or gates changed since). A dense B is cached only from its second use at the same
+   * version (a weight applied again, as a recurrent layer's at every step; not an activation used
+   * once): null the first time, and the product packs into a temporary.
    */
-  panels(layout: BlockLayout, forward: boolean, w: CpuTensor, gates: CpuTensor | undefined): { offset: number; pack: boolean } {
-    const bytes = 4 * w.size;
+  panels(w: CpuTensor, kind: PanelKind, bytes: number, layout: BlockLayout | null = null, gates?: CpuTensor): { offset: number; pack: boolean } | null {
     let list = this.#entries.get(w);
-    if (!list) {
-      list = [];
-      this.#entries.set(w, list);
-      this.#lists.set(list, new WeakRef(w));
-      this.#collected.register(w, list, w);
-    }
     const gatesVersion = gates ? gates.version : -1;
-    let entry = list.find((e) => e.forward === forward);
+    let entry = list?.find((e) => e.kind === kind);
     if (entry && entry.layout === layout && entry.wVersion === w.version && entry.gates?.deref() === gates && entry.gatesVersion === gatesVersion) {
       this.hits++;
       this.#busy = entry;
       this.#packing = null;
       return { offset: entry.offset, pack: false };
     }
+    if (!entry && (kind === 'dense' || kind === 'dense-transposed')) {
+      const seen = this.#seen.get(w);
+      if (!seen || seen.kind !== kind || seen.version !== w.version) {
+        this.#seen.set(w, { kind, version: w.version });
+        return null;
+      }
+    }
+    if (!list) {
+      list = [];
+      this.#entries.set(w, list);
+      this.#lists.set(list, new WeakRef(w));
+      this.#collected.register(w, list, w);
+    }
     if (!entry) {
-      entry = { forward, layout, wVersion: w.version, gates: undefined, gatesVersion, offset: this.#heap.alloc(bytes) };
+      entry = { kind, layout, wVersion: w.version, gates: undefined, gatesVersion, offset: this.#heap.alloc(bytes) };
       list.push(entry);
     }
     this.#busy = entry;
@@ -113,9 +125,12 @@ export class PanelCache {
   }
 }
 
+/** What a weight's panels are packed for: a block product's direction, or the dense product's B operand (op(B) = B or B^T). */
+export type PanelKind = 'forward' | 'backward' | 'dense' | 'dense-transposed';
+
 interface PanelEntry {
-  readonly forward: boolean;
-  layout: BlockLayout;
+  readonly kind: PanelKind;
+  layout: BlockLayout | null;
   wVersion: number;
   gates: WeakRef<CpuTensor> | undefined;
   gatesVersion: number;

@@ -173,34 +173,46 @@ export interface MatmulOperands {
   transposeA: boolean;
   transposeB: boolean;
   c: number;
+  /** Where op(B)'s panels are cached (PanelCache) and whether they must be packed there first; null: pack into a temporary. */
+  panels: { offset: number; pack: boolean } | null;
   threads: number;
 }
 
-/** The dense product (m, n, k > 0): op(A) into row tiles and op(B) into column panels, then column groups of 32. */
+/** Bytes of the dense product's panels of op(B) [k, n]: column slices of 8, each k rows (32 bytes a row). */
+export function densePanelBytes(k: number, n: number): number {
+  return Math.ceil(n / 8) * k * 32;
+}
+
+/** The dense product (m, n, k > 0): op(A) into row tiles and op(B) into column panels (unless cached), then column groups of 32. */
 export function matmulPlan(o: MatmulOperands): Plan {
   const { m, k, n, threads } = o;
   const slices = Math.ceil(n / 8);
   const slicesPer = perUnit(slices, UNITS_PER_THREAD * threads);
   const groups = Math.ceil(n / 32);
   const rowsPerUnit = unitRows(m, groups, threads);
+  const cached = o.panels;
+  const pack = cached === null || cached.pack;
   return {
-    temporaries: [rowTileBytes(m, k), slices * k * 32],
-    phases: ([xi, panels]) => [
-      {
-        tasks: [
-          packRowTilesTask(o.a, m, k, o.transposeA, xi, threads),
-          { job: 'packDense', units: Math.ceil(slices / slicesPer), params: { b: o.b, depth: k, cols: n, transposeB: o.transposeB ? 1 : 0, dst: panels, slices, perUnit: slicesPer } },
-        ],
-        flops: 4 * k * (m + n),
-      },
-      {
-        tasks: [{
-          job: 'dense',
-          units: Math.ceil(m / rowsPerUnit) * groups,
-          params: { xi, depth: k, y: o.c, cols: n, panels, groups, rows: m, rowsPerUnit, chunk: DENSE_CHUNK_STEPS },
-        }],
-        flops: 2 * m * n * k,
-      },
-    ],
+    temporaries: cached ? [rowTileBytes(m, k)] : [rowTileBytes(m, k), densePanelBytes(k, n)],
+    phases: ([xi, temporaryPanels]) => {
+      const panels = cached ? cached.offset : temporaryPanels;
+      return [
+        {
+          tasks: [
+            packRowTilesTask(o.a, m, k, o.transposeA, xi, threads),
+            ...(pack ? [{ job: 'packDense' as const, units: Math.ceil(slices / slicesPer), params: { b: o.b, depth: k, cols: n, transposeB: o.transposeB ? 1 : 0, dst: panels, slices, perUnit: slicesPer } }] : []),
+          ],
+          flops: 4 * k * (m + (pack ? n : 0)),
+        },
+        {
+          tasks: [{
+            job: 'dense',
+            units: Math.ceil(m / rowsPerUnit) * groups,
+            params: { xi, depth: k, y: o.c, cols: n, panels, groups, rows: m, rowsPerUnit, chunk: DENSE_CHUNK_STEPS },
+          }],
+          flops: 2 * m * n * k,
+        },
+      ];
+    },
   };
 }
