@@ -21,6 +21,7 @@ export default mergeConfig(
         'test/notebooks/**',
         'test/kernels/webgpu.test.ts',
         'test/train/webgpu-training.test.ts',
+        'test/train/webgpu-sequence-layers.test.ts',
         'test/cli/train.test.ts',
         'test/cli/train-sparsity.test.ts',
       ],
