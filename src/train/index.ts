@@ -22,3 +22,8 @@ export * from './evaluate.js';
 export * from './run-directory.js';
 export type { EpochMetrics, HookEvent } from './epoch-metrics.js';
 export type { TrainProgress } from './epoch.js';
+export * from './layers/embedding.js';
+export * from './layers/lstm.js';
+export type { RecurrentLayer } from './layers/recurrent.js';
+export * from './sample.js';
+export * from './probe.js';
