@@ -97,3 +97,27 @@ function powersOfTen(values: number[]): number[] {
 function fmt(value: number): string {
   return Number(value.toPrecision(3)).toString();
 }
+
+/** One point of a line plot: its series (one line each), x and y. */
+export interface LinePoint {
+  series: string;
+  x: number;
+  y: number;
+}
+
+/** Lines with points, one per series (in order of first appearance), e.g. validation bits per character after each epoch. */
+export function linePlot(points: readonly LinePoint[], axes: { title?: string; x: string; y: string }): PlotSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...(axes.title ? { title: axes.title } : {}),
+    width: 520,
+    height: 280,
+    data: { values: points.map((p) => ({ ...p })) },
+    mark: { type: 'line', point: true },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: axes.x, axis: { tickMinStep: 1 } },
+      y: { field: 'y', type: 'quantitative', title: axes.y, scale: { zero: false } },
+      color: { field: 'series', type: 'nominal', title: null, sort: null, legend: { labelLimit: 320 } },
+    },
+  } as PlotSpec;
+}

@@ -20,4 +20,4 @@ export { layoutToSVG } from './picture-svg.js';
 export type { PictureMode, PictureOptions } from './picture-model.js';
 export type { DensityScale } from './picture-colors.js';
 export { plotToPNG, plotToSVG, savePlot, type PlotSpec } from './vega-plot.js';
-export { comparePlot, sweepPlot, wantsLogAxis, type ComparePlotRow } from './analysis-plots.js';
+export { comparePlot, linePlot, sweepPlot, wantsLogAxis, type ComparePlotRow, type LinePoint } from './analysis-plots.js';

@@ -1,6 +1,9 @@
 export {
-  MAX_TRAINING_WIDTH, runTraining, TRAIN_DATASETS, TRAIN_OPTIMIZERS,
-  type TrainingRunConfig, type TrainingRunOptions, type TrainingRunResult, type TrainingSettings, type TrainingSummary, type TrainRunConfig,
+  DEFAULT_LSTM_CLIP, DEFAULT_SEQ, MAX_TRAINING_WIDTH, resumeCheckpointDir, runTraining, TRAIN_DATASETS, TRAIN_MODELS, TRAIN_OPTIMIZERS,
+  type ClassificationSummary, type LanguageModelSummary, type TrainData, type TrainingRunConfig, type TrainingRunOptions, type TrainingRunResult,
+  type TrainingSettings, type TrainingSummary, type TrainingSummaryBase, type TrainRunConfig,
 } from './training.js';
 export { parsePruneSpec, parseRegrowSpec, trainingHooks, type PruneSpec, type RegrowSpec } from './training-hooks.js';
+export { sampleRun, type SampleRunOptions, type SampleRunResult } from './sampling.js';
 export * from './study.js';
+export * from './lstm-study.js';
