@@ -6,8 +6,8 @@
  * epoch and characters per second; validation bits per character after every epoch (a plot next
  * to the record); the recurrent layouts through the analysis tools. See src/runs/lstm-study.ts.
  *
- *   npm run bench:lstm-study -- [--epochs 3] [--seeds 3] [--train-chars 1200000|all] [--validation-chars all]
- *                               [--test-chars all] [--hidden 1024]
+ *   npm run bench:lstm-study -- [--epochs 3] [--seeds 3] [--train-chars 600000|all] [--validation-chars 200000|all]
+ *                               [--test-chars all] [--hidden 768]
  *                               [--backend auto|cpu|webgpu] [--json out.json] [--plot out.svg]
  */
 import { writeFileSync } from 'node:fs';

@@ -41,7 +41,7 @@ export interface LstmStudyConfig {
   epochs: number;
   /** Training characters per epoch: the first this many of the training text (null: all of it). */
   trainCharacters: number | null;
-  /** Validation characters evaluated after every epoch: the first this many (null: all). */
+  /** Validation characters evaluated after every epoch: the first this many (null: all; the default study takes 200,000 for time). */
   validationCharacters: number | null;
   /** Test characters evaluated at the end: the first this many (null: all, the study's default; a notebook's small run takes fewer). */
   testCharacters: number | null;
@@ -60,16 +60,18 @@ export interface LstmStudyConfig {
 }
 
 /**
- * The default study: Watts-Strogatz (k = 4, p = 0.1, with the diagonal: 5 blocks per row),
- * Barabási-Albert (m = 2), random (the same density) and banded (bandwidth 2) recurrent layouts
- * of 64 x 64 blocks of 16 (1024 units), against the dense LSTM of about the same weight count
- * (about 330 units: the sparse models' ~3x width); embedding 16, T = 100, B = 32, Adam 2e-3,
- * clipping at 1, 3 epochs of the first 1.2 M training characters.
+ * The default study, sized to about an hour on a 2-core machine (CPU backend): Watts-Strogatz
+ * (k = 4, p = 0.1, with the diagonal: 5 blocks per row), Barabási-Albert (m = 2), random (the same
+ * density) and banded (bandwidth 2) recurrent layouts of 48 x 48 blocks of 16 (768 units), against
+ * the dense LSTM of about the same weight count (about 250 units: the sparse models are ~3x wider);
+ * embedding 16, T = 100, B = 32, Adam 2e-3, clipping at 1, 3 epochs of the first 600,000
+ * training characters, validation on the first 200,000 validation characters after each epoch,
+ * test on the whole test text.
  */
 export function defaultLstmStudy(
   options: { epochs?: number; seeds?: number; trainCharacters?: number | null; validationCharacters?: number | null; testCharacters?: number | null; hidden?: number; probe?: ProbeOptions } = {},
 ): LstmStudyConfig {
-  const hidden = options.hidden ?? 1024;
+  const hidden = options.hidden ?? 768;
   const blocks = hidden / 16;
   return {
     models: [
@@ -81,8 +83,8 @@ export function defaultLstmStudy(
     ],
     seeds: Array.from({ length: options.seeds ?? 3 }, (_v, i) => i),
     epochs: options.epochs ?? 3,
-    trainCharacters: options.trainCharacters === undefined ? 1_200_000 : options.trainCharacters,
-    validationCharacters: options.validationCharacters === undefined ? null : options.validationCharacters,
+    trainCharacters: options.trainCharacters === undefined ? 600_000 : options.trainCharacters,
+    validationCharacters: options.validationCharacters === undefined ? 200_000 : options.validationCharacters,
     testCharacters: options.testCharacters === undefined ? null : options.testCharacters,
     steps: 100,
     batchSize: 32,
