@@ -15,6 +15,7 @@ import { addCompareCommand } from './compare.js';
 import { addSweepCommand } from './sweep.js';
 import { addBenchCommand } from './bench.js';
 import { addTrainCommand } from './train.js';
+import { addSampleCommand } from './sample.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -33,6 +34,7 @@ export function buildProgram(): Command {
   addSweepCommand(program);
   addBenchCommand(program);
   addTrainCommand(program);
+  addSampleCommand(program);
   addPatternsCommand(program);
   addDemoCommand(program);
   addMemoryOption(program);

@@ -100,7 +100,7 @@ export async function runStudy(backend: Backend, config: StudyConfig, data: { tr
         ...(spec.l0 !== undefined ? { l0: { lrScale: spec.l0LrScale ?? 10 } } : {}),
       });
       const optimizer = new Adam(model.parameters(), { lr: config.lr });
-      const sparse = model.layers.filter((l): l is BlockSparseLinear => l instanceof BlockSparseLinear);
+      const sparse = model.blockSparseLayers();
       const hooks: TrainingHook[] = [];
       if (spec.l0 !== undefined) hooks.push(l0Hook({ lambda: spec.l0 }));
       if (spec.pruneTo !== undefined) {

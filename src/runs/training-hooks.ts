@@ -5,7 +5,6 @@
 import type { BlockNormKind } from '../kernels/types.js';
 import type { Seed } from '../random.js';
 import type { TrainingHook } from '../train/hooks.js';
-import { BlockSparseLinear } from '../train/layers/block-sparse-linear.js';
 import type { Sequential } from '../train/layers/sequential.js';
 import { l0Hook } from '../train/sparsity/l0.js';
 import { gradualPruning } from '../train/sparsity/prune.js';
@@ -92,11 +91,11 @@ export function parseRegrowSpec(text: string, totalSteps: number): RegrowSpec {
   return { method: head, every, fraction, end, norm: normOf(option, pairs.get('norm')) };
 }
 
-/** The hooks of a run, in order: the L0 penalty, gradual pruning, regrowth, on the model's block-sparse layers. */
+/** The hooks of a run, in order: the L0 penalty, gradual pruning, regrowth, on the model's block-sparse weights (`Sequential.blockSparseLayers`: an LSTM's included). */
 export function trainingHooks(model: Sequential, spec: { l0: number | null; prune: PruneSpec | null; regrow: RegrowSpec | null; seed: Seed }): TrainingHook[] {
-  const layers = model.layers.filter((l): l is BlockSparseLinear => l instanceof BlockSparseLinear);
+  const layers = model.blockSparseLayers();
   if ((spec.prune || spec.regrow) && layers.length === 0) {
-    throw new UsageError(`${spec.prune ? '--prune' : '--regrow'} needs block-sparse layers: give --layout (e.g. dense, to prune from dense blocks) and at least two --hidden sizes`);
+    throw new UsageError(`${spec.prune ? '--prune' : '--regrow'} needs block-sparse layers: give --layout (e.g. dense, to prune from dense blocks) and, for an MLP, at least two --hidden sizes`);
   }
   const hooks: TrainingHook[] = [];
   if (spec.l0 !== null) hooks.push(l0Hook({ lambda: spec.l0 }));

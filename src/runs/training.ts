@@ -1,94 +1,42 @@
 /**
  * A training run from a configuration: the run directory opened and locked, the data loaded, the
- * model built (or restored from the checkpoint a resumed run continues), the sparsity hooks,
- * `train()`, then the final layouts and summary.json written. The CLI's `train` command and
- * scripts call it; settings are checked as the command line names them.
+ * model built (an MLP on Fashion-MNIST, or a character-level LSTM language model on text) or
+ * restored from the checkpoint a resumed run continues, the sparsity hooks, `train()`, then the
+ * final layouts and summary.json written. The CLI's `train` command and scripts call it; settings
+ * are checked as the command line names them (training-settings.ts).
  */
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { writeFileAtomic } from '../atomic-write.js';
-import { checkMemory } from '../budget.js';
-import { checkInteger, checkNumber } from '../check.js';
+import { checkInteger } from '../check.js';
 import { BlocksparseError, FileError } from '../errors.js';
 import { getBackend, type BackendChoice } from '../kernels/get-backend.js';
 import type { Backend } from '../kernels/types.js';
 import { loadLayout, saveLayout } from '../patterns/files.js';
-import type { BlockLayout, BlockSize } from '../patterns/layout.js';
+import type { BlockLayout } from '../patterns/layout.js';
 import { buildPatternSpec } from '../patterns/spec.js';
-import type { Seed } from '../random.js';
 import { loadCheckpoint, restoreModel, restoreOptimizer, type Checkpoint } from '../train/checkpoint.js';
 import { batchCount } from '../train/data/batches.js';
-import type { Dataset } from '../train/data/dataset.js';
-import { FASHION_MNIST_CLASSES, FASHION_MNIST_SIDE, loadFashionMNIST } from '../train/data/fashion-mnist.js';
-import type { EpochMetrics } from '../train/epoch-metrics.js';
-import { BlockSparseLinear } from '../train/layers/block-sparse-linear.js';
+import { sequenceBatchesPerEpoch } from '../train/data/sequence-batches.js';
+import { isLanguageModelMetrics, type EpochMetrics } from '../train/epoch-metrics.js';
+import { buildCharLSTM, checkCharLSTMOptions, gateSharedLayout } from '../train/language-model.js';
 import type { Sequential } from '../train/layers/sequential.js';
-import { train } from '../train/loop.js';
+import { train, type TrainResult } from '../train/loop.js';
 import { buildMLP, layerDensities, parameterCount, type LayerDensity, type LayoutFactory } from '../train/model.js';
 import { Adam, SGD, type Optimizer } from '../train/optimizers.js';
 import { CHECKPOINT_DIR, openRunDirectory, SUMMARY_FILE, type ExistingRun } from '../train/run-directory.js';
 import { l0Layout } from '../train/sparsity/l0.js';
 import { UsageError } from '../usage-error.js';
-import { parsePruneSpec, parseRegrowSpec, trainingHooks, type PruneSpec, type RegrowSpec } from './training-hooks.js';
+import { loadRunData, type RunData } from './training-data.js';
+import { trainingHooks } from './training-hooks.js';
+import {
+  checkActivationMemory, checkModelData, EVAL_BATCH, MAX_TRAINING_WIDTH, resolveSettings, savedRunConfig, withDefaults, type TrainingSettings, type TrainRunConfig,
+} from './training-settings.js';
 
-/** The data sets a training run knows (`train --data`). */
-export const TRAIN_DATASETS = ['fashion-mnist'] as const;
-/** The optimisers a training run knows (`train --optimizer`). */
-export const TRAIN_OPTIMIZERS = ['adam', 'adamw', 'sgd'] as const;
-/** Largest hidden width and batch a training run accepts (the memory budget usually binds first). */
-export const MAX_TRAINING_WIDTH = 2 ** 24;
-
-/** Examples per evaluation batch (the loop's default). */
-const EVAL_BATCH = 1000;
-/** Examples in the Fashion-MNIST splits, for estimates made before the files are read. */
-const TRAIN_EXAMPLES = 60000;
-const TEST_EXAMPLES = 10000;
-
-/** A new run's settings, as the `train` command's options give them (--prune and --regrow as their spec text). */
-export interface TrainingSettings {
-  data: (typeof TRAIN_DATASETS)[number];
-  /** Hidden widths. */
-  hidden: number[];
-  /** Layout of the block-sparse layers: a pattern spec or a .json/.npy layout file (default: dense layers; "dense" blocks with `l0`). */
-  layout?: string;
-  blockSize: BlockSize;
-  /** Examples per training step. */
-  batch: number;
-  lr: number;
-  optimizer: (typeof TRAIN_OPTIMIZERS)[number];
-  /** SGD momentum (sgd only). */
-  momentum: number;
-  weightDecay: number;
-  /** L0 gates on every block, with this penalty weight per weight. */
-  l0?: number;
-  /** Learning-rate multiplier of the gate logits. */
-  l0LrScale: number;
-  /** The input layer block-sparse too. */
-  sparseInput: boolean;
-  /** Gradual pruning spec (see parsePruneSpec), resolved against the run's length. */
-  prune?: string;
-  /** Prune-and-regrow spec (see parseRegrowSpec), resolved against the run's length. */
-  regrow?: string;
-  seed: Seed;
-  /** Only the first this many training examples. */
-  limit?: number;
-}
-
-/**
- * The run's settings, resolved, stored in the checkpoint (its `run` record) so that a resumed run
- * continues the same run: the settings with absent options as null and --prune and --regrow parsed
- * and resolved against the run's length.
- */
-export type TrainRunConfig = Omit<TrainingSettings, 'layout' | 'l0' | 'prune' | 'regrow' | 'limit'> & {
-  layout: string | null;
-  l0: number | null;
-  /** --prune, resolved against the run's length (null: none). */
-  prune: PruneSpec | null;
-  /** --regrow, resolved (null: none). */
-  regrow: RegrowSpec | null;
-  limit: number | null;
-};
+export {
+  DEFAULT_LSTM_CLIP, DEFAULT_SEQ, MAX_TRAINING_WIDTH, TRAIN_DATASETS, TRAIN_MODELS, TRAIN_OPTIMIZERS, type TrainData, type TrainingSettings, type TrainRunConfig,
+} from './training-settings.js';
 
 /** What `runTraining` runs: a new run (`out` and `settings`) or a resumed one (`resume`). */
 export interface TrainingRunConfig {
@@ -103,6 +51,8 @@ export interface TrainingRunConfig {
   resume?: string;
   /** Start over in an `out` directory that already holds a run or other files (see ExistingRun's `replace`). */
   force?: boolean;
+  /** Also checkpoint every this many steps within an epoch (default: at epoch ends only); may change on resume. */
+  checkpointEvery?: number;
 }
 
 /** Callbacks of `runTraining`. */
@@ -113,24 +63,47 @@ export interface TrainingRunOptions {
   onEpoch?: (metrics: EpochMetrics) => void;
 }
 
-/** summary.json: the run's settings, its final metrics, its size and its time. */
-export interface TrainingSummary extends TrainRunConfig {
+/** What every summary.json holds: the run's settings, its size and its time. */
+export interface TrainingSummaryBase extends TrainRunConfig {
   epochs: number;
   backend: string;
-  testAccuracy: number | null;
-  testLoss: number | null;
-  trainAccuracy: number | null;
   trainLoss: number | null;
   parameterCount: number;
   layerDensities: LayerDensity[];
-  /** The final layouts' files in the run directory, one per block-sparse layer. */
+  /** The final layouts' files in the run directory, one per block-sparse weight (`Sequential.blockSparseLayers` order). */
   layouts: string[];
   /** With L0: the learned layouts' files (blocks whose test-time gate is open). */
   l0Layouts?: string[];
   wallSeconds: number;
   trainSeconds: number;
+}
+
+/** summary.json of an MLP run: its final accuracy and losses. */
+export interface ClassificationSummary extends TrainingSummaryBase {
+  testAccuracy: number | null;
+  testLoss: number | null;
+  trainAccuracy: number | null;
   samplesPerSecond: number | null;
 }
+
+/** summary.json of a language model's run: bits per character, speed and the text's size. */
+export interface LanguageModelSummary extends TrainingSummaryBase {
+  /** The last epoch's training loss in bits per character. */
+  trainBpc: number | null;
+  /** Over the whole validation text after the last epoch. */
+  validationBpc: number | null;
+  /** Over the whole test text after the run's last epoch. */
+  testBpc: number | null;
+  /** Training characters per second over the run's epochs. */
+  charactersPerSecond: number | null;
+  /** The character vocabulary's size (stored in the checkpoint). */
+  vocabularySize: number;
+  /** Characters of each split (train after --limit). */
+  characters: { train: number; validation: number; test: number };
+}
+
+/** summary.json: the run's settings, its final metrics, its size and its time. */
+export type TrainingSummary = ClassificationSummary | LanguageModelSummary;
 
 /** What `runTraining` returns. */
 export interface TrainingRunResult {
@@ -144,15 +117,17 @@ export interface TrainingRunResult {
 /**
  * Runs the training of `config`: opens and locks the run directory (a directory holding a run or
  * other files is refused unless `resume` continues the run in it or `force` starts over), loads
- * Fashion-MNIST, builds the MLP (or restores it from the resumed checkpoint, layouts as saved),
- * trains it with its hooks (checkpoints and metrics.jsonl in the directory), then writes the final
- * layout of each block-sparse layer (layout-<i>.json; with L0 also l0-layout-<i>.json) and
- * summary.json. Settings are checked before anything is read (the activations against the memory
- * budget too); errors name them as the `train` command's options.
+ * the data (Fashion-MNIST; or the Brown corpus or a text file and its character vocabulary),
+ * builds the model (an MLP, or a character LSTM: buildCharLSTM) or restores it from the resumed
+ * checkpoint (layouts as saved), trains it with its hooks (checkpoints and metrics.jsonl in the
+ * directory), then writes the final layout of each block-sparse weight (layout-<i>.json; with L0
+ * also l0-layout-<i>.json) and summary.json. Settings are checked before anything is read (the
+ * activations against the memory budget too); errors name them as the `train` command's options.
  */
 export async function runTraining(config: TrainingRunConfig, options: TrainingRunOptions = {}): Promise<TrainingRunResult> {
   const started = performance.now();
   const epochs = checkInteger('epochs', config.epochs, 1, 1e6);
+  if (config.checkpointEvery !== undefined) checkInteger('checkpointEvery', config.checkpointEvery, 1);
   const { out, resumeFrom } = runPlace(config);
   // The run's own directory is continued; any other that holds files is refused unless forced.
   const continues = resumeFrom !== undefined && resolve(out, CHECKPOINT_DIR) === resolve(resumeFrom);
@@ -165,7 +140,7 @@ export async function runTraining(config: TrainingRunConfig, options: TrainingRu
   }
 }
 
-/** The run directory and the checkpoint to resume from; a new run's settings checked first (sizes, the activations' memory). */
+/** The run directory and the checkpoint to resume from; a new run's settings checked first (model and data, sizes, the activations' memory). */
 function runPlace(config: TrainingRunConfig): { out: string; resumeFrom: string | undefined } {
   if (config.resume !== undefined) {
     if (!existsSync(config.resume)) throw new FileError(config.resume, 'does not exist: there is no run to --resume');
@@ -175,41 +150,63 @@ function runPlace(config: TrainingRunConfig): { out: string; resumeFrom: string 
   if (config.out === undefined) throw new UsageError('--out is required (or --resume)');
   const settings = config.settings;
   if (!settings?.hidden) throw new UsageError('--hidden is required (or --resume)');
+  const model = checkModelData(settings);
   checkInteger('batch', settings.batch, 1, MAX_TRAINING_WIDTH);
   if (settings.limit !== undefined) checkInteger('limit', settings.limit, 1);
-  checkActivationMemory(settings.hidden, settings.batch, settings.limit ?? TRAIN_EXAMPLES);
+  const resolved = resolveSettings({ ...settings, prune: undefined, regrow: undefined }, 1);
+  const { seq, embedding } = resolved;
+  checkActivationMemory({ model, hidden: settings.hidden, batch: settings.batch, limit: settings.limit ?? null, seq, embedding });
+  if (model === 'lstm') {
+    // The model's shape as buildCharLSTM checks it, before the text is read (its vocabulary's size is not known yet).
+    const layout = resolved.layout === null ? {} : { layout: () => { throw new Error('unreachable: no layout is asked for in a check'); } };
+    checkCharLSTMOptions({ symbols: 1, embedding: embedding ?? undefined, hidden: settings.hidden, blockSize: resolved.blockSize, sparseInput: resolved.sparseInput, ...layout, ...(resolved.l0 !== null ? { l0: {} } : {}) });
+  }
   return { out: config.out, resumeFrom: undefined };
 }
 
-/** The checkpoint directory of a resumed run: <dir>/checkpoint when there is one, else <dir> itself. */
-function resumeCheckpointDir(dir: string): string {
+/** The checkpoint directory of a run: <dir>/checkpoint when there is one, else <dir> itself (a checkpoint directory given directly). */
+export function resumeCheckpointDir(dir: string): string {
   return existsSync(join(dir, CHECKPOINT_DIR, 'manifest.json')) || existsSync(join(dir, `${CHECKPOINT_DIR}.previous`, 'manifest.json')) ? join(dir, CHECKPOINT_DIR) : dir;
+}
+
+/** The steps of a run of `epochs` epochs on `data` (what --prune and --regrow resolve against). */
+function totalSteps(data: RunData, batch: number, epochs: number): number {
+  if (data.kind === 'classification') return epochs * batchCount(data.train.n, batch);
+  return epochs * sequenceBatchesPerEpoch(data.text.train.length, { batchSize: batch, steps: data.text.steps });
 }
 
 async function runLocked(config: TrainingRunConfig, options: TrainingRunOptions, run: { started: number; epochs: number; out: string; resumeFrom: string | undefined }): Promise<TrainingRunResult> {
   const { epochs, out, resumeFrom } = run;
   // Read once: the settings, the model as saved and the loop's state all come from it.
   const checkpoint = resumeFrom === undefined ? undefined : loadCheckpoint(resumeFrom);
-  const saved = checkpoint === undefined ? undefined : savedRunConfig(checkpoint, config.resume);
-  const trainSet = loadFashionMNIST({ split: 'train', limit: (saved ? saved.limit : config.settings!.limit) ?? undefined });
-  const testSet = loadFashionMNIST({ split: 'test' });
-  const runConfig = withDefaults(saved ?? resolveSettings(config.settings!, epochs * batchCount(trainSet.n, checkInteger('batch', config.settings!.batch, 1, MAX_TRAINING_WIDTH))));
+  let runConfig: TrainRunConfig;
+  let data: RunData;
+  if (checkpoint) {
+    runConfig = savedRunConfig(runRecordOf(checkpoint), config.resume);
+    data = loadRunData(runConfig, checkpoint.manifest.vocabulary, config.resume);
+  } else {
+    const settings = config.settings!;
+    data = loadRunData(resolveSettings({ ...settings, prune: undefined, regrow: undefined }, 1));
+    runConfig = withDefaults(resolveSettings(settings, totalSteps(data, settings.batch, epochs)));
+  }
 
   const backend = await getBackend(config.backend, options.log ? { log: options.log } : {});
   let model: Sequential | undefined;
   let optimizer: Optimizer | undefined;
   try {
-    ({ model, optimizer } = checkpoint ? restoreRun(checkpoint, backend) : newRun(runConfig, backend, trainSet));
+    ({ model, optimizer } = checkpoint ? restoreRun(checkpoint, backend) : newRun(runConfig, backend, data));
     const hooks = trainingHooks(model, runConfig);
-    const result = await train({
-      model, optimizer, backend, train: trainSet, test: testSet, epochs, batchSize: runConfig.batch, seed: runConfig.seed, hooks,
-      outDir: out, outDirOpened: true, resumeFrom, resumeCheckpoint: checkpoint, run: { ...runConfig }, evalBatchSize: EVAL_BATCH,
+    const common = {
+      model, optimizer, backend, epochs, batchSize: runConfig.batch, seed: runConfig.seed, hooks, clip: runConfig.clip,
+      outDir: out, outDirOpened: true, resumeFrom, resumeCheckpoint: checkpoint, run: { ...runConfig }, checkpointEvery: config.checkpointEvery ?? 'epoch',
       onEpoch: options.onEpoch,
-    });
+    } as const;
+    const result: TrainResult =
+      data.kind === 'classification' ? await train({ ...common, train: data.train, test: data.test, evalBatchSize: EVAL_BATCH }) : await train({ ...common, text: data.text });
     model = result.model;
     optimizer = result.optimizer;
     const files = await writeLayouts(out, model, runConfig, result.metrics);
-    const summary = summarize(runConfig, result.metrics, { model, backend, files, started: run.started });
+    const summary = summarize(runConfig, result.metrics, { model, backend, files, data, started: run.started });
     writeFileAtomic(join(out, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);
     return { out, summary, metrics: result.metrics };
   } finally {
@@ -219,41 +216,10 @@ async function runLocked(config: TrainingRunConfig, options: TrainingRunOptions,
   }
 }
 
-/** The settings a checkpoint's `run` record holds, checked to be a training run's; their activations checked against the memory budget. */
-function savedRunConfig(checkpoint: Checkpoint, resume: string | undefined): TrainRunConfig {
-  const config = checkpoint.manifest.run as unknown as TrainRunConfig;
-  if (!config || !Array.isArray(config.hidden) || !config.hidden.every((h) => Number.isInteger(h) && h >= 1 && h <= MAX_TRAINING_WIDTH) || !Number.isInteger(config.batch) || config.batch < 1) {
-    throw new UsageError(`--resume ${resume}: the checkpoint was not written by blocksparse train (no valid run settings)`);
-  }
-  checkActivationMemory(config.hidden, config.batch, typeof config.limit === 'number' ? config.limit : TRAIN_EXAMPLES);
-  return config;
-}
-
-/** A new run's settings checked and resolved (the prune and regrow specs against the run's `totalSteps`). */
-function resolveSettings(settings: TrainingSettings, totalSteps: number): TrainRunConfig {
-  return {
-    sparseInput: Boolean(settings.sparseInput),
-    l0LrScale: checkNumber('l0LrScale', settings.l0LrScale, 0, 1e6),
-    prune: settings.prune === undefined ? null : parsePruneSpec(settings.prune, totalSteps),
-    regrow: settings.regrow === undefined ? null : parseRegrowSpec(settings.regrow, totalSteps),
-    data: settings.data,
-    hidden: settings.hidden,
-    layout: settings.layout ?? (settings.l0 !== undefined ? 'dense' : null),
-    blockSize: Number(settings.blockSize) as BlockSize,
-    batch: checkInteger('batch', settings.batch, 1, 2 ** 24),
-    lr: checkNumber('lr', settings.lr, 0, Number.MAX_VALUE),
-    optimizer: settings.optimizer,
-    momentum: checkNumber('momentum', settings.momentum, 0, 1),
-    weightDecay: checkNumber('weightDecay', settings.weightDecay, 0, Number.MAX_VALUE),
-    l0: settings.l0 === undefined ? null : checkNumber('l0', settings.l0, 0, Number.MAX_VALUE),
-    seed: settings.seed,
-    limit: settings.limit ?? null,
-  };
-}
-
-/** Checkpoints written before --sparse-input, --l0-lr-scale, --prune and --regrow existed have none of them. */
-function withDefaults(config: TrainRunConfig): TrainRunConfig {
-  return { ...config, sparseInput: config.sparseInput ?? false, l0LrScale: config.l0LrScale ?? 1, prune: config.prune ?? null, regrow: config.regrow ?? null };
+/** The run settings a checkpoint holds, without what the loop adds to them (batch size, task, steps: checked by `train` on resume). */
+function runRecordOf(checkpoint: Checkpoint): unknown {
+  const { batchSize: _batchSize, task: _task, steps: _steps, ...settings } = checkpoint.manifest.run;
+  return settings;
 }
 
 /** The model as saved (layouts may have been pruned or regrown), so that the hooks hold its layers, and its optimiser. */
@@ -262,16 +228,26 @@ function restoreRun(checkpoint: Checkpoint, backend: Backend): { model: Sequenti
   return { model, optimizer: restoreOptimizer(checkpoint, model) };
 }
 
-/** A new run's MLP (its layouts from the settings) and optimiser. */
-function newRun(config: TrainRunConfig, backend: Backend, data: Dataset): { model: Sequential; optimizer: Optimizer } {
-  const model = buildMLP(backend, {
-    inputs: data.features, hidden: config.hidden, classes: data.classes, layout: layoutFactory(config),
-    blockSize: config.blockSize, seed: config.seed, sparseInput: config.sparseInput, ...(config.l0 !== null ? { l0: { lrScale: config.l0LrScale } } : {}),
-  });
+/** A new run's model (an MLP, or a character LSTM; its layouts from the settings) and optimiser. */
+function newRun(config: TrainRunConfig, backend: Backend, data: RunData): { model: Sequential; optimizer: Optimizer } {
+  const l0 = config.l0 !== null ? { l0: { lrScale: config.l0LrScale } } : {};
+  const layout = layoutFactory(config);
+  const model =
+    data.kind === 'classification'
+      ? buildMLP(backend, { inputs: data.train.features, hidden: config.hidden, classes: data.train.classes, layout, blockSize: config.blockSize, seed: config.seed, sparseInput: config.sparseInput, ...l0 })
+      : buildCharLSTM(backend, {
+        symbols: data.text.vocabulary.size, embedding: config.embedding ?? undefined, hidden: config.hidden, layout, blockSize: config.blockSize, seed: config.seed,
+        sparseInput: config.sparseInput, ...l0,
+      });
   return { model, optimizer: makeOptimizer(config, model) };
 }
 
-/** The layout factory of the `layout` setting: a file's layout for every layer, or the spec built per layer. */
+/**
+ * The layout factory of the `layout` setting: a file's layout for every layer, or the spec built
+ * per layer and seeded from the run's seed: an MLP's hidden layer i with seed + i (or
+ * "<seed>#<i>"), its input layer "<seed>#input"; an LSTM's recurrent weights "<seed>#recurrent<i>"
+ * and input weights "<seed>#input<i>".
+ */
 function layoutFactory(config: TrainRunConfig): LayoutFactory | undefined {
   const text = config.layout;
   if (text === null) return undefined;
@@ -288,8 +264,13 @@ function layoutFactory(config: TrainRunConfig): LayoutFactory | undefined {
     return () => layout;
   }
   const seed = config.seed;
-  return ({ index, role, inBlocks, outBlocks, blockSize }) =>
-    wrap(() => buildPatternSpec(text, { inBlocks, outBlocks, blockSize, seed: role === 'input' ? `${seed}#input` : typeof seed === 'number' ? seed + index : `${seed}#${index}` }));
+  const lstm = config.model === 'lstm';
+  const seedOf = (role: string, index: number) => {
+    if (lstm) return `${seed}#${role}${index}`;
+    if (role === 'input') return `${seed}#input`;
+    return typeof seed === 'number' ? seed + index : `${seed}#${index}`;
+  };
+  return ({ index, role, inBlocks, outBlocks, blockSize }) => wrap(() => buildPatternSpec(text, { inBlocks, outBlocks, blockSize, seed: seedOf(role, index) }));
 }
 
 function makeOptimizer(config: TrainRunConfig, model: Sequential): Optimizer {
@@ -299,32 +280,24 @@ function makeOptimizer(config: TrainRunConfig, model: Sequential): Optimizer {
 }
 
 /**
- * Checks, before anything is read or built, that the activations of a step fit the memory budget:
- * every layer keeps its input and output for the backward pass, which makes gradients of the same
- * sizes, for batches of the larger of the training batch and the evaluation batch.
+ * Writes the final layout of each block-sparse weight (layout-<i>.json, in
+ * `Sequential.blockSparseLayers` order; an LSTM's weights whose four gates still share their
+ * blocks as the square layout they share, `gateSharedLayout`) and with L0 the learned one
+ * (l0-layout-<i>.json); returns their names.
  */
-function checkActivationMemory(hidden: readonly number[], batch: number, trainExamples: number): void {
-  const inputs = FASHION_MNIST_SIDE * FASHION_MNIST_SIDE;
-  const classes = FASHION_MNIST_CLASSES.length;
-  const rows = Math.max(Math.min(batch, trainExamples), Math.min(EVAL_BATCH, TEST_EXAMPLES));
-  const features = inputs + 2 * hidden.reduce((a, b) => a + b, 0) + classes;
-  const widest = Math.max(inputs, classes, ...hidden);
-  checkMemory(`--hidden ${hidden.join(',')} with batches of ${rows} examples (activations and their gradients)`, 2 * 4 * rows * features, { elements: rows * widest });
-}
-
-/** Writes the final layout of each block-sparse layer (layout-<i>.json) and with L0 the learned one (l0-layout-<i>.json); returns their names. */
 async function writeLayouts(out: string, model: Sequential, config: TrainRunConfig, metrics: readonly EpochMetrics[]): Promise<{ layouts: string[]; l0Layouts: string[] }> {
   const layouts: string[] = [];
   const l0Layouts: string[] = [];
   const steps = metrics.length ? metrics[metrics.length - 1].step : 0;
-  for (const layer of model.layers) {
-    if (!(layer instanceof BlockSparseLinear)) continue;
+  const lstm = config.model === 'lstm';
+  const shared = (layout: BlockLayout) => (lstm ? (gateSharedLayout(layout) ?? layout) : layout);
+  for (const layer of model.blockSparseLayers()) {
     const name = `layout-${layouts.length}.json`;
-    saveLayout(join(out, name), layer.layout);
+    saveLayout(join(out, name), shared(layer.layout));
     if (config.l0 !== null) {
       // The layout the gates learned: blocks whose test-time gate is open.
       const learned = `l0-layout-${layouts.length}.json`;
-      saveLayout(join(out, learned), await l0Layout(layer, { lambda: config.l0, step: steps }));
+      saveLayout(join(out, learned), shared(await l0Layout(layer, { lambda: config.l0, step: steps })));
       l0Layouts.push(learned);
     }
     layouts.push(name);
@@ -336,25 +309,32 @@ async function writeLayouts(out: string, model: Sequential, config: TrainRunConf
 function summarize(
   config: TrainRunConfig,
   metrics: readonly EpochMetrics[],
-  run: { model: Sequential; backend: Backend; files: { layouts: string[]; l0Layouts: string[] }; started: number },
+  run: { model: Sequential; backend: Backend; files: { layouts: string[]; l0Layouts: string[] }; data: RunData; started: number },
 ): TrainingSummary {
   const last = metrics[metrics.length - 1];
   const trainSeconds = metrics.reduce((s, m) => s + m.seconds, 0);
-  const samples = metrics.reduce((s, m) => s + m.samplesPerSecond * m.seconds, 0);
-  return {
-    ...config,
-    epochs: metrics.length,
-    backend: run.backend.description,
-    testAccuracy: last?.testAccuracy ?? null,
-    testLoss: last?.testLoss ?? null,
-    trainAccuracy: last?.trainAccuracy ?? null,
-    trainLoss: last?.trainLoss ?? null,
+  const rate = (m: EpochMetrics) => (isLanguageModelMetrics(m) ? m.charactersPerSecond : m.samplesPerSecond);
+  const samples = metrics.reduce((s, m) => s + rate(m) * m.seconds, 0);
+  const perSecond = trainSeconds > 0 ? samples / trainSeconds : null;
+  const base = { ...config, epochs: metrics.length, backend: run.backend.description };
+  const size = {
     parameterCount: parameterCount(run.model),
     layerDensities: layerDensities(run.model),
     layouts: run.files.layouts,
     ...(config.l0 !== null ? { l0Layouts: run.files.l0Layouts } : {}),
     wallSeconds: (performance.now() - run.started) / 1000,
     trainSeconds,
-    samplesPerSecond: trainSeconds > 0 ? samples / trainSeconds : null,
+  };
+  if (run.data.kind === 'text') {
+    const lm = last && isLanguageModelMetrics(last) ? last : null;
+    return {
+      ...base, trainLoss: lm?.trainLoss ?? null, trainBpc: lm?.trainBpc ?? null, validationBpc: lm?.validationBpc ?? null, testBpc: lm?.testBpc ?? null,
+      vocabularySize: run.data.text.vocabulary.size, characters: run.data.characters, ...size, charactersPerSecond: perSecond,
+    };
+  }
+  const mlp = last && !isLanguageModelMetrics(last) ? last : null;
+  return {
+    ...base, testAccuracy: mlp?.testAccuracy ?? null, testLoss: mlp?.testLoss ?? null, trainAccuracy: mlp?.trainAccuracy ?? null, trainLoss: mlp?.trainLoss ?? null,
+    ...size, samplesPerSecond: perSecond,
   };
 }

@@ -2,20 +2,27 @@
  * The checkpoint manifest (manifest.json): its format constants and types, the CRC-32 of each
  * stored tensor, and its complete validation against the size of tensors.bin, done before anything
  * is allocated for it (architecture, tensor ranges and checksums fields, optimiser, gate-noise
- * states, metrics). Reading, writing and restoring checkpoints are in checkpoint.ts.
+ * states, carried states, vocabulary, epoch progress, metrics). Reading, writing and restoring
+ * checkpoints are in checkpoint.ts.
  */
 import * as zlib from 'node:zlib';
 import { describeValue, FormatError } from '../errors.js';
 import type { RngState, Seed } from '../random.js';
-import { checkRngState } from './hooks.js';
-import { checkLayerRecords, type LayerRecord } from './model.js';
+import { CharVocabulary, type CharVocabularyJSON } from './data/char-vocabulary.js';
+import { checkRngState, type HookEvent } from './hooks.js';
+import { checkLayerRecords, type LayerRecord } from './model-records.js';
 
 /** The `format` field of a checkpoint manifest. */
 export const CHECKPOINT_FORMAT = 'blocksparse-checkpoint';
-/** The manifest version this code writes; it reads this one and version 1 (which has no checksums). */
-export const CHECKPOINT_VERSION = 2;
+/**
+ * The newest manifest version, which this code writes when a checkpoint holds what version 2 has
+ * no place for (carried LSTM states, a vocabulary, an epoch's progress, gate noise of weights
+ * inside a layer, embedding or LSTM layers, a language model's metrics); otherwise it writes
+ * version 2, which older releases read too. Version 1 has no checksums.
+ */
+export const CHECKPOINT_VERSION = 3;
 /** The manifest versions this code reads. */
-export const CHECKPOINT_VERSIONS_READ: readonly number[] = [1, 2];
+export const CHECKPOINT_VERSIONS_READ: readonly number[] = [1, 2, 3];
 /** File names inside a checkpoint directory. */
 export const CHECKPOINT_MANIFEST = 'manifest.json';
 /** The file holding every tensor's bytes, at the offsets the manifest lists. */
@@ -48,7 +55,41 @@ export type OptimizerRecord = OptimizerHyper & {
   state: { parameter: string; steps: number; slots: TensorEntry[] }[];
 };
 
-/** The manifest.json of a checkpoint. */
+/** The gate-noise generator state of one L0-gated block-sparse weight: layer `layer`, or its weights `part` (an LSTM's 'input' or 'recurrent'). */
+export interface NoiseEntry {
+  layer: number;
+  /** Which weights of the layer (version 3; absent for a block-sparse layer itself). */
+  part?: 'input' | 'recurrent';
+  state: RngState;
+}
+
+/** The (h, c) an LSTM (layer `layer`) carries into its next forward, each [streams, hidden] (version 3). */
+export interface CarriedStateEntry {
+  layer: number;
+  h: TensorEntry;
+  c: TensorEntry;
+}
+
+/**
+ * The sums of an epoch's steps so far, as a checkpoint within the epoch stores them (version 3),
+ * so that a resumed run ends the epoch with the record an uninterrupted one writes.
+ */
+export interface EpochProgress {
+  /** Examples (a language model's: predicted characters) of the steps done. */
+  samples: number;
+  /** Their summed loss (the float32 sum the backend held). */
+  loss: number;
+  /** Their correct predictions. */
+  correct: number;
+  /** Seconds of the steps done. */
+  seconds: number;
+  /** Steps whose gradients were clipped. */
+  clippedSteps: number;
+  /** The hooks' events so far. */
+  events: HookEvent[];
+}
+
+/** The manifest.json of a checkpoint (as read: the keys version 3 added are filled in for older versions). */
 export interface CheckpointManifest {
   format: typeof CHECKPOINT_FORMAT;
   version: number;
@@ -59,8 +100,14 @@ export interface CheckpointManifest {
   architecture: LayerRecord[];
   parameters: TensorEntry[];
   optimizer: OptimizerRecord;
-  /** The gate-noise generator state of each L0-gated block-sparse layer, by layer index. */
-  noise: { layer: number; state: RngState }[];
+  /** The gate-noise generator state of each L0-gated block-sparse weight, by layer index (and part). */
+  noise: NoiseEntry[];
+  /** Each LSTM's carried state (version 3; none: [], as older versions read). */
+  state: CarriedStateEntry[];
+  /** The character vocabulary of a language model (version 3; null without one). */
+  vocabulary: CharVocabularyJSON | null;
+  /** The epoch's progress when the checkpoint is within an epoch (position.batch > 0; version 3), else null. */
+  progress: EpochProgress | null;
   /** Each hook's state() (null for a hook without state), by hook name. */
   hooks: Record<string, unknown>;
   /** The metrics logged so far (one record per epoch). */
@@ -139,6 +186,31 @@ function parametersOf(records: readonly LayerRecord[]): { name: string; shape: n
       add('weight', [nnz, blockSize, blockSize]);
       if (r.bias) add('bias', [outBlocks * blockSize]);
       if (r.l0) add('logAlpha', [nnz]);
+    } else if (r.kind === 'embedding') {
+      add('weight', [r.symbols, r.features]);
+    } else if (r.kind === 'lstm') {
+      const weights = (part: 'input' | 'recurrent', rows: number) => {
+        const layout = part === 'input' ? r.inputLayout : r.recurrentLayout;
+        if (layout === null) return add(`${part}.weight`, [rows, 4 * r.hidden]);
+        add(`${part}.weight`, [layout.nnz, layout.blockSize, layout.blockSize]);
+        if (r.l0) add(`${part}.logAlpha`, [layout.nnz]);
+      };
+      weights('input', r.inFeatures);
+      weights('recurrent', r.hidden);
+      add('bias', [4 * r.hidden]);
+    }
+  });
+  return out;
+}
+
+/** The L0-gated block-sparse weights of an architecture, as noise entries name them: "2" (a layer) or "2.recurrent" (an LSTM's weights). */
+function gatedWeights(records: readonly LayerRecord[]): string[] {
+  const out: string[] = [];
+  records.forEach((r, i) => {
+    if (r.kind === 'block-sparse-linear' && r.l0 !== null) out.push(String(i));
+    if (r.kind === 'lstm' && r.l0 !== null) {
+      if (r.inputLayout) out.push(`${i}.input`);
+      if (r.recurrentLayout) out.push(`${i}.recurrent`);
     }
   });
   return out;
@@ -160,6 +232,20 @@ function checkNoOverlap(entries: { field: string; entry: TensorEntry }[]): void 
 }
 
 const METRIC_NUMBERS = ['trainLoss', 'trainAccuracy', 'testLoss', 'testAccuracy', 'seconds', 'evalSeconds', 'samplesPerSecond', 'lr'];
+/** A language model's record (it has validationBpc) holds these instead. */
+const TEXT_METRIC_NUMBERS = ['trainLoss', 'trainBpc', 'validationLoss', 'validationBpc', 'testBpc', 'seconds', 'evalSeconds', 'charactersPerSecond', 'lr'];
+
+/** A list of hook events (`field`): each an object naming its hook, epoch and step. */
+function checkEvents(value: unknown, field: string): void {
+  if (!Array.isArray(value)) fail(field, 'must be a list');
+  (value as unknown[]).forEach((e, j) => {
+    const where = `${field}[${j}]`;
+    if (!isObject(e)) return fail(where, `must be a hook event record (got ${describeValue(e)})`);
+    if (typeof e.hook !== 'string') fail(`${where}.hook`, 'must be a string');
+    if (!isCount(e.epoch)) fail(`${where}.epoch`, `must be an integer in [0, ${Number.MAX_SAFE_INTEGER}] (got ${describeValue(e.epoch)})`);
+    if (!isCount(e.step)) fail(`${where}.step`, `must be an integer in [0, ${Number.MAX_SAFE_INTEGER}] (got ${describeValue(e.step)})`);
+  });
+}
 
 /**
  * One metrics record as the training loop writes it (EpochMetrics): epoch and step counts (an
@@ -174,9 +260,10 @@ function checkMetricsEntry(value: unknown, field: string, position: TrainingPosi
   };
   count(m.epoch, `${field}.epoch`, Math.max(position.epoch - 1, 0));
   count(m.step, `${field}.step`, position.step);
-  for (const key of METRIC_NUMBERS) {
+  for (const key of 'validationBpc' in m ? TEXT_METRIC_NUMBERS : METRIC_NUMBERS) {
     if (!(m[key] === null || isFiniteNumber(m[key]))) fail(`${field}.${key}`, `must be a finite number or null (got ${describeValue(m[key])})`);
   }
+  if (m.clippedSteps !== undefined) count(m.clippedSteps, `${field}.clippedSteps`);
   if (!Array.isArray(m.densities)) fail(`${field}.densities`, 'must be a list');
   (m.densities as unknown[]).forEach((d, j) => {
     const where = `${field}.densities[${j}]`;
@@ -188,14 +275,7 @@ function checkMetricsEntry(value: unknown, field: string, position: TrainingPosi
     if (!(isFiniteNumber(d.density) && d.density >= 0 && d.density <= 1)) fail(`${where}.density`, `must be a number in [0, 1] (got ${describeValue(d.density)})`);
     if (d.nnz !== undefined) count(d.nnz, `${where}.nnz`);
   });
-  if (!Array.isArray(m.events)) fail(`${field}.events`, 'must be a list');
-  (m.events as unknown[]).forEach((e, j) => {
-    const where = `${field}.events[${j}]`;
-    if (!isObject(e)) return fail(where, `must be a hook event record (got ${describeValue(e)})`);
-    if (typeof e.hook !== 'string') fail(`${where}.hook`, 'must be a string');
-    count(e.epoch, `${where}.epoch`);
-    count(e.step, `${where}.step`);
-  });
+  checkEvents(m.events, `${field}.events`);
 }
 
 /** Optimiser hyper-parameters in the ranges the optimisers accept (betas below 1: bias correction divides by 1 - beta^t). */
@@ -255,7 +335,8 @@ export function checkManifest(value: unknown, bytes: number): CheckpointManifest
     throw new FormatError(`unsupported checkpoint version ${JSON.stringify(m.version)} (this code reads versions ${CHECKPOINT_VERSIONS_READ.join(' and ')})`, 'version');
   }
   const version = m.version as number;
-  onlyKeys(m, ['format', 'version', 'savedAt', 'seed', 'position', 'architecture', 'parameters', 'optimizer', 'noise', 'hooks', 'metrics', 'run', 'tensors'], 'manifest');
+  const keys = ['format', 'version', 'savedAt', 'seed', 'position', 'architecture', 'parameters', 'optimizer', 'noise', 'hooks', 'metrics', 'run', 'tensors'];
+  onlyKeys(m, version >= 3 ? [...keys, 'state', 'vocabulary', 'progress'] : keys, 'manifest');
   if (!(isFiniteNumber(m.seed) || typeof m.seed === 'string')) throw new FormatError('"seed" must be a finite number or a string', 'seed');
   const position = m.position;
   if (!isObject(position) || !isCount(position.epoch) || !isCount(position.batch) || !isCount(position.step)) {
@@ -280,26 +361,91 @@ export function checkManifest(value: unknown, bytes: number): CheckpointManifest
     return entry;
   });
   const slots = checkOptimizer(m.optimizer, parameters, bytes, version);
-  checkNoOverlap([...parameters.map((entry, i) => ({ field: `parameters[${i}]`, entry })), ...slots]);
-  if (!Array.isArray(m.noise)) throw new FormatError('"noise" must be a list of {layer, state}', 'noise');
-  const noisy = new Set<number>();
-  m.noise.forEach((n, i) => {
-    const where = `noise[${i}]`;
-    if (!isObject(n)) return fail(where, 'must be {layer, state}');
-    onlyKeys(n, ['layer', 'state'], where);
-    const layer = architecture[n.layer as number];
-    if (!isCount(n.layer) || layer?.kind !== 'block-sparse-linear' || layer.l0 === null || noisy.has(n.layer)) {
-      fail(`${where}.layer`, `must be the index of an L0-gated block-sparse layer, once (got ${describeValue(n.layer)})`);
-    }
-    noisy.add(n.layer as number);
-    checkRngState(n.state, `${where}.state`);
-  });
-  architecture.forEach((layer, i) => {
-    if (layer.kind === 'block-sparse-linear' && layer.l0 !== null && !noisy.has(i)) fail('noise', `has no gate-noise state for the L0-gated layer ${i}`);
-  });
+  const states = checkCarriedStates(m.state ?? [], architecture, bytes);
+  checkNoOverlap([
+    ...parameters.map((entry, i) => ({ field: `parameters[${i}]`, entry })), ...slots,
+    ...states.flatMap((st, i) => [{ field: `state[${i}].h`, entry: st.h }, { field: `state[${i}].c`, entry: st.c }]),
+  ]);
+  checkNoise(m.noise, architecture, version);
+  if (m.vocabulary !== undefined) checkVocabulary(m.vocabulary, architecture);
+  if (m.progress !== undefined) checkProgress(m.progress, position as unknown as TrainingPosition);
+  if ((position.batch as number) > 0 && m.progress === undefined) fail('progress', 'must be given when position.batch is above 0 (a checkpoint within an epoch stores the epoch\'s sums so far)');
   if (!isObject(m.hooks)) throw new FormatError('"hooks" must be an object', 'hooks');
   if (!Array.isArray(m.metrics)) throw new FormatError('"metrics" must be a list', 'metrics');
   m.metrics.forEach((entry, i) => checkMetricsEntry(entry, `metrics[${i}]`, position as unknown as TrainingPosition));
   if (!isObject(m.run)) throw new FormatError('"run" must be an object', 'run');
-  return m as unknown as CheckpointManifest;
+  return { ...(m as unknown as CheckpointManifest), state: states, vocabulary: (m.vocabulary as CharVocabularyJSON | undefined) ?? null, progress: (m.progress as EpochProgress | undefined) ?? null };
+}
+
+/** The gate-noise states: one per L0-gated weight of the architecture ("2", or "2.recurrent" with part, version 3 only), each a valid generator state. */
+function checkNoise(noise: unknown, architecture: readonly LayerRecord[], version: number): void {
+  if (!Array.isArray(noise)) throw new FormatError('"noise" must be a list of {layer, state}', 'noise');
+  const gated = new Set(gatedWeights(architecture));
+  const seen = new Set<string>();
+  noise.forEach((n, i) => {
+    const where = `noise[${i}]`;
+    if (!isObject(n)) return fail(where, 'must be {layer, state}');
+    onlyKeys(n, version >= 3 ? ['layer', 'part', 'state'] : ['layer', 'state'], where);
+    if (n.part !== undefined && n.part !== 'input' && n.part !== 'recurrent') fail(`${where}.part`, `must be input or recurrent, an LSTM's weights (got ${describeValue(n.part)})`);
+    const name = n.part === undefined ? String(n.layer) : `${String(n.layer)}.${String(n.part)}`;
+    if (!isCount(n.layer) || !gated.has(name) || seen.has(name)) {
+      const what = n.part === undefined ? 'an L0-gated block-sparse layer' : `an LSTM whose ${String(n.part)} weights are L0-gated`;
+      fail(`${where}.layer`, `must be the index of ${what}, once (got ${describeValue(n.layer)})`);
+    }
+    seen.add(name);
+    checkRngState(n.state, `${where}.state`);
+  });
+  for (const name of gated) {
+    if (seen.has(name)) continue;
+    const [layer, part] = name.split('.');
+    fail('noise', part ? `has no gate-noise state for the L0-gated ${part} weights of layer ${layer}` : `has no gate-noise state for the L0-gated layer ${layer}`);
+  }
+}
+
+/** The carried states: each of an LSTM layer, once, h and c tensor entries of shape [streams, hidden] (the same streams). */
+function checkCarriedStates(value: unknown, architecture: readonly LayerRecord[], bytes: number): CarriedStateEntry[] {
+  if (!Array.isArray(value)) return fail('state', 'must be a list of {layer, h, c}');
+  const seen = new Set<number>();
+  return value.map((st, i): CarriedStateEntry => {
+    const where = `state[${i}]`;
+    if (!isObject(st)) return fail(where, 'must be {layer, h, c}');
+    onlyKeys(st, ['layer', 'h', 'c'], where);
+    const record = isCount(st.layer) ? architecture[st.layer] : undefined;
+    if (record?.kind !== 'lstm' || seen.has(st.layer as number)) fail(`${where}.layer`, `must be the index of an LSTM layer, once (got ${describeValue(st.layer)})`);
+    seen.add(st.layer as number);
+    const hidden = (record as Extract<LayerRecord, { kind: 'lstm' }>).hidden;
+    const h = checkEntry(st.h, `${where}.h`, bytes, 3);
+    const c = checkEntry(st.c, `${where}.c`, bytes, 3);
+    for (const [name, entry] of [['h', h], ['c', c]] as const) {
+      const [streams, width] = entry.shape;
+      if (entry.shape.length !== 2 || streams < 1 || width !== hidden || streams !== h.shape[0]) {
+        fail(`${where}.${name}.shape`, `must be [streams, ${hidden}] with streams >= 1, the same for h and c (got [${entry.shape.join(', ')}])`);
+      }
+    }
+    return { layer: st.layer as number, h, c };
+  });
+}
+
+/** A character vocabulary (CharVocabulary.fromJSON's checks), of as many characters as a leading embedding's rows. */
+function checkVocabulary(value: unknown, architecture: readonly LayerRecord[]): void {
+  let size: number;
+  try {
+    size = CharVocabulary.fromJSON(value).size;
+  } catch (error) {
+    if (!(error instanceof FormatError)) throw error;
+    throw new FormatError(`vocabulary: ${error.message}`, `vocabulary${error.field && error.field !== 'document' ? `.${error.field}` : ''}`);
+  }
+  const first = architecture[0];
+  if (first.kind === 'embedding' && first.symbols !== size) fail('vocabulary', `holds ${size} characters but the embedding (architecture[0]) has ${first.symbols} rows`);
+}
+
+/** An epoch's progress (a checkpoint within an epoch, position.batch > 0): counts, a finite loss sum and seconds, hook events of this epoch. */
+function checkProgress(value: unknown, position: TrainingPosition): void {
+  if (!isObject(value)) return fail('progress', `must be an epoch's progress {samples, loss, correct, seconds, clippedSteps, events} (got ${describeValue(value)})`);
+  onlyKeys(value, ['samples', 'loss', 'correct', 'seconds', 'clippedSteps', 'events'], 'progress');
+  if (position.batch === 0) fail('progress', 'must be absent at an epoch\'s start (position.batch 0)');
+  for (const key of ['samples', 'correct', 'clippedSteps']) if (!isCount(value[key])) fail(`progress.${key}`, `must be a non-negative integer (got ${describeValue(value[key])})`);
+  if ((value.correct as number) > (value.samples as number)) fail('progress.correct', `must be at most progress.samples (${value.samples as number})`);
+  for (const key of ['loss', 'seconds']) if (!isFiniteNumber(value[key]) || (value[key] as number) < 0) fail(`progress.${key}`, `must be a finite number >= 0 (got ${describeValue(value[key])})`);
+  checkEvents(value.events, 'progress.events');
 }

@@ -1,34 +1,39 @@
 /**
  * Training checkpoints: a directory holding manifest.json (what the run is and where it stands)
- * and tensors.bin (float32 little-endian: every parameter, then every optimiser state tensor, at
- * the byte offsets the manifest gives). A checkpoint is written into a temporary directory next
+ * and tensors.bin (float32 little-endian: every parameter, then every optimiser state tensor, then
+ * the LSTMs' carried states, at the byte offsets the manifest gives). A checkpoint is written into a temporary directory next
  * to its place, fsynced, then renamed into place, so a reader sees the old checkpoint or the
  * new one, never a part. Every tensor entry carries the CRC-32 of its bytes, checked when read
  * (version 2; version 1 checkpoints, which have none, are still read, unchecked); a checkpoint is
  * written only from finite values, and read only after its manifest is validated completely
  * (architecture, tensor ranges, optimiser, gate-noise and metrics) and the model it describes is
- * known to fit the memory budget. Block-sparse layers are stored with their current layouts (pruning and
- * regrowth change them during a run), so a restored model has the blocks the saved one had.
+ * known to fit the memory budget. Block-sparse weights are stored with their current layouts (pruning and
+ * regrowth change them during a run), so a restored model has the blocks the saved one had; a
+ * language model's checkpoint also holds its character vocabulary, and one written within an
+ * epoch the epoch's progress, so that a resumed run continues exactly.
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, renameSync, rmSync, statSync, writeSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { asFileError, syncDirectory } from '../atomic-write.js';
 import { readFileChecked, readTextChecked } from '../read-file.js';
-import { describeValue, FormatError, ParameterError } from '../errors.js';
+import { describeValue, FormatError, ParameterError, ShapeError } from '../errors.js';
 import type { Backend, Tensor } from '../kernels/types.js';
-import { layoutFromJSON } from '../patterns/json-format.js';
+import { layoutFromJSON, type LayoutJSON } from '../patterns/json-format.js';
+import type { BlockLayout } from '../patterns/layout.js';
 import type { Seed } from '../random.js';
 import type { TrainingHook } from './hooks.js';
 import {
   checkManifest, crc32, CHECKPOINT_FORMAT, CHECKPOINT_MANIFEST, CHECKPOINT_TENSORS, CHECKPOINT_VERSION,
-  type CheckpointManifest, type OptimizerHyper, type OptimizerRecord, type TensorEntry, type TrainingPosition,
+  type CarriedStateEntry, type CheckpointManifest, type EpochProgress, type NoiseEntry, type OptimizerHyper, type OptimizerRecord, type TensorEntry, type TrainingPosition,
 } from './checkpoint-manifest.js';
+import { CharVocabulary, type CharVocabularyJSON } from './data/char-vocabulary.js';
 import { NonFiniteError } from './errors.js';
-import { BlockSparseLinear } from './layers/block-sparse-linear.js';
+import type { BlockSparseLinear } from './layers/block-sparse-linear.js';
 import type { Parameter } from './layers/layer.js';
+import { LSTM } from './layers/lstm.js';
 import type { Sequential } from './layers/sequential.js';
-import { describeModel, modelFromRecord } from './model.js';
+import { describeModel, modelFromRecord, type LayerRecord } from './model.js';
 import { Adam, SGD, type Optimizer } from './optimizers.js';
 
 /** What `saveCheckpoint` saves. */
@@ -40,6 +45,49 @@ export interface CheckpointState {
   hooks?: readonly TrainingHook[];
   metrics?: readonly unknown[];
   run?: Record<string, unknown>;
+  /** A language model's character vocabulary (stored for sampling and checked on resume). */
+  vocabulary?: CharVocabulary | CharVocabularyJSON | null;
+  /** The epoch's sums so far, for a checkpoint within an epoch (position.batch > 0). */
+  progress?: EpochProgress | null;
+}
+
+/** A block-sparse weight of a model and where it sits: layer `layer` itself, or its weights `part` (an LSTM's). */
+interface BlockSparseSite {
+  layer: number;
+  part?: 'input' | 'recurrent';
+  target: BlockSparseLinear;
+}
+
+/**
+ * Every block-sparse weight of `model` (`Sequential.blockSparseLayers()`, those inside LSTMs
+ * included), with its place, read from its weight's name: "2.weight" is layer 2 itself,
+ * "1.recurrent.weight" the recurrent weights of layer 1.
+ */
+function blockSparseSites(model: Sequential): BlockSparseSite[] {
+  return model.blockSparseLayers().map((target) => {
+    const match = /^(\d+)\.(?:(input|recurrent)\.)?weight$/.exec(target.weight.name);
+    if (!match) throw new ShapeError(`checkpoint: the block-sparse weight ${target.weight.name} is not a layer's weight or an LSTM's input or recurrent weight`);
+    return { layer: Number(match[1]), ...(match[2] ? { part: match[2] as 'input' | 'recurrent' } : {}), target };
+  });
+}
+
+/** A site's name in messages: "layer 2" or "the recurrent weights of layer 2". */
+function siteName(site: { layer: number; part?: string }): string {
+  return site.part ? `the ${site.part} weights of layer ${site.layer}` : `layer ${site.layer}`;
+}
+
+/**
+ * The version a manifest needs: 3 when it holds what version 2 has no place for (carried states,
+ * a vocabulary, an epoch's progress, gate noise of weights inside a layer, embedding or LSTM
+ * layers, a language model's metrics), else 2, which older releases read too.
+ */
+function versionNeeded(manifest: Omit<CheckpointManifest, 'version'>): number {
+  const newer =
+    manifest.state.length > 0 || manifest.vocabulary !== null || manifest.progress !== null ||
+    manifest.noise.some((n) => n.part !== undefined) ||
+    manifest.architecture.some((r) => r.kind === 'embedding' || r.kind === 'lstm') ||
+    manifest.metrics.some((m) => typeof m === 'object' && m !== null && 'validationBpc' in m);
+  return newer ? CHECKPOINT_VERSION : 2;
 }
 
 /** A checkpoint read from disk: the validated manifest and the bytes of tensors.bin as float32. */
@@ -154,19 +202,28 @@ export async function saveCheckpoint(dir: string, state: CheckpointState): Promi
       optimizerState.push({ parameter: p.name, steps: optimizer.stepsOf(p), slots });
     }
 
-    const noise: CheckpointManifest['noise'] = [];
-    model.layers.forEach((layer, i) => {
-      const s = layer instanceof BlockSparseLinear ? layer.noiseState() : null;
-      if (s) noise.push({ layer: i, state: s });
-    });
+    const noise: NoiseEntry[] = [];
+    for (const { layer, part, target } of blockSparseSites(model)) {
+      const s = target.noiseState();
+      if (s) noise.push({ layer, ...(part ? { part } : {}), state: s });
+    }
+    const carried: CarriedStateEntry[] = [];
+    for (const [i, layer] of model.layers.entries()) {
+      const st = layer instanceof LSTM ? layer.state : null;
+      if (st) carried.push({ layer: i, h: await store(`${i}.state.h`, 'carried state', st.h), c: await store(`${i}.state.c`, 'carried state', st.c) });
+    }
     const hooks: Record<string, unknown> = {};
     for (const hook of state.hooks ?? []) {
       if (Object.hasOwn(hooks, hook.name)) throw new ParameterError('hooks', 'hooks with distinct names', hook.name, 'saveCheckpoint');
       hooks[hook.name] = hook.state ? hook.state() : null;
     }
-    const manifest: CheckpointManifest = {
+    const vocabulary = state.vocabulary instanceof CharVocabulary ? state.vocabulary.toJSON() : (state.vocabulary ?? null);
+    const progress = state.progress ?? null;
+    if ((progress !== null) !== (state.position.batch > 0)) {
+      throw new ParameterError('progress', 'given exactly when position.batch is above 0 (a checkpoint within an epoch)', progress === null ? 'none' : 'a progress record', 'saveCheckpoint');
+    }
+    const content: Omit<CheckpointManifest, 'version'> = {
       format: CHECKPOINT_FORMAT,
-      version: CHECKPOINT_VERSION,
       savedAt: new Date().toISOString(),
       seed: state.seed,
       position: { ...state.position },
@@ -174,10 +231,19 @@ export async function saveCheckpoint(dir: string, state: CheckpointState): Promi
       parameters,
       optimizer: { ...optimizerRecord(optimizer), state: optimizerState },
       noise,
+      state: carried,
+      vocabulary,
+      progress,
       hooks,
       metrics: [...(state.metrics ?? [])],
       run: state.run ?? {},
       tensors: { file: CHECKPOINT_TENSORS, bytes },
+    };
+    const { format, state: _state, vocabulary: _vocabulary, progress: _progress, ...older } = content;
+    // Version 3's keys only when there is something in them: a version 2 manifest has none.
+    const manifest = {
+      format, version: versionNeeded(content), ...older,
+      ...(carried.length > 0 ? { state: carried } : {}), ...(vocabulary ? { vocabulary } : {}), ...(progress ? { progress } : {}),
     };
     const text = `${JSON.stringify(manifest, null, 1)}\n`;
     try {
@@ -255,6 +321,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
   const entries = [
     ...manifest.parameters.map((entry, i) => ({ field: `parameters[${i}]`, entry })),
     ...manifest.optimizer.state.flatMap((st, i) => st.slots.map((entry, j) => ({ field: `optimizer.state[${i}].slots[${j}]`, entry }))),
+    ...manifest.state.flatMap((st, i) => [{ field: `state[${i}].h`, entry: st.h }, { field: `state[${i}].c`, entry: st.c }]),
   ];
   for (const { field, entry } of entries) {
     if (entry.crc32 === undefined) continue;
@@ -287,21 +354,33 @@ function loadParameters(checkpoint: Checkpoint, model: Sequential): void {
       throw new FormatError(`parameters[${i}] is ${entry.name} [${entry.shape.join(', ')}] in the checkpoint but ${p.name} [${p.value.shape.join(', ')}] in the model`, `parameters[${i}]`);
     }
   });
-  params.forEach((p, i) => replaceValue(p, p.value.backend.tensor(checkpointTensor(checkpoint, manifest.parameters[i]), manifest.parameters[i].shape)));
-  const noisy = new Set<number>();
-  for (const { layer, state } of manifest.noise) {
-    const target = model.layers[layer];
-    if (!(target instanceof BlockSparseLinear) || target.noiseState() === null) {
-      throw new FormatError(`noise: layer ${layer} has a gate-noise state in the checkpoint but is not an L0-gated block-sparse layer in the model`, 'noise');
+  const sites = blockSparseSites(model);
+  const key = (site: { layer: number; part?: string }) => `${site.layer}.${site.part ?? ''}`;
+  const byKey = new Map(sites.map((site) => [key(site), site]));
+  for (const entry of manifest.noise) {
+    const site = byKey.get(key(entry));
+    if (!site || site.target.noiseState() === null) {
+      throw new FormatError(`noise: ${siteName(entry)} has a gate-noise state in the checkpoint but is not an L0-gated block-sparse weight in the model`, 'noise');
     }
-    target.setNoiseState(state);
-    noisy.add(layer);
   }
-  model.layers.forEach((layer, i) => {
-    if (layer instanceof BlockSparseLinear && layer.noiseState() !== null && !noisy.has(i)) {
-      throw new FormatError(`noise: layer ${i} is L0-gated but the checkpoint has no gate-noise state for it`, 'noise');
+  const noisy = new Set(manifest.noise.map(key));
+  for (const site of sites) {
+    if (site.target.noiseState() !== null && !noisy.has(key(site))) throw new FormatError(`noise: ${siteName(site)} is L0-gated but the checkpoint has no gate-noise state for it`, 'noise');
+  }
+  for (const { layer } of manifest.state) {
+    const target = model.layers[layer];
+    if (!(target instanceof LSTM) || target.hidden !== manifest.state.find((st) => st.layer === layer)!.h.shape[1]) {
+      throw new FormatError(`state: layer ${layer} has a carried state in the checkpoint but is not an LSTM of its width in the model`, 'state');
     }
-  });
+  }
+  // Everything checked: now the values.
+  params.forEach((p, i) => replaceValue(p, p.value.backend.tensor(checkpointTensor(checkpoint, manifest.parameters[i]), manifest.parameters[i].shape)));
+  for (const entry of manifest.noise) byKey.get(key(entry))!.target.setNoiseState(entry.state);
+  const backend = model.backend;
+  model.resetState();
+  for (const { layer, h, c } of manifest.state) {
+    (model.layers[layer] as LSTM).setState({ h: backend.tensor(checkpointTensor(checkpoint, h), h.shape), c: backend.tensor(checkpointTensor(checkpoint, c), c.shape) });
+  }
 }
 
 function replaceValue(p: Parameter, value: Tensor): void {
@@ -414,20 +493,26 @@ export function applyCheckpoint(checkpoint: Checkpoint, target: { model: Sequent
   current.forEach((layer, i) => {
     const other = saved[i];
     if (layer.kind !== other.kind) throw new FormatError(`architecture[${i}] is ${other.kind} in the checkpoint but ${layer.kind} in the model`, `architecture[${i}]`);
-    if (layer.kind === 'block-sparse-linear' && other.kind === 'block-sparse-linear') {
-      const a = layoutFromJSON(other.layout);
-      const b = layoutFromJSON(layer.layout);
-      if (!a.equals(b)) {
+    // Layouts compare by their blocks (provenance aside); everything else by value.
+    const layouts = (r: LayerRecord): [string, LayoutJSON | null][] =>
+      r.kind === 'block-sparse-linear' ? [['layout', r.layout]] : r.kind === 'lstm' ? [['inputLayout', r.inputLayout], ['recurrentLayout', r.recurrentLayout]] : [];
+    const mine = layouts(layer);
+    layouts(other).forEach(([key, json], j) => {
+      const theirs = json === null ? null : layoutFromJSON(json);
+      const ours = mine[j][1] === null ? null : layoutFromJSON(mine[j][1]!);
+      if (theirs === null && ours === null) return;
+      if (theirs === null || ours === null || !theirs.equals(ours)) {
+        const describe = (l: BlockLayout | null, blocks: string) => (l === null ? 'dense' : `${l.inBlocks} x ${l.outBlocks}${blocks}, nnz ${l.nnz}`);
         throw new FormatError(
-          `architecture[${i}]: the checkpoint's layout (${a.inBlocks} x ${a.outBlocks} blocks, nnz ${a.nnz}) differs from the model's (${b.inBlocks} x ${b.outBlocks}, nnz ${b.nnz}); rebuild the model with restoreModel`,
-          `architecture[${i}].layout`,
+          `architecture[${i}]: the checkpoint's ${key} (${describe(theirs, ' blocks')}) differs from the model's (${describe(ours, '')}); rebuild the model with restoreModel`,
+          `architecture[${i}].${key}`,
         );
       }
-      if (layer.bias !== other.bias || JSON.stringify(layer.l0) !== JSON.stringify(other.l0)) {
-        throw new FormatError(`architecture[${i}]: bias or L0 gates differ between the checkpoint and the model`, `architecture[${i}]`);
-      }
-    } else if (JSON.stringify(layer) !== JSON.stringify(other)) {
-      throw new FormatError(`architecture[${i}] is ${JSON.stringify(other)} in the checkpoint but ${JSON.stringify(layer)} in the model`, `architecture[${i}]`);
+    });
+    const rest = (r: LayerRecord) => JSON.stringify(Object.fromEntries(Object.entries(r).filter(([key]) => !key.toLowerCase().endsWith('layout'))));
+    if (rest(layer) !== rest(other)) {
+      if (layer.kind === 'block-sparse-linear') throw new FormatError(`architecture[${i}]: bias or L0 gates differ between the checkpoint and the model`, `architecture[${i}]`);
+      throw new FormatError(`architecture[${i}] is ${rest(other)} in the checkpoint but ${rest(layer)} in the model`, `architecture[${i}]`);
     }
   });
   loadParameters(checkpoint, target.model);

@@ -16,15 +16,16 @@ export class StepLosses {
   readonly sum: Tensor;
   readonly #backend: Backend;
   readonly #epoch: number;
-  readonly #lastGood: string | null;
+  /** The last good checkpoint (or null), named by a divergence error. */
+  lastGood: string | null;
   readonly #pending: { loss: Tensor; step: number }[] = [];
 
-  /** `epoch` and `lastGood` (the last good checkpoint, or null) go into a TrainingDivergedError. */
-  constructor(backend: Backend, epoch: number, lastGood: string | null) {
+  /** `epoch` and `lastGood` (the last good checkpoint, or null) go into a TrainingDivergedError; the sum starts at `initial` (the steps of a resumed epoch before its checkpoint). */
+  constructor(backend: Backend, epoch: number, lastGood: string | null, initial = 0) {
     this.#backend = backend;
     this.#epoch = epoch;
-    this.#lastGood = lastGood;
-    this.sum = backend.zeros([1]);
+    this.lastGood = lastGood;
+    this.sum = backend.tensor(Float32Array.of(initial), [1]);
   }
 
   /** Steps whose loss has not been read yet. */
@@ -47,9 +48,9 @@ export class StepLosses {
     if (!Number.isFinite(sum)) {
       for (const { loss, step: at } of this.#pending) {
         const [value] = await this.#backend.read(loss);
-        if (!Number.isFinite(value)) throw new TrainingDivergedError(at, this.#epoch, value, this.#lastGood);
+        if (!Number.isFinite(value)) throw new TrainingDivergedError(at, this.#epoch, value, this.lastGood);
       }
-      throw new TrainingDivergedError(this.#pending[0]?.step ?? step, this.#epoch, sum, this.#lastGood);
+      throw new TrainingDivergedError(this.#pending[0]?.step ?? step, this.#epoch, sum, this.lastGood);
     }
     this.#release();
     return sum;

@@ -7,34 +7,57 @@ import { asFileError, writeFileAtomic } from '../atomic-write.js';
 import { FileError, FormatError } from '../errors.js';
 import { printable } from '../printable.js';
 import type { Checkpoint } from './checkpoint.js';
+import type { HookEvent } from './hooks.js';
 import type { LayerDensity } from './model.js';
 
-/** An event a hook returned from afterStep, with where it happened. */
-export interface HookEvent {
-  hook: string;
-  epoch: number;
-  step: number;
-  [key: string]: unknown;
-}
+export type { HookEvent } from './hooks.js';
 
-/** One line of metrics.jsonl: an epoch's results. */
-export interface EpochMetrics {
+/** What every epoch's record holds, whatever the task. */
+export interface EpochMetricsBase {
   epoch: number;
   /** Steps done over the run at the end of the epoch. */
   step: number;
-  /** Mean over the epoch's examples of the batch loss (including what hooks added, e.g. an L0 penalty). */
+  /** Mean over the epoch's examples (a language model's: predicted characters, in nats) of the batch loss, including what hooks added (e.g. an L0 penalty). */
   trainLoss: number;
-  trainAccuracy: number;
-  testLoss: number;
-  testAccuracy: number;
   /** Seconds of the epoch's training steps (evaluation not included). */
   seconds: number;
   evalSeconds: number;
-  /** Training examples per second of `seconds`. */
-  samplesPerSecond: number;
   lr: number;
   densities: LayerDensity[];
   events: HookEvent[];
+  /** Steps of the epoch whose gradients were clipped (present when gradient clipping is on). */
+  clippedSteps?: number;
+}
+
+/** One line of metrics.jsonl of a classification run. */
+export interface ClassificationEpochMetrics extends EpochMetricsBase {
+  trainAccuracy: number;
+  testLoss: number;
+  testAccuracy: number;
+  /** Training examples per second of `seconds`. */
+  samplesPerSecond: number;
+}
+
+/** One line of metrics.jsonl of a language model's run. */
+export interface LanguageModelEpochMetrics extends EpochMetricsBase {
+  /** trainLoss in bits per character (trainLoss / ln 2). */
+  trainBpc: number;
+  /** Mean cross-entropy per character over the whole validation text, in nats. */
+  validationLoss: number;
+  /** The same in bits per character. */
+  validationBpc: number;
+  /** Bits per character over the whole test text, measured after the run's last epoch (null on the others). */
+  testBpc: number | null;
+  /** Training characters (predictions) per second of `seconds`. */
+  charactersPerSecond: number;
+}
+
+/** One line of metrics.jsonl: an epoch's results, of a classification run or of a language model's. */
+export type EpochMetrics = ClassificationEpochMetrics | LanguageModelEpochMetrics;
+
+/** Whether a record is a language model's (it has validationBpc). */
+export function isLanguageModelMetrics(record: EpochMetrics): record is LanguageModelEpochMetrics {
+  return 'validationBpc' in record;
 }
 
 /** Writes `records` as the whole log at `path` (atomically): a resumed run's log restarts from what its checkpoint knows. */
@@ -47,7 +70,9 @@ export function appendMetricsLog(path: string, record: EpochMetrics): void {
   appendLine(path, `${JSON.stringify(record)}\n`);
 }
 
-const EPOCH_NUMBERS = ['trainLoss', 'trainAccuracy', 'testLoss', 'testAccuracy', 'seconds', 'evalSeconds', 'samplesPerSecond', 'lr'] as const;
+/** The numbers of each kind of record (all finite; a language model's testBpc may be null). */
+const CLASSIFICATION_NUMBERS = ['trainLoss', 'trainAccuracy', 'testLoss', 'testAccuracy', 'seconds', 'evalSeconds', 'samplesPerSecond', 'lr'] as const;
+const LANGUAGE_MODEL_NUMBERS = ['trainLoss', 'trainBpc', 'validationLoss', 'validationBpc', 'testBpc', 'seconds', 'evalSeconds', 'charactersPerSecond', 'lr'] as const;
 
 /**
  * The metrics a checkpoint carries, checked to be the epoch records this loop writes (one per
@@ -68,14 +93,21 @@ export function savedMetrics(checkpoint: Checkpoint): EpochMetrics[] {
       throw bad(`step is ${printable(String(m.step))}, not an integer in [${lastStep}, ${position.step}]`);
     }
     lastStep = m.step as number;
-    for (const key of EPOCH_NUMBERS) if (typeof m[key] !== 'number' || !Number.isFinite(m[key])) throw bad(`${key} is not a finite number`);
+    const language = 'validationBpc' in m;
+    const numbers = language ? LANGUAGE_MODEL_NUMBERS : CLASSIFICATION_NUMBERS;
+    for (const key of numbers) {
+      const finite = typeof m[key] === 'number' && Number.isFinite(m[key]);
+      if (!finite && !(key === 'testBpc' && m[key] === null)) throw bad(`${key} is not a finite number`);
+    }
     if (!Array.isArray(m.densities) || !m.densities.every((d) => typeof d === 'object' && d !== null && !Array.isArray(d))) throw bad('densities is not a list of objects');
     if (!Array.isArray(m.events) || !m.events.every((e) => typeof e === 'object' && e !== null && typeof (e as HookEvent).hook === 'string')) throw bad('events is not a list of hook events');
-    const record = { epoch: i, step: lastStep } as EpochMetrics;
-    for (const key of EPOCH_NUMBERS) record[key] = m[key] as number;
-    record.densities = m.densities as LayerDensity[];
-    record.events = m.events as HookEvent[];
-    return record;
+    if (m.clippedSteps !== undefined && !(Number.isSafeInteger(m.clippedSteps) && (m.clippedSteps as number) >= 0)) throw bad('clippedSteps is not a count');
+    const record: Record<string, unknown> = { epoch: i, step: lastStep };
+    for (const key of numbers) record[key] = m[key];
+    record.densities = m.densities;
+    record.events = m.events;
+    if (m.clippedSteps !== undefined) record.clippedSteps = m.clippedSteps;
+    return record as unknown as EpochMetrics;
   });
 }
 

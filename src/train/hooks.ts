@@ -17,6 +17,14 @@ export interface StepContext {
   loss: Tensor;
 }
 
+/** An event a hook returned from afterStep, with where it happened. */
+export interface HookEvent {
+  hook: string;
+  epoch: number;
+  step: number;
+  [key: string]: unknown;
+}
+
 /**
  * A training-loop extension (pruning, regrowth, L0 penalties). Hooks run in the order given,
  * inside the step, with tensors on the backend; their state goes into checkpoints so that a

@@ -78,7 +78,7 @@ async function snapshot(model: Sequential, optimizer: Optimizer): Promise<Map<st
   return out;
 }
 
-const withoutTimes = (m: EpochMetrics) => ({ ...m, seconds: 0, evalSeconds: 0, samplesPerSecond: 0 });
+const withoutTimes = (m: EpochMetrics) => ({ ...m, seconds: 0, evalSeconds: 0, samplesPerSecond: 0, charactersPerSecond: 0 });
 
 describe('train', () => {
   it('learns the blobs, logs one JSONL line per epoch, checkpoints at each epoch end', async () => {
@@ -165,6 +165,38 @@ describe('train', () => {
     expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(1);
     expect(existsSync(join(out, 'checkpoint.previous'))).toBe(false);
     model.dispose();
+  });
+
+  it('checkpoints every N steps within an epoch: a divergence keeps the last one, and a run resumed from it ends as an uninterrupted one', async () => {
+    // 'poison' adds a NaN to the loss of step 9 (epoch 1, batch 2) when armed; the same hook, unarmed, in every run.
+    const poison = (armed: boolean): TrainingHook => ({
+      name: 'poison',
+      async afterBackward({ step }) {
+        return armed && step === 9 ? backend.tensor(new Float32Array([Number.NaN]), [1]) : undefined;
+      },
+    });
+    const common = { train: trainSet, test: testSet, epochs: 2, batchSize: BATCH, seed: 4, checkpointEvery: 3, readEvery: 4 } as const;
+    const a = makeModel();
+    const runA = await train({ ...a, ...common, hooks: [l0Hook({ lambda: 1e-3 }), counterHook(), poison(false)], outDir: join(dir, 'within-a') });
+    const expected = await snapshot(a.model, a.optimizer);
+
+    const b = makeModel();
+    const out = join(dir, 'within-b');
+    const error = await train({ ...b, ...common, hooks: [l0Hook({ lambda: 1e-3 }), counterHook(), poison(true)], outDir: out }).then(() => null, (e: unknown) => e);
+    expect(error).toBeInstanceOf(TrainingDivergedError);
+    expect(error).toMatchObject({ step: 9, epoch: 1, checkpoint: join(out, 'checkpoint') });
+    // Checkpoints after 3 and 6 steps, 7 (epoch 0's end) and 9: the last is 2 batches into epoch 1.
+    const kept = loadCheckpoint(join(out, 'checkpoint'));
+    expect(kept.manifest.position).toEqual({ epoch: 1, batch: 2, step: 9 });
+    expect(kept.manifest.version).toBe(3);
+    expect(kept.manifest.progress).toMatchObject({ samples: 2 * BATCH, clippedSteps: 0 });
+
+    const c = makeModel();
+    const resumed = await train({ ...c, ...common, hooks: [l0Hook({ lambda: 1e-3 }), counterHook(), poison(false)], resumeFrom: join(out, 'checkpoint'), outDir: out });
+    const got = await snapshot(resumed.model, resumed.optimizer);
+    for (const [name, bits] of expected) expect(got.get(name), name).toEqual(bits);
+    expect(resumed.metrics.map(withoutTimes)).toEqual(runA.metrics.map(withoutTimes));
+    for (const m of [a.model, b.model, c.model]) m.dispose();
   });
 
   it('refuses a resume with another seed or batch size, naming it', async () => {

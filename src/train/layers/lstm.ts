@@ -102,6 +102,23 @@ export class LSTM implements RecurrentLayer {
     this.#state = null;
   }
 
+  /**
+   * Makes (h, c), each [N, hidden] on this layer's backend with the same N >= 1, the state carried
+   * into the next forward (a checkpoint's state restored); the layer takes both tensors over (and
+   * frees the state it held). ShapeError for other shapes.
+   */
+  setState(state: { h: Tensor; c: Tensor }): void {
+    const { h, c } = state;
+    for (const [name, t] of [['h', h], ['c', c]] as const) {
+      if (t.backend !== this.backend) throw new ShapeError(`LSTM.setState: ${name} is on another backend`);
+      if (t.shape.length !== 2 || t.shape[0] < 1 || t.shape[1] !== this.hidden || t.shape[0] !== h.shape[0]) {
+        throw new ShapeError(`LSTM.setState: ${name} has shape [${t.shape.join(', ')}] but the state is [N, ${this.hidden}] for h and c alike`);
+      }
+    }
+    this.resetState();
+    this.#state = { h, c };
+  }
+
   #release(): void {
     const cache = this.#cache;
     if (cache) {

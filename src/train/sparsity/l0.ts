@@ -15,7 +15,7 @@ import { checkBlockSparseLayers, keepBlocks } from './blocks.js';
 
 /** Options of `l0Hook`. */
 export interface L0HookOptions {
-  /** Layers made with `l0` gates (default: every gated BlockSparseLinear of the model being trained, found at each step, so the hook survives a model rebuilt from a checkpoint). */
+  /** Layers made with `l0` gates (default: every gated block-sparse weight of the model being trained, those inside LSTMs included (`Sequential.blockSparseLayers`), found at each step, so the hook survives a model rebuilt from a checkpoint). */
   layers?: readonly BlockSparseLinear[];
   /** lambda of the expected-L0 penalty lambda * bs^2 * sum_b P(g_b != 0) (>= 0). */
   lambda: number;
@@ -40,7 +40,7 @@ export function l0Hook(options: L0HookOptions): L0Hook {
     name: 'l0',
     lambda,
     async afterBackward({ model }): Promise<Tensor> {
-      const layers = given ?? model.layers.filter((l): l is BlockSparseLinear => l instanceof BlockSparseLinear && l.logAlpha !== null);
+      const layers = given ?? model.blockSparseLayers().filter((l) => l.logAlpha !== null);
       if (layers.length === 0) throw new ParameterError('layers', 'at least one BlockSparseLinear with l0 gates', 'none in the model', context);
       let total: Tensor | null = null;
       for (const layer of layers) {
