@@ -5,6 +5,7 @@ import { ParameterError } from '../errors.js';
 import type { Backend } from '../kernels/types.js';
 import type { BlockLayout, BlockSize } from '../patterns/layout.js';
 import { buildPatternSpec } from '../patterns/spec.js';
+import { resolveRng } from '../random.js';
 import type { BrownCorpus } from '../train/data/brown.js';
 import { CharVocabulary } from '../train/data/char-vocabulary.js';
 import type { Sequential } from '../train/layers/sequential.js';
@@ -166,6 +167,57 @@ function buildModel(backend: Backend, config: LstmStudyConfig, spec: LstmStudyMo
   });
 }
 
+/** The dense width of the study: the weight count of its first sparse model (first seed's layout); 0 without one. */
+function matchedDenseWidth(backend: Backend, config: LstmStudyConfig, symbols: number): number {
+  const reference = config.models.find((m) => m.pattern !== null && m.hidden !== null);
+  if (!reference) return 0;
+  const model = buildModel(backend, config, reference, reference.hidden!, symbols, config.seeds[0]);
+  const width = matchDenseWidth(symbols, config.embedding, modelWeights(model));
+  model.dispose();
+  return width;
+}
+
+/** One model's training speed: characters per second of each round's training steps. */
+export interface LstmSpeed {
+  model: string;
+  hidden: number;
+  weights: number;
+  charactersPerSecond: number[];
+}
+
+/**
+ * The training speed of the study's models (`names`, default all), apart from the study so that it
+ * is measured alike for each: `rounds` rounds, each training every model in turn for `batches`
+ * batches of the study's T x B characters (seeded random characters of a `symbols`-character
+ * vocabulary: speed does not depend on the text), characters per second of the training steps
+ * (evaluation excluded).
+ */
+export async function measureLstmSpeed(backend: Backend, config: LstmStudyConfig, symbols: number, options: { names?: readonly string[]; batches?: number; rounds?: number } = {}): Promise<LstmSpeed[]> {
+  checkConfig(config);
+  const batches = checkInteger('batches', options.batches ?? 30, 2, 1_000_000, 'measureLstmSpeed');
+  const rounds = checkInteger('rounds', options.rounds ?? 2, 1, 1000, 'measureLstmSpeed');
+  const specs = options.names ? config.models.filter((m) => options.names!.includes(m.name)) : config.models;
+  if (specs.length === 0) throw new ParameterError('names', `names of the study's models (${config.models.map((m) => m.name).join(', ')})`, options.names, 'measureLstmSpeed');
+  const denseHidden = matchedDenseWidth(backend, config, symbols);
+  const rng = resolveRng({ seed: 'lstm-speed' });
+  const tokens = (n: number) => Uint8Array.from({ length: n }, () => Math.floor(rng() * symbols));
+  const chunk = config.steps * config.batchSize;
+  const text = { train: tokens((batches + 1) * chunk + 1), validation: tokens(2 * chunk), test: tokens(2 * chunk), steps: config.steps };
+  const out: LstmSpeed[] = specs.map((spec) => ({ model: spec.name, hidden: spec.hidden ?? denseHidden, weights: 0, charactersPerSecond: [] }));
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, spec] of specs.entries()) {
+      const model = buildModel(backend, config, spec, out[i].hidden, symbols, 0);
+      const optimizer = new Adam(model.parameters(), { lr: config.lr });
+      const result = await train({ model, optimizer, text, epochs: 1, batchSize: config.batchSize, seed: round, clip: config.clip, progressBar: false });
+      out[i].weights = modelWeights(model);
+      out[i].charactersPerSecond.push(result.metrics[0].charactersPerSecond);
+      optimizer.dispose();
+      model.dispose();
+    }
+  }
+  return out;
+}
+
 /**
  * Trains every model of the study on every seed on the Brown corpus (the same training
  * characters for all), probes each before and after training, and calls `onRun` after each run.
@@ -181,14 +233,7 @@ export async function runLstmStudy(backend: Backend, config: LstmStudyConfig, co
     steps: config.steps,
     vocabulary,
   };
-  // The dense width: the weight count of the first sparse model (its first seed's layout).
-  const reference = config.models.find((m) => m.pattern !== null && m.hidden !== null);
-  let denseHidden = 0;
-  if (reference) {
-    const probe = buildModel(backend, config, reference, reference.hidden!, vocabulary.size, config.seeds[0]);
-    denseHidden = matchDenseWidth(vocabulary.size, config.embedding, modelWeights(probe));
-    probe.dispose();
-  }
+  const denseHidden = matchedDenseWidth(backend, config, vocabulary.size);
   const runs: LstmStudyRun[] = [];
   for (const spec of config.models) {
     const hidden = spec.hidden ?? denseHidden;
