@@ -16,6 +16,7 @@ export * from './sparsity/regrow.js';
 export * from './sparsity/l0.js';
 export * from './model.js';
 export * from './checkpoint.js';
+export * from './checkpoint-restore.js';
 export * from './checkpoint-manifest.js';
 export * from './loop.js';
 export * from './evaluate.js';

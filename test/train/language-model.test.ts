@@ -8,7 +8,8 @@ import { createCpuBackend, type CpuBackend } from '../../src/kernels/cpu/cpu-bac
 import { denseLayout } from '../../src/patterns/dense.js';
 import { repeatColumns } from '../../src/patterns/layout-operations.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
-import { loadCheckpoint, restoreModel, restoreOptimizer, saveCheckpoint } from '../../src/train/checkpoint.js';
+import { loadCheckpoint, saveCheckpoint } from '../../src/train/checkpoint.js';
+import { restoreModel, restoreOptimizer } from '../../src/train/checkpoint-restore.js';
 import { CharVocabulary } from '../../src/train/data/char-vocabulary.js';
 import { evaluateText } from '../../src/train/evaluate.js';
 import { clipGradNorm } from '../../src/train/gradient-clipping.js';
