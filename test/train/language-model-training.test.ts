@@ -15,6 +15,7 @@ import { train } from '../../src/train/loop.js';
 import { Adam, type Optimizer } from '../../src/train/optimizers.js';
 import { l0Hook } from '../../src/train/sparsity/l0.js';
 import { gradualPruning } from '../../src/train/sparsity/prune.js';
+import { riglRegrowth, setRegrowth } from '../../src/train/sparsity/regrow.js';
 import type { TextData } from '../../src/train/tasks.js';
 import { FAST_TIER } from '../helpers/tier.js';
 import { tempDir } from '../helpers/temp-dir.js';
@@ -169,5 +170,25 @@ describe.skipIf(FAST_TIER)('training a character-level LSTM', () => {
     restored.dispose();
     model.dispose();
     optimizer.dispose();
+  });
+
+  it('regrows the LSTMs\' block-sparse weights (RigL from the dense gradient over all steps, SET at random), keeping each layer\'s block count', async () => {
+    for (const method of ['rigl', 'set'] as const) {
+      const { model, optimizer } = makeModel();
+      const layers = model.blockSparseLayers();
+      const before = layers.map((l) => l.layout);
+      const hook = method === 'rigl' ? riglRegrowth({ layers, every: 5, alpha: 0.5, end: 100 }) : setRegrowth({ layers, every: 5, dropFraction: 0.5, seed: 3 });
+      const result = await train({ model, optimizer, text, epochs: 1, batchSize: 4, seed: 2, hooks: [hook], outDir: join(dir, `regrown-${method}`) });
+      expect(Number.isFinite(result.metrics[0].trainLoss)).toBe(true);
+      expect(result.metrics[0].events.length, method).toBeGreaterThan(0);
+      expect(layers.map((l) => l.layout.nnz), method).toEqual(before.map((l) => l.nnz));
+      // Blocks moved in at least one layer (input or recurrent, 2 x 8 blocks each).
+      expect(layers.some((l, i) => !l.layout.equals(before[i])), method).toBe(true);
+      const restored = restoreModel(loadCheckpoint(join(dir, `regrown-${method}`, 'checkpoint')), backend);
+      expect(restored.blockSparseLayers().every((l, i) => l.layout.equals(layers[i].layout)), method).toBe(true);
+      restored.dispose();
+      model.dispose();
+      optimizer.dispose();
+    }
   });
 });
