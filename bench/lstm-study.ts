@@ -112,5 +112,5 @@ process.stdout.write(`\ntraining speed at the same weight count: ${values['speed
 process.stdout.write(formatTable(['model', 'hidden', 'weights', 'chars / s (each round)', 'median'], speeds.map((r) => [r.model, String(r.hidden), String(r.weights), r.charactersPerSecond.map((v) => v.toFixed(0)).join(', '), median(r.charactersPerSecond).toFixed(0)])));
 const [denseSpeed, wsSpeed] = speeds.map((r) => median(r.charactersPerSecond));
 const speedRatio = wsSpeed / denseSpeed;
-process.stdout.write(`watts-strogatz / dense characters per second: ${speedRatio.toFixed(2)}x (target 0.8x: ${speedRatio >= 0.8 ? 'met' : 'MISSED'})\n`);
+process.stdout.write(`watts-strogatz / dense characters per second: ${speedRatio.toFixed(3)}x (target 0.8x: ${speedRatio >= 0.8 ? 'met' : 'MISSED'})\n`);
 process.stdout.write(`\ntime: ${((performance.now() - started) / 60000).toFixed(1)} min\n`);
