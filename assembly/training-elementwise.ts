@@ -583,7 +583,8 @@ export function l0Penalty(args: usize, lo: i32, hi: i32): void {
  * items a step (two independent groups of lanes), then 4, then 1.
  */
 export function lstmCell(args: usize, lo: i32, hi: i32): void {
-  const rec = argA(args), inp = argB(args), bias = argC(args), cPrev = argD(args);
+  // flag: the element offset of the input's first row (a step of a longer input projection).
+  const rec = argA(args), inp = argB(args) + (<usize>argFlag(args) << 2), bias = argC(args), cPrev = argD(args);
   const h = argO0(args), c = argO1(args), gates = argO2(args);
   const width = argWidth(args);
   if (width <= 0) return;

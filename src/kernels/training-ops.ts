@@ -189,8 +189,10 @@ export interface TrainingOps<T> {
    * [H, 2H), [2H, 3H), [3H, 4H)): z = recurrent + input + bias for recurrent, input [N, 4H] (the
    * two products) and bias [4H] (per column); gates = (sigmoid(z_i), sigmoid(z_f), tanh(z_g),
    * sigmoid(z_o)) [N, 4H]; c = f cPrev + i g and h = o tanh(c) [N, H] for cPrev [N, H]. New tensors.
+   * With `inputRow`, input is [R, 4H] and its rows [inputRow, inputRow + N) are read (one step of a
+   * sequence's input projection, without copying it out).
    */
-  lstmCell(recurrent: T, input: T, bias: T, cPrev: T): Promise<LstmCellResultOf<T>>;
+  lstmCell(recurrent: T, input: T, bias: T, cPrev: T, inputRow?: number): Promise<LstmCellResultOf<T>>;
   /**
    * The gradients of lstmCell from its gates [N, 4H], cPrev and c [N, H], and the gradients dh, dc
    * [N, H] arriving at its outputs (dc null: zero): with tc = tanh(c) and
@@ -542,17 +544,25 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
       result: ([grad], [value]) => ({ value, grad }),
     };
   },
-  lstmCell(owner, recurrent, input, bias, cPrev) {
+  lstmCell(owner, recurrent, input, bias, cPrev, inputRow) {
     const context = 'lstmCell';
     const [n, hidden] = checkGateMatrix(owner, recurrent, 'recurrent', context);
-    checkSameShape(owner, recurrent, 'recurrent', input, 'input', context);
+    let offset = 0;
+    if (inputRow === undefined) checkSameShape(owner, recurrent, 'recurrent', input, 'input', context);
+    else {
+      const [rows, width] = checkMatrix(owner, input, 'input', context);
+      if (width !== 4 * hidden) throw new ShapeError(`${context}: input has shape ${show(input.shape)} but recurrent ${show(recurrent.shape)} needs [R, ${4 * hidden}]`);
+      if (rows < n) throw new ShapeError(`${context}: input has ${rows} rows but recurrent has ${n}`);
+      checkInteger('inputRow', inputRow, 0, rows - n, context);
+      offset = inputRow * 4 * hidden;
+    }
     checkVector(owner, bias, 'bias', 4 * hidden, 'recurrent', recurrent.shape, context);
     checkState(owner, cPrev, 'cPrev', n, hidden, recurrent, 'recurrent', context);
     // An elements grid of N H items (each the four gates of one unit): N is only a batch (32 to
     // 128), so on WebGPU a thread per item fills the device where a workgroup per row would not;
     // the CPU kernel walks the items row segment by row segment, vectorised along the row.
     return {
-      grid: 'elements', count: n * hidden, width: hidden, cost: LSTM_CELL_COST, reads: [recurrent, input, bias, cPrev], writes: [[n, hidden], [n, hidden], [n, 4 * hidden]],
+      grid: 'elements', count: n * hidden, width: hidden, flag: offset, cost: LSTM_CELL_COST, reads: [recurrent, input, bias, cPrev], writes: [[n, hidden], [n, hidden], [n, 4 * hidden]],
       result: ([h, c, gates]) => ({ h, c, gates }),
     };
   },

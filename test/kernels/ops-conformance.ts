@@ -711,6 +711,15 @@ export function opsConformance(name: string, make: () => Promise<Backend | null>
         expectWithin(gates, ref.gates, (k) => gateBound(k), `${what} gates`);
         expectWithin(c, ref.c, (s) => cBound(s), `${what} c`);
         expectWithin(await b.read(out.h), ref.h, (s) => gateBound(gateAt(s, 3)) + 2 ** -19 + cBound(s) + U, `${what} h`);
+        // The same step read from rows [2, 2 + n) of a longer input: the same bytes.
+        if (16 * (n + 3) * hidden <= bindingBytes) {
+          const longer = new Float32Array(4 * hidden * (n + 3)).fill(Number.NaN);
+          longer.set(inp, 2 * 4 * hidden);
+          const offset = await b.lstmCell(b.tensor(rec, [n, 4 * hidden]), b.tensor(longer, [n + 3, 4 * hidden]), b.tensor(bias, [4 * hidden]), Cp, 2);
+          for (const [x, y] of [[offset.h, out.h], [offset.c, out.c], [offset.gates, out.gates]] as const) {
+            expect(Array.from(await b.read(x)), `${what} from row 2 of a longer input`).toEqual(Array.from(await b.read(y)));
+          }
+        }
 
         const dh = uniform(rng, size);
         const dc = uniform(rng, size);
@@ -756,6 +765,8 @@ export function opsConformance(name: string, make: () => Promise<Backend | null>
       // Shapes: 4H columns, matching operands, named.
       await expect(b.lstmCell(b.zeros([2, 6]), b.zeros([2, 6]), b.zeros([6]), b.zeros([2, 1]))).rejects.toThrow(/recurrent has shape \[2, 6\] but must be \[N, 4H\]/);
       await expect(b.lstmCell(b.zeros([2, 8]), b.zeros([3, 8]), b.zeros([8]), b.zeros([2, 2]))).rejects.toThrow(ShapeError);
+      await expect(b.lstmCell(b.zeros([2, 8]), b.zeros([3, 8]), b.zeros([8]), b.zeros([2, 2]), 2)).rejects.toThrow(/inputRow must be an integer in \[0, 1\] \(got 2\)/);
+      await expect(b.lstmCell(b.zeros([2, 8]), b.zeros([3, 12]), b.zeros([8]), b.zeros([2, 2]), 0)).rejects.toThrow(/input has shape \[3, 12\] but recurrent \[2, 8\] needs \[R, 8\]/);
       await expect(b.lstmCell(b.zeros([2, 8]), b.zeros([2, 8]), b.zeros([4]), b.zeros([2, 2]))).rejects.toThrow(/bias has shape \[4\]/);
       await expect(b.lstmCell(b.zeros([2, 8]), b.zeros([2, 8]), b.zeros([8]), b.zeros([2, 3]))).rejects.toThrow(/cPrev has shape \[2, 3\] but recurrent \[2, 8\] needs \[2, 2\]/);
       await expect(b.lstmCellGrad(b.zeros([2, 8]), b.zeros([2, 2]), b.zeros([2, 2]), b.zeros([2, 2]), b.zeros([1, 2]))).rejects.toThrow(/dc has shape \[1, 2\]/);

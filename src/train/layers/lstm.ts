@@ -158,10 +158,8 @@ export class LSTM implements RecurrentLayer {
     const y = b.empty([rows, H]);
     const cache: SequenceCache | null = training ? { x, steps, n, gates: [], cells: [c], hiddenIn: b.empty([rows, H]) } : null;
     for (let t = 0; t < steps; t++) {
-      const xt = await b.sliceRows(projected, t * n, n);
       const rec = await this.recurrent.apply(h);
-      const cell = await b.lstmCell(rec, xt, this.bias.value, c);
-      xt.dispose();
+      const cell = await b.lstmCell(rec, projected, this.bias.value, c, t * n);
       rec.dispose();
       await b.copyRows(cell.h, y, t * n);
       if (cache) {

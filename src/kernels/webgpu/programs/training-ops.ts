@@ -221,16 +221,18 @@ ${entryPoint(this.workgroupSize)} {
       o1[i] = s;
     }
     case OP_lstmCell: {
-      // LSTM cell, item i = (row, unit j) of [N, H = width]: a recurrent, b input [N, 4H], c bias [4H],
-      // d cPrev [N, H]; o0 h, o1 c [N, H], o2 gates [N, 4H] (i, f, g, o blocks of H).
+      // LSTM cell, item i = (row, unit j) of [N, H = width]: a recurrent, b input [N, 4H] (from
+      // element flag: a step of a longer input), c bias [4H], d cPrev [N, H]; o0 h, o1 c [N, H],
+      // o2 gates [N, 4H] (i, f, g, o blocks of H).
       let hidden = u.width;
       let row = i / hidden;
       let j = i - row * hidden;
       let z = i + 3 * row * hidden;
-      let gi = sigmoid((a[z] + b[z]) + c[j]);
-      let gf = sigmoid((a[z + hidden] + b[z + hidden]) + c[j + hidden]);
-      let gg = tanhStable((a[z + 2 * hidden] + b[z + 2 * hidden]) + c[j + 2 * hidden]);
-      let go = sigmoid((a[z + 3 * hidden] + b[z + 3 * hidden]) + c[j + 3 * hidden]);
+      let x = z + u.flag;
+      let gi = sigmoid((a[z] + b[x]) + c[j]);
+      let gf = sigmoid((a[z + hidden] + b[x + hidden]) + c[j + hidden]);
+      let gg = tanhStable((a[z + 2 * hidden] + b[x + 2 * hidden]) + c[j + 2 * hidden]);
+      let go = sigmoid((a[z + 3 * hidden] + b[x + 3 * hidden]) + c[j + 3 * hidden]);
       o2[z] = gi;
       o2[z + hidden] = gf;
       o2[z + 2 * hidden] = gg;
