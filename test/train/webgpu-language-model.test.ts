@@ -1,14 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackendUnavailableError } from '../../src/kernels/errors.js';
+import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../src/kernels/cpu/cpu-backend.js';
 import type { Backend } from '../../src/kernels/types.js';
-import { createWebGPUBackend } from '../../src/kernels/webgpu/webgpu-backend.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { CharVocabulary } from '../../src/train/data/char-vocabulary.js';
 import { buildCharLSTM } from '../../src/train/language-model.js';
 import { train } from '../../src/train/loop.js';
 import { Adam } from '../../src/train/optimizers.js';
 import { l0Hook } from '../../src/train/sparsity/l0.js';
+import { gpuOrSkip, webgpuForTests } from '../helpers/webgpu.js';
 import { FAST_TIER } from '../helpers/tier.js';
 
 /*
@@ -20,8 +19,6 @@ import { FAST_TIER } from '../helpers/tier.js';
  * makes a missing adapter fail instead of skip.
  */
 
-const required = process.env.REQUIRE_WEBGPU === '1';
-process.env.LP_NATIVE_VECTOR_WIDTH ??= '128';
 
 const corpus = 'hello world\n'.repeat(50);
 const vocabulary = CharVocabulary.fromTexts([corpus]);
@@ -47,24 +44,11 @@ async function run(backend: Backend): Promise<{ losses: number[]; validationBpc:
 }
 
 describe.skipIf(FAST_TIER)('a language model on WebGPU', () => {
-  let gpu: Backend | null = null;
-  beforeAll(async () => {
-    try {
-      gpu = await createWebGPUBackend();
-    } catch (error) {
-      if (!(error instanceof BackendUnavailableError) || required) throw error;
-      process.stderr.write(`skipping the WebGPU language-model test: ${error.message}\n`);
-    }
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-  });
+  const gpuBackend = webgpuForTests('language-model test');
 
   it('trains an LSTM with block-sparse L0-gated recurrent weights and clipping: the CPU backend\'s loss at every step', async (context) => {
-    if (!gpu) {
-      context.skip('no WebGPU adapter here');
-      return;
-    }
+    const gpu = gpuOrSkip(gpuBackend, context);
+    if (!gpu) return;
     const cpu = await createCpuBackend({ threads: 1 });
     const expected = await run(cpu);
     await cpu.dispose();

@@ -1,14 +1,13 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackendUnavailableError } from '../../src/kernels/errors.js';
+import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../src/kernels/cpu/cpu-backend.js';
 import type { Backend } from '../../src/kernels/types.js';
-import { createWebGPUBackend } from '../../src/kernels/webgpu/webgpu-backend.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { resolveRng } from '../../src/random.js';
 import { Embedding } from '../../src/train/layers/embedding.js';
 import { Linear } from '../../src/train/layers/linear.js';
 import { LSTM } from '../../src/train/layers/lstm.js';
 import { Sequential } from '../../src/train/layers/sequential.js';
+import { gpuOrSkip, webgpuForTests } from '../helpers/webgpu.js';
 
 /*
  * A character model (Embedding, a block-sparse L0-gated LSTM, a dense LSTM, Linear) on WebGPU
@@ -18,8 +17,6 @@ import { Sequential } from '../../src/train/layers/sequential.js';
  * bound is 1e-4 of the largest magnitude (a wrong gate, sign or missing term is far outside it).
  */
 
-const required = process.env.REQUIRE_WEBGPU === '1';
-process.env.LP_NATIVE_VECTOR_WIDTH ??= '128';
 
 const [V, E, H, T, N] = [7, 8, 16, 4, 2];
 
@@ -43,24 +40,11 @@ async function run(backend: Backend): Promise<Float32Array[]> {
 }
 
 describe('sequence layers on WebGPU', () => {
-  let gpu: Backend | null = null;
-  beforeAll(async () => {
-    try {
-      gpu = await createWebGPUBackend();
-    } catch (error) {
-      if (!(error instanceof BackendUnavailableError) || required) throw error;
-      process.stderr.write(`skipping the WebGPU sequence-layer test: ${error.message}\n`);
-    }
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-  });
+  const gpuBackend = webgpuForTests('sequence-layer test');
 
   it("gives the CPU backend's outputs and gradients (Embedding, block-sparse L0-gated LSTM, LSTM, Linear; state carried)", async (context) => {
-    if (!gpu) {
-      context.skip('no WebGPU adapter here');
-      return;
-    }
+    const gpu = gpuOrSkip(gpuBackend, context);
+    if (!gpu) return;
     const cpu = await createCpuBackend({ threads: 1 });
     const expected = await run(cpu);
     await cpu.dispose();

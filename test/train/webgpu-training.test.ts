@@ -1,8 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BackendUnavailableError } from '../../src/kernels/errors.js';
+import { describe, expect, it } from 'vitest';
 import { createCpuBackend } from '../../src/kernels/cpu/cpu-backend.js';
 import type { Backend } from '../../src/kernels/types.js';
-import { createWebGPUBackend } from '../../src/kernels/webgpu/webgpu-backend.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { gaussianBlobs } from '../../src/train/data/synthetic.js';
 import { Activation } from '../../src/train/layers/activation.js';
@@ -11,6 +9,7 @@ import { LayerNorm } from '../../src/train/layers/layer-norm.js';
 import { Linear } from '../../src/train/layers/linear.js';
 import { Sequential } from '../../src/train/layers/sequential.js';
 import { Adam } from '../../src/train/optimizers.js';
+import { gpuOrSkip, webgpuForTests } from '../helpers/webgpu.js';
 
 /*
  * The same model trained on the WebGPU backend (lavapipe on machines without a GPU) and on the
@@ -19,8 +18,6 @@ import { Adam } from '../../src/train/optimizers.js';
  * (a wrong gradient or update moves the loss by far more within a few steps).
  */
 
-const required = process.env.REQUIRE_WEBGPU === '1';
-process.env.LP_NATIVE_VECTOR_WIDTH ??= '128';
 
 async function losses(backend: Backend): Promise<number[]> {
   const data = gaussianBlobs({ n: 48, features: 32, classes: 3, seed: 11, spread: 1.5 });
@@ -52,24 +49,11 @@ async function losses(backend: Backend): Promise<number[]> {
 }
 
 describe('training on WebGPU', () => {
-  let gpu: Backend | null = null;
-  beforeAll(async () => {
-    try {
-      gpu = await createWebGPUBackend();
-    } catch (error) {
-      if (!(error instanceof BackendUnavailableError) || required) throw error;
-      process.stderr.write(`skipping the WebGPU training test: ${error.message}\n`);
-    }
-  });
-  afterAll(async () => {
-    await gpu?.dispose();
-  });
+  const gpuBackend = webgpuForTests('training test');
 
   it('gives the CPU backend\'s losses step by step (block-sparse with L0 gates, layer norm, GELU, AdamW)', async (context) => {
-    if (!gpu) {
-      context.skip('no WebGPU adapter here');
-      return;
-    }
+    const gpu = gpuOrSkip(gpuBackend, context);
+    if (!gpu) return;
     const cpu = await createCpuBackend({ threads: 1 });
     const expected = await losses(cpu);
     await cpu.dispose();

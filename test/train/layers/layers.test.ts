@@ -1,7 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ShapeError } from '../../../src/errors.js';
 import { createCpuBackend, type CpuBackend } from '../../../src/kernels/cpu/cpu-backend.js';
-import type { Tensor } from '../../../src/kernels/types.js';
 import { BlockLayout } from '../../../src/patterns/layout.js';
 import { randomLayout } from '../../../src/patterns/random-layout.js';
 import { resolveRng } from '../../../src/random.js';
@@ -13,6 +12,7 @@ import { LayerNorm } from '../../../src/train/layers/layer-norm.js';
 import { Linear } from '../../../src/train/layers/linear.js';
 import { Sequential } from '../../../src/train/layers/sequential.js';
 import { Adam, SGD } from '../../../src/train/optimizers.js';
+import { gradientCheck as checkGradients, type GradientCheckOptions } from '../../helpers/gradient-check.js';
 
 /*
  * Layers on the CPU backend: finite-difference gradient checks of every layer (the loss is
@@ -33,63 +33,9 @@ afterAll(async () => {
 const rng = resolveRng({ seed: 'layers' });
 const random = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rng() * 2 - 1) * scale);
 
-async function lossOf(layer: Layer, x: Tensor, r: Float32Array): Promise<number> {
-  const y = await layer.forward(x, { training: true });
-  const values = await backend.read(y);
-  y.dispose();
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i] * r[i];
-  return sum;
-}
-
-/** Checks backward's gradients of every parameter (a few coordinates each) and of the input against central differences. */
-async function gradientCheck(layer: Layer, n: number, options: { before?: () => void; inputScale?: number; coords?: number } = {}): Promise<void> {
-  const xValues = random(n * layer.inFeatures, options.inputScale ?? 1);
-  const x = backend.tensor(xValues, [n, layer.inFeatures]);
-  const r = random(n * layer.outFeatures);
-  options.before?.();
-  const y = await layer.forward(x, { training: true });
-  const dy = backend.tensor(r, y.shape);
-  y.dispose();
-  const dx = await backend.read((await layer.backward(dy))!);
-  const h = 1e-2;
-  const check = (analytic: number, numeric: number, what: string) =>
-    expect(Math.abs(analytic - numeric), `${what}: analytic ${analytic}, numeric ${numeric}`).toBeLessThanOrEqual(1e-3 + 1e-2 * Math.abs(numeric));
-  const perturbed = async (p: Parameter, values: Float32Array, i: number, delta: number) => {
-    const copy = values.slice();
-    copy[i] += delta;
-    const old = p.value;
-    p.value = backend.tensor(copy, old.shape);
-    options.before?.();
-    const loss = await lossOf(layer, x, r);
-    p.value.dispose();
-    p.value = old;
-    return loss;
-  };
-  for (const p of layer.parameters()) {
-    const values = await backend.read(p.value);
-    const grad = await backend.read(p.grad!);
-    for (let t = 0; t < (options.coords ?? 6); t++) {
-      const i = Math.floor(rng() * values.length);
-      const numeric = ((await perturbed(p, values, i, h)) - (await perturbed(p, values, i, -h))) / (2 * h);
-      check(grad[i], numeric, `${layer.kind} ${p.name}[${i}]`);
-    }
-  }
-  for (let t = 0; t < 4; t++) {
-    const i = Math.floor(rng() * xValues.length);
-    const at = async (delta: number) => {
-      const copy = xValues.slice();
-      copy[i] += delta;
-      const xt = backend.tensor(copy, x.shape);
-      options.before?.();
-      const loss = await lossOf(layer, xt, r);
-      xt.dispose();
-      return loss;
-    };
-    check(dx[i], ((await at(h)) - (await at(-h))) / (2 * h), `${layer.kind} dx[${i}]`);
-  }
-  x.dispose();
-  dy.dispose();
+/** Checks backward's gradients of every parameter (a few coordinates each) and of the input against central differences (test/helpers/gradient-check.ts). */
+function gradientCheck(layer: Layer, n: number, options: Omit<GradientCheckOptions, 'rows'> = {}): Promise<void> {
+  return checkGradients(backend, layer, rng, { rows: n, ...options });
 }
 
 describe('layer gradients (finite differences)', () => {

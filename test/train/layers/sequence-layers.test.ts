@@ -1,15 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ParameterError, ShapeError } from '../../../src/errors.js';
 import { createCpuBackend, type CpuBackend } from '../../../src/kernels/cpu/cpu-backend.js';
-import type { Tensor } from '../../../src/kernels/types.js';
 import { BlockLayout } from '../../../src/patterns/layout.js';
 import { randomLayout } from '../../../src/patterns/random-layout.js';
 import { resolveRng } from '../../../src/random.js';
-import type { Parameter } from '../../../src/train/layers/layer.js';
 import { Embedding } from '../../../src/train/layers/embedding.js';
 import { Linear } from '../../../src/train/layers/linear.js';
 import { LSTM } from '../../../src/train/layers/lstm.js';
 import { Sequential } from '../../../src/train/layers/sequential.js';
+import { gradientCheck as checkGradients } from '../../helpers/gradient-check.js';
 import { runPythonJSON } from '../../helpers/python.js';
 import { PYTHON } from '../../helpers/python.js';
 import { execFileSync } from 'node:child_process';
@@ -33,66 +32,13 @@ afterAll(async () => {
 const rng = resolveRng({ seed: 'lstm' });
 const random = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rng() * 2 - 1) * scale);
 
-async function lossOf(layer: LSTM, x: Tensor, r: Float32Array, steps: number): Promise<number> {
-  layer.resetState();
-  const y = await layer.forward(x, { training: true, steps });
-  const values = await backend.read(y);
-  y.dispose();
-  let sum = 0;
-  for (let i = 0; i < values.length; i++) sum += values[i] * r[i];
-  return sum;
-}
-
-/** Checks every parameter's gradient (a few coordinates each) and dx against central differences. */
-async function gradientCheck(layer: LSTM, steps: number, n: number, options: { before?: () => void; coords?: number } = {}): Promise<void> {
-  const rows = steps * n;
-  const xValues = random(rows * layer.inFeatures);
-  const x = backend.tensor(xValues, [rows, layer.inFeatures]);
-  const r = random(rows * layer.hidden);
-  options.before?.();
-  layer.resetState();
-  const y = await layer.forward(x, { training: true, steps });
-  const dy = backend.tensor(r, y.shape);
-  y.dispose();
-  const dx = await backend.read((await layer.backward(dy))!);
-  const h = 1e-2;
-  const check = (analytic: number, numeric: number, what: string) =>
-    expect(Math.abs(analytic - numeric), `${what}: analytic ${analytic}, numeric ${numeric}`).toBeLessThanOrEqual(1e-3 + 1e-2 * Math.abs(numeric));
-  const perturbed = async (p: Parameter, values: Float32Array, i: number, delta: number) => {
-    const copy = values.slice();
-    copy[i] += delta;
-    const old = p.value;
-    p.value = backend.tensor(copy, old.shape);
+/** Checks every parameter's gradient (a few coordinates each) and dx against central differences, from a reset state (test/helpers/gradient-check.ts). */
+function gradientCheck(layer: LSTM, steps: number, n: number, options: { before?: () => void } = {}): Promise<void> {
+  const before = () => {
+    layer.resetState();
     options.before?.();
-    const loss = await lossOf(layer, x, r, steps);
-    p.value.dispose();
-    p.value = old;
-    return loss;
   };
-  for (const p of layer.parameters()) {
-    const values = await backend.read(p.value);
-    const grad = await backend.read(p.grad!);
-    for (let t = 0; t < (options.coords ?? 6); t++) {
-      const i = Math.floor(rng() * values.length);
-      const numeric = ((await perturbed(p, values, i, h)) - (await perturbed(p, values, i, -h))) / (2 * h);
-      check(grad[i], numeric, `${p.name}[${i}]`);
-    }
-  }
-  for (let t = 0; t < 6; t++) {
-    const i = Math.floor(rng() * xValues.length);
-    const at = async (delta: number) => {
-      const copy = xValues.slice();
-      copy[i] += delta;
-      const xt = backend.tensor(copy, x.shape);
-      options.before?.();
-      const loss = await lossOf(layer, xt, r, steps);
-      xt.dispose();
-      return loss;
-    };
-    check(dx[i], ((await at(h)) - (await at(-h))) / (2 * h), `dx[${i}]`);
-  }
-  x.dispose();
-  dy.dispose();
+  return checkGradients(backend, layer, rng, { rows: steps * n, mode: { training: true, steps }, before, inputCoords: 6 });
 }
 
 describe('LSTM gradients through time (finite differences)', () => {
