@@ -22,6 +22,7 @@ export default mergeConfig(
         'test/kernels/webgpu.test.ts',
         'test/train/webgpu-training.test.ts',
         'test/train/webgpu-sequence-layers.test.ts',
+        'test/kernels/webgpu-bench.test.ts',
         'test/cli/train.test.ts',
         'test/cli/train-sparsity.test.ts',
       ],

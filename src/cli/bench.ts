@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { getBackend, type BackendChoice } from '../kernels/get-backend.js';
-import { BENCH_PRODUCTS, benchCases, formatSeconds, runKernelBench, SHORT_BENCH_GRID, type BenchProduct } from '../kernels/bench.js';
+import { BENCH_PRODUCTS, benchCases, formatSeconds, GPU_BENCH_GRID, runKernelBench, SHORT_BENCH_GRID, type BenchProduct, type KernelBenchGrid } from '../kernels/bench.js';
+import type { Backend } from '../kernels/types.js';
 import type { BlockSize } from '../patterns/layout.js';
 import { backendOption, checkThreadCount, parseIntegerOption, parseNumberOption, seedOption } from './options.js';
 import { formatBenchTable } from './bench-table.js';
@@ -37,10 +38,11 @@ export function addBenchCommand(program: Command): void {
     .option('--oversubscribe', 'allow more --threads than this machine has cores', false)
     .addOption(seedOption('seed of the layouts and data'))
     .option('--json', 'print one JSON object: the backend and one row per case', false)
-    .action(async (options: BenchCliOptions) => runBench(options));
+    .action(async (options: BenchCliOptions, command: Command) => runBench(options, (name) => command.getOptionValueSource(name) === 'default'));
 }
 
-interface BenchCliOptions {
+/** The options of `blocksparse bench`, as commander gives them. */
+export interface BenchCliOptions {
   backend: BackendChoice;
   products: BenchProduct[];
   blockSizes: number[];
@@ -55,25 +57,51 @@ interface BenchCliOptions {
   json: boolean;
 }
 
-async function runBench(options: BenchCliOptions): Promise<void> {
-  const cases = benchCases({
-    products: options.products,
-    blockSizes: options.blockSizes as BlockSize[],
-    densities: options.densities,
-    batches: options.batches,
-    features: options.features,
-  });
+/** The adapter and features of a WebGPU backend (for the report), or null on another backend. */
+function gpuInfo(backend: Backend): { adapter: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean }; features: string[] } | null {
+  const gpu = backend as Backend & { adapter?: { vendor: string; architecture: string; device: string; description: string; isFallbackAdapter: boolean }; device?: { features: Iterable<string> } };
+  if (backend.name !== 'webgpu' || !gpu.adapter) return null;
+  return { adapter: gpu.adapter, features: gpu.device ? [...gpu.device.features].sort() : [] };
+}
+
+/**
+ * The grid to run: the options as given; on a real GPU (WebGPU, not a fallback adapter) the grid
+ * options left at their defaults take GPU_BENCH_GRID's values instead of the CPU-sized short grid's.
+ */
+export function benchGrid(options: BenchCliOptions, isDefault: (name: string) => boolean, onGpu: boolean): KernelBenchGrid {
+  const pick = <T>(name: string, given: T, gpu: T): T => (onGpu && isDefault(name) ? gpu : given);
+  return {
+    products: pick('products', options.products, GPU_BENCH_GRID.products),
+    blockSizes: pick('blockSizes', options.blockSizes as BlockSize[], GPU_BENCH_GRID.blockSizes),
+    densities: pick('densities', options.densities, GPU_BENCH_GRID.densities),
+    batches: pick('batches', options.batches, GPU_BENCH_GRID.batches),
+    features: pick('features', options.features, GPU_BENCH_GRID.features),
+  };
+}
+
+async function runBench(options: BenchCliOptions, isDefault: (name: string) => boolean): Promise<void> {
+  // Checked before a backend starts (the GPU grid is checked again once the backend is known).
+  benchCases(benchGrid(options, isDefault, false));
   const threads = checkThreadCount('threads', options.threads, options.oversubscribe);
   const backend = await getBackend(options.backend, { threads, log: (m) => process.stderr.write(`${m}\n`) });
   try {
-    if (!options.json) process.stdout.write(`backend: ${backend.description}\n`);
+    const gpu = gpuInfo(backend);
+    const cases = benchCases(benchGrid(options, isDefault, gpu !== null && !gpu.adapter.isFallbackAdapter));
+    if (!options.json) {
+      process.stdout.write(`backend: ${backend.description}\n`);
+      if (gpu) {
+        const { vendor, architecture, device, description } = gpu.adapter;
+        process.stdout.write(`adapter: vendor ${vendor || '-'}, architecture ${architecture || '-'}, device ${device || '-'}, driver ${description || '-'}\nfeatures: ${gpu.features.join(', ') || 'none'}\n`);
+        process.stdout.write(gpu.features.includes('timestamp-query') ? 'GPU time: timestamp queries around every compute pass, the same statistic as the wall-clock time\n' : 'GPU time: not available (no timestamp-query feature)\n');
+      }
+    }
     const rows = await runKernelBench(backend, cases, {
       minSeconds: options.minTime,
       statistic: options.statistic,
       seed: options.seed,
-      onRow: options.json ? undefined : (row) => process.stderr.write(`  ${row.product} bs${row.blockSize} d=${row.density} N=${row.batch}: ${formatSeconds(row.seconds)}\n`),
+      onRow: options.json ? undefined : (row) => process.stderr.write(`  ${row.product} bs${row.blockSize} d=${row.density} N=${row.batch}: ${formatSeconds(row.seconds)}${row.gpuSeconds !== null ? ` (GPU ${formatSeconds(row.gpuSeconds)})` : ''}\n`),
     });
-    if (options.json) process.stdout.write(`${JSON.stringify({ backend: backend.name, description: backend.description, rows }, null, 2)}\n`);
+    if (options.json) process.stdout.write(`${JSON.stringify({ backend: backend.name, description: backend.description, ...(gpu ? { adapter: gpu.adapter, features: gpu.features } : {}), rows }, null, 2)}\n`);
     else process.stdout.write(formatBenchTable(rows));
   } finally {
     await backend.dispose();

@@ -44,6 +44,10 @@ export interface KernelBenchRow extends KernelBenchCase {
   denseGflops: number;
   /** seconds / denseSeconds. */
   vsDense: number;
+  /** The GPU's time per product and per dense product (timestamp queries, the same statistic), and their ratio; null on the CPU backend or without timestamps. */
+  gpuSeconds: number | null;
+  denseGpuSeconds: number | null;
+  gpuVsDense: number | null;
 }
 
 /** A grid of cases: every combination of the lists. */
@@ -71,6 +75,19 @@ export const SHORT_BENCH_GRID: KernelBenchGrid = {
   densities: [1, 0.25, 0.1],
   batches: [128],
   features: 2048,
+};
+
+/**
+ * The grid `blocksparse bench` runs on a real GPU (WebGPU, not a CPU fallback adapter): every
+ * product at blocks of 32, C = K = 4096, batches 512 and 4096 (so the dense case at N = 4096 is the
+ * 4096^3 matmul), densities 1, 0.25 and 0.1.
+ */
+export const GPU_BENCH_GRID: KernelBenchGrid = {
+  products: ['forward', 'backward-data', 'weight-gradient'],
+  blockSizes: [32],
+  densities: [1, 0.25, 0.1],
+  batches: [512, 4096],
+  features: 4096,
 };
 
 /** Options of `runKernelBench`. */
@@ -132,6 +149,19 @@ export function benchLayout(c: KernelBenchCase, seed: Seed = 0): BlockLayout {
   return randomLayout({ inBlocks: blocks, density: c.density, blockSize: c.blockSize, diagonal: false, seed: `${String(seed)}:${c.blockSize}:${c.density}` });
 }
 
+/** A backend that can time the GPU work of a body (WebGPU's timestamp queries): `gpuMs` null when the adapter has no timestamps. */
+interface KernelTimer {
+  timeKernels<T>(body: () => Promise<T>): Promise<{ result: T; times: { gpuMs: number | null } }>;
+}
+
+const hasKernelTimer = (backend: Backend): backend is Backend & KernelTimer => typeof (backend as Partial<KernelTimer>).timeKernels === 'function';
+
+/** Seconds per call measured two ways: wall-clock on the host, and the GPU's own time (timestamp queries; null on the CPU backend or without them). */
+export interface CallTimes {
+  seconds: number;
+  gpuSeconds: number | null;
+}
+
 /**
  * Seconds per call of `run` on `backend` (the median of the measurements, or the fastest with
  * statistic 'min'): one warm-up call (compilation, table uploads), then `samples` measurements,
@@ -140,24 +170,44 @@ export function benchLayout(c: KernelBenchCase, seed: Seed = 0): BlockLayout {
  * Each call's result is disposed.
  */
 export async function timeCalls(backend: Backend, run: () => Promise<Tensor | WeightGradResult>, minSeconds = 0.3, samples = 3, statistic: 'median' | 'min' = 'median'): Promise<number> {
+  return (await timeCallsBoth(backend, run, minSeconds, samples, statistic)).seconds;
+}
+
+/**
+ * `timeCalls`, and on a backend with GPU timestamps (WebGPU) also the GPU time per call: the sum
+ * of the compute passes' timestamps over the same measurements, reduced by the same statistic, so
+ * host overhead (allocation, bind groups, submission) is seen apart from the kernels.
+ */
+export async function timeCallsBoth(backend: Backend, run: () => Promise<Tensor | WeightGradResult>, minSeconds = 0.3, samples = 3, statistic: 'median' | 'min' = 'median'): Promise<CallTimes> {
   const once = async (): Promise<void> => release(await run());
   await once();
   await backend.sync();
+  const timer = hasKernelTimer(backend) ? backend : null;
   let calls = 1;
   const times: number[] = [];
+  const gpuTimes: number[] = [];
   while (times.length < samples) {
     const start = performance.now();
-    for (let i = 0; i < calls; i++) await once();
-    await backend.sync();
+    let gpuMs: number | null = null;
+    const body = async () => {
+      for (let i = 0; i < calls; i++) await once();
+      await backend.sync();
+    };
+    if (timer) gpuMs = (await timer.timeKernels(body)).times.gpuMs;
+    else await body();
     const seconds = (performance.now() - start) / 1000;
     if (seconds < minSeconds / samples && calls < 1 << 16) {
       calls = Math.min(1 << 16, Math.max(calls * 2, Math.ceil((calls * minSeconds) / samples / Math.max(seconds, 1e-6))));
       continue;
     }
     times.push(seconds / calls);
+    if (gpuMs !== null) gpuTimes.push(gpuMs / 1000 / calls);
   }
-  times.sort((a, b) => a - b);
-  return statistic === 'min' ? times[0] : times[Math.floor(times.length / 2)];
+  const pick = (values: number[]) => {
+    values.sort((a, b) => a - b);
+    return statistic === 'min' ? values[0] : values[Math.floor(values.length / 2)];
+  };
+  return { seconds: pick(times), gpuSeconds: gpuTimes.length === times.length ? pick(gpuTimes) : null };
 }
 
 function release(result: Tensor | WeightGradResult): void {
@@ -192,7 +242,7 @@ export async function runKernelBench(backend: Backend, cases: readonly KernelBen
   const statistic = checkOneOf('statistic', options.statistic ?? 'median', ['median', 'min'] as const, 'runKernelBench');
   const seed = options.seed ?? 0;
   const rows: KernelBenchRow[] = [];
-  const dense = new Map<string, number>();
+  const dense = new Map<string, CallTimes>();
   const tensors = new Map<string, Tensor>();
   const input = (name: string, shape: number[]): Tensor => {
     const key = `${name}:${shape.join('x')}`;
@@ -209,27 +259,30 @@ export async function runKernelBench(backend: Backend, cases: readonly KernelBen
       const x = input('X', [n, f]);
       const dy = input('dY', [n, f]);
       const denseKey = `${c.product}:${n}:${f}`;
-      let denseSeconds = dense.get(denseKey);
-      if (denseSeconds === undefined) {
+      let denseTimes = dense.get(denseKey);
+      if (denseTimes === undefined) {
         const wd = input('Wdense', [f, f]);
         const call = c.product === 'forward' ? () => backend.matmul(x, wd)
           : c.product === 'backward-data' ? () => backend.matmul(dy, wd, { transposeB: true })
             : () => backend.matmul(x, dy, { transposeA: true });
-        denseSeconds = await timeCalls(backend, call, minSeconds, samples, statistic);
-        dense.set(denseKey, denseSeconds);
+        denseTimes = await timeCallsBoth(backend, call, minSeconds, samples, statistic);
+        dense.set(denseKey, denseTimes);
       }
+      const denseSeconds = denseTimes.seconds;
       const layout = benchLayout(c, seed);
       const w = randomTensor(backend, [layout.nnz, bs, bs], `${String(seed)}:W:${bs}:${c.density}`);
       try {
         const call = c.product === 'forward' ? () => backend.forward(layout, x, w)
           : c.product === 'backward-data' ? () => backend.backwardData(layout, dy, w)
             : () => backend.weightGrad(layout, x, dy);
-        const seconds = await timeCalls(backend, call, minSeconds, samples, statistic);
+        const { seconds, gpuSeconds } = await timeCallsBoth(backend, call, minSeconds, samples, statistic);
         const flops = 2 * n * layout.nnz * bs * bs;
         const denseFlops = 2 * n * f * f;
+        const denseGpuSeconds = denseTimes.gpuSeconds;
         const row: KernelBenchRow = {
           ...c, nnz: layout.nnz, flops, seconds, gflops: flops / seconds / 1e9,
           denseSeconds, denseGflops: denseFlops / denseSeconds / 1e9, vsDense: seconds / denseSeconds,
+          gpuSeconds, denseGpuSeconds, gpuVsDense: gpuSeconds !== null && denseGpuSeconds !== null ? gpuSeconds / denseGpuSeconds : null,
         };
         rows.push(row);
         options.onRow?.(row);

@@ -9,6 +9,6 @@ export { createWebGPUBackend, probeWebGPU, WebGPUBackend, type WebGPUBackendOpti
 export { WebGPUError } from './webgpu/errors.js';
 export { referenceForward, referenceBackwardData, referenceWeightGrad, referenceMatmul } from './reference.js';
 export {
-  runKernelBench, benchCases, benchLayout, timeCalls, checkBenchGrid, FULL_BENCH_GRID, SHORT_BENCH_GRID, BENCH_PRODUCTS,
-  type BenchProduct, type KernelBenchCase, type KernelBenchRow, type KernelBenchGrid, type KernelBenchOptions,
+  runKernelBench, benchCases, benchLayout, timeCalls, timeCallsBoth, checkBenchGrid, FULL_BENCH_GRID, GPU_BENCH_GRID, SHORT_BENCH_GRID, BENCH_PRODUCTS,
+  type BenchProduct, type CallTimes, type KernelBenchCase, type KernelBenchRow, type KernelBenchGrid, type KernelBenchOptions,
 } from './bench.js';

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { benchCases, benchLayout, checkBenchGrid, runKernelBench, timeCalls, type KernelBenchGrid } from '../../src/kernels/bench.js';
+import { benchGrid, type BenchCliOptions } from '../../src/cli/bench.js';
+import { benchCases, benchLayout, checkBenchGrid, GPU_BENCH_GRID, runKernelBench, timeCalls, type KernelBenchGrid } from '../../src/kernels/bench.js';
 import { createCpuBackend, type CpuBackend } from '../../src/kernels/cpu/cpu-backend.js';
 import { runMain } from '../helpers/cli.js';
 import { expectParameterError } from '../helpers/expect-error.js';
@@ -51,6 +52,8 @@ describe('kernel benchmark', () => {
       expect(r.gflops).toBeCloseTo(r.flops / r.seconds / 1e9, 9);
       expect(r.vsDense).toBeCloseTo(r.seconds / r.denseSeconds, 12);
       expect(r.denseGflops).toBeCloseTo((2 * 5 * 64 * 64) / r.denseSeconds / 1e9, 9);
+      // The CPU backend has no GPU clock.
+      expect([r.gpuSeconds, r.denseGpuSeconds, r.gpuVsDense]).toEqual([null, null, null]);
     }
     // One dense baseline per product and batch.
     expect(new Set(rows.filter((r) => r.product === 'forward').map((r) => r.denseSeconds)).size).toBe(1);
@@ -91,6 +94,20 @@ describe('blocksparse bench', () => {
     expect(result.code, result.stderr).toBe(0);
     expect(result.stdout).toMatch(/^backend: CPU/);
     for (const product of ['forward', 'backward-data', 'weight-gradient']) expect(result.stdout).toMatch(new RegExp(`${product} +8 +0.5 +2 +2 `));
+  });
+
+  it('runs the GPU grid on a real GPU only, for the grid options left at their defaults', () => {
+    const options: BenchCliOptions = {
+      backend: 'auto', products: ['forward'], blockSizes: [8], densities: [0.5], batches: [7], features: 64,
+      minTime: 0.3, statistic: 'median', oversubscribe: false, seed: 0, json: false,
+    };
+    const allDefault = () => true;
+    expect(benchGrid(options, allDefault, false)).toEqual({ products: ['forward'], blockSizes: [8], densities: [0.5], batches: [7], features: 64 });
+    expect(benchGrid(options, allDefault, true)).toEqual(GPU_BENCH_GRID);
+    expect(GPU_BENCH_GRID.batches).toContain(4096);
+    expect(GPU_BENCH_GRID.features).toBe(4096);
+    // Options given on the command line win.
+    expect(benchGrid(options, (name) => name !== 'batches', true)).toEqual({ ...GPU_BENCH_GRID, batches: [7] });
   });
 
   it('names a bad option', async () => {
