@@ -19,6 +19,7 @@ import { riglRegrowth, setRegrowth } from '../../src/train/sparsity/regrow.js';
 import type { TextData } from '../../src/train/tasks.js';
 import { FAST_TIER } from '../helpers/tier.js';
 import { tempDir } from '../helpers/temp-dir.js';
+import { trainingStateBits } from '../helpers/training-state.js';
 
 /*
  * A character-level LSTM trained through `train({ text })` on the CPU backend (one thread: the same
@@ -67,14 +68,7 @@ function interruptAt(at: number): TrainingHook {
   };
 }
 
-async function snapshot(model: Sequential, optimizer: Optimizer): Promise<Map<string, Uint32Array>> {
-  const out = new Map<string, Uint32Array>();
-  for (const p of model.parameters()) {
-    out.set(p.name, new Uint32Array((await backend.read(p.value)).buffer));
-    for (const [i, t] of optimizer.state(p).entries()) out.set(`${p.name}#${i}`, new Uint32Array((await backend.read(t)).buffer));
-  }
-  return out;
-}
+const snapshot = (model: Sequential, optimizer: Optimizer) => trainingStateBits(backend, model, optimizer);
 
 const withoutTimes = (m: LanguageModelEpochMetrics) => ({ ...m, seconds: 0, evalSeconds: 0, charactersPerSecond: 0 });
 

@@ -51,16 +51,21 @@ function sparseModel(seed = 1): Sequential {
   });
 }
 
-/** One training step on the first 4 x 8 characters (streams of 8 steps), leaving gradients, optimiser state and a carried state. */
-async function step(model: Sequential, optimizer: Optimizer): Promise<void> {
+/** Forward and backward on the first 4 x 8 characters (streams of 8 steps), leaving gradients and a carried state. */
+async function backwardPass(model: Sequential): Promise<void> {
   const rows = 32;
   const x = backend.tensor(Float32Array.from(tokens.subarray(0, rows)), [rows, 1]);
   const labels = backend.tensor(Float32Array.from(tokens.subarray(1, rows + 1)), [rows]);
   const logits = await model.forward(x, { training: true, steps: 8 });
   const { loss, dlogits, correct } = await backend.softmaxCrossEntropy(logits, labels);
   await model.backward(dlogits);
-  await optimizer.step();
   for (const t of [x, labels, logits, loss, dlogits, correct]) t.dispose();
+}
+
+/** One training step (backwardPass, then the optimiser), leaving gradients, optimiser state and a carried state. */
+async function step(model: Sequential, optimizer: Optimizer): Promise<void> {
+  await backwardPass(model);
+  await optimizer.step();
 }
 
 describe('buildCharLSTM', () => {
@@ -274,12 +279,7 @@ describe('clipGradNorm', () => {
   it('scales every gradient by maxNorm / norm when the global norm is larger: the norm after is maxNorm (host float64)', async () => {
     const model = sparseModel(2);
     const optimizer = new Adam(model.parameters(), { lr: 0 });
-    const rows = 32;
-    const x = backend.tensor(Float32Array.from(tokens.subarray(0, rows)), [rows, 1]);
-    const labels = backend.tensor(Float32Array.from(tokens.subarray(1, rows + 1)), [rows]);
-    const logits = await model.forward(x, { training: true, steps: 8 });
-    const { loss, dlogits, correct } = await backend.softmaxCrossEntropy(logits, labels);
-    await model.backward(dlogits);
+    await backwardPass(model);
     const hostNorm = async () => {
       let sum = 0;
       for (const p of model.parameters()) for (const v of await backend.read(p.grad!)) sum += v * v;
@@ -299,7 +299,6 @@ describe('clipGradNorm', () => {
     const after = await backend.read(model.parameters()[1].grad!);
     firstGrad.forEach((g, i) => expect(after[i]).toBeCloseTo(g * clip.scale, 7));
     await expect(clipGradNorm(model.parameters(), 0)).rejects.toThrow(/maxNorm must be/);
-    for (const t of [x, labels, logits, loss, dlogits, correct]) t.dispose();
     optimizer.dispose();
     model.dispose();
   });

@@ -16,6 +16,7 @@ import type { EpochMetrics } from '../../src/train/epoch-metrics.js';
 import { train } from '../../src/train/loop.js';
 import { buildMLP, layerDensities, parameterCount } from '../../src/train/model.js';
 import { Adam, type Optimizer } from '../../src/train/optimizers.js';
+import { trainingStateBits } from '../helpers/training-state.js';
 
 /*
  * The training loop on the CPU backend with one thread (the same arithmetic in the same order on
@@ -69,14 +70,7 @@ function counterHook(): TrainingHook & { count: number } {
   return hook;
 }
 
-async function snapshot(model: Sequential, optimizer: Optimizer): Promise<Map<string, Uint32Array>> {
-  const out = new Map<string, Uint32Array>();
-  for (const p of model.parameters()) {
-    out.set(p.name, new Uint32Array((await backend.read(p.value)).buffer));
-    for (const [i, t] of optimizer.state(p).entries()) out.set(`${p.name}#${i}`, new Uint32Array((await backend.read(t)).buffer));
-  }
-  return out;
-}
+const snapshot = (model: Sequential, optimizer: Optimizer) => trainingStateBits(backend, model, optimizer);
 
 const withoutTimes = (m: EpochMetrics) => ({ ...m, seconds: 0, evalSeconds: 0, samplesPerSecond: 0, charactersPerSecond: 0 });
 

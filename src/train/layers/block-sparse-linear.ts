@@ -6,7 +6,7 @@ import type { BlockLayout } from '../../patterns/layout.js';
 import { resolveRng, statefulRng, type RandomOptions, type Rng, type RngState, type StatefulRng } from '../../random.js';
 import type { Optimizer } from '../optimizers.js';
 import { checkLayerInput } from './linear.js';
-import { disposeParameter, makeParameter, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter, type Projection } from './layer.js';
+import { disposeParameter, makeParameter, projectionBackward, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter, type Projection } from './layer.js';
 
 /** L0 gates per block (Louizos, Welling & Kingma 2018): hard-concrete constants and the initial drop rate. */
 export interface L0GateOptions extends HardConcreteOptions {
@@ -228,10 +228,7 @@ export class BlockSparseLinear implements BiasedLayer, Projection {
   async #backward(dy: Tensor, dbias: Tensor | null, inputGrad: boolean): Promise<Tensor | null> {
     const x = this.#x;
     if (!x) throw new ShapeError('BlockSparseLinear: backward needs a training forward pass first');
-    await this.gradients(x, dy);
-    if (this.bias) setGrad(this.bias, dbias ?? (await this.backend.sumRows(dy)));
-    else dbias?.dispose();
-    const dx = inputGrad ? await this.applyTranspose(dy) : null;
+    const dx = await projectionBackward(this, this.bias, x, dy, dbias, inputGrad);
     this.#release();
     return dx;
   }

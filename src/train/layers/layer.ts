@@ -84,6 +84,18 @@ export interface Projection {
   end(): void;
 }
 
+/**
+ * The backward of a layer y = x W + b through its Projection: W's gradient from x and dy, the
+ * bias gradient (`dbias` when the caller computed it, else the row sums of dy; `dbias` is freed
+ * when there is no bias), and dx = dy W^T when `inputGrad`, else null.
+ */
+export async function projectionBackward(projection: Projection, bias: Parameter | null, x: Tensor, dy: Tensor, dbias: Tensor | null, inputGrad: boolean): Promise<Tensor | null> {
+  await projection.gradients(x, dy);
+  if (bias) setGrad(bias, dbias ?? (await projection.backend.sumRows(dy)));
+  else dbias?.dispose();
+  return inputGrad ? projection.applyTranspose(dy) : null;
+}
+
 /** Whether `layer` can leave its bias to the caller. */
 export function isBiasedLayer(layer: Layer): layer is BiasedLayer {
   const l = layer as Partial<BiasedLayer>;

@@ -3,7 +3,7 @@ import { ShapeError } from '../../errors.js';
 import type { Backend, Tensor } from '../../kernels/types.js';
 import { resolveRng, type RandomOptions } from '../../random.js';
 import { uniform } from './init.js';
-import { disposeParameter, makeParameter, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter, type Projection } from './layer.js';
+import { disposeParameter, makeParameter, projectionBackward, setGrad, withBias, type BiasedLayer, type ForwardMode, type Parameter, type Projection } from './layer.js';
 
 /** Checks that x is [N, features] with N >= 1; returns N. */
 export function checkLayerInput(x: Tensor, features: number, layer: string): number {
@@ -67,11 +67,8 @@ export class Linear implements BiasedLayer, Projection {
   async #backward(dy: Tensor, dbias: Tensor | null, inputGrad: boolean): Promise<Tensor | null> {
     const x = this.#x;
     if (!x) throw new ShapeError('Linear: backward needs a training forward pass first');
-    await this.gradients(x, dy);
-    if (this.bias) setGrad(this.bias, dbias ?? (await this.backend.sumRows(dy)));
-    else dbias?.dispose();
     this.#x = null;
-    return inputGrad ? this.applyTranspose(dy) : null;
+    return projectionBackward(this, this.bias, x, dy, dbias, inputGrad);
   }
 
   /** A dense layer's pass needs nothing (Projection). */
