@@ -90,7 +90,8 @@ const load = () => os.loadavg().map((x) => x.toFixed(2)).join(' ');
 process.stdout.write(`node ${process.version}, ${os.availableParallelism()} cores (${os.cpus()[0]?.model ?? 'unknown'}); load average (1, 5, 15 min) at start: ${load()}\n`);
 // numpy before and after ours (never at the same time), the faster of the two as the baseline.
 const numpyBefore = numpyTimes();
-const backend = await getBackend(values.backend as BackendChoice, { threads: values.threads ? Number(values.threads) : undefined });
+// Without Dawn's bounds clamping (benchmarks only; the tests run the kernels with it).
+const backend = await getBackend(values.backend as BackendChoice, { threads: values.threads ? Number(values.threads) : undefined, webgpu: { robustness: false } });
 process.stdout.write(`backend: ${backend.description}\nC = K = ${grid.features}, random layouts (dense at density 1), float32; each time the ${values.statistic === 'min' ? 'fastest' : 'median'} of ${values.samples} measurements (ours and numpy alike)\n`);
 let rows: KernelBenchRow[];
 try {

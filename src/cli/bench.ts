@@ -83,7 +83,8 @@ async function runBench(options: BenchCliOptions, isDefault: (name: string) => b
   // Checked before a backend starts (the GPU grid is checked again once the backend is known).
   benchCases(benchGrid(options, isDefault, false));
   const threads = checkThreadCount('threads', options.threads, options.oversubscribe);
-  const backend = await getBackend(options.backend, { threads, log: (m) => process.stderr.write(`${m}\n`) });
+  // Benchmarks run without Dawn's bounds clamping (the kernels are checked with it in the tests).
+  const backend = await getBackend(options.backend, { threads, webgpu: { robustness: false }, log: (m) => process.stderr.write(`${m}\n`) });
   try {
     const gpu = gpuInfo(backend);
     const cases = benchCases(benchGrid(options, isDefault, gpu !== null && !gpu.adapter.isFallbackAdapter));
@@ -92,6 +93,7 @@ async function runBench(options: BenchCliOptions, isDefault: (name: string) => b
       if (gpu) {
         const { vendor, architecture, device, description } = gpu.adapter;
         process.stdout.write(`adapter: vendor ${vendor || '-'}, architecture ${architecture || '-'}, device ${device || '-'}, driver ${description || '-'}\nfeatures: ${gpu.features.join(', ') || 'none'}\n`);
+        process.stdout.write(`Dawn toggles: disable_workgroup_init, disable_robustness (bounds clamping off, for benchmarks)\n`);
         process.stdout.write(gpu.features.includes('timestamp-query') ? 'GPU time: timestamp queries around every compute pass, the same statistic as the wall-clock time\n' : 'GPU time: not available (no timestamp-query feature)\n');
       }
     }

@@ -60,11 +60,18 @@ async function loadDawn(): Promise<DawnModule> {
   return dawn;
 }
 
-/** A fresh GPU instance (GPU timestamps unquantised, so that kernel times are exact). */
-export async function createGPU(): Promise<GPU> {
+/**
+ * A fresh GPU instance: GPU timestamps unquantised (kernel times are exact) and workgroup memory
+ * not zeroed at each workgroup's start (every kernel writes each workgroup variable before reading
+ * it; Dawn's `disable_workgroup_init`). With `robustness: false` Dawn also drops its bounds
+ * clamping of buffer accesses (`disable_robustness`): for benchmarks only, since a kernel bug could
+ * then read or write outside a binding.
+ */
+export async function createGPU(options: { robustness?: boolean } = {}): Promise<GPU> {
   const { create } = await loadDawn();
+  const toggles = ['disable_workgroup_init', ...(options.robustness === false ? ['disable_robustness'] : [])];
   try {
-    return create(['disable-dawn-features=timestamp_quantization']);
+    return create(['disable-dawn-features=timestamp_quantization', `enable-dawn-features=${toggles.join(',')}`]);
   } catch (error) {
     throw new BackendUnavailableError(`WebGPU: Dawn could not start: ${(error as Error).message}`);
   }

@@ -7,8 +7,8 @@ import { DeviceGuard } from './device-guard.js';
 import { LayoutTableCache } from './layout-tables.js';
 import { DeviceMemory } from './memory.js';
 import type { Dispatch, PlanContext } from './program.js';
-import { BlockProductProgram, type BlockProductDirection } from './programs/block-product.js';
-import { MatmulProgram, type MatmulOperands, type MatmulTileSize } from './programs/matmul.js';
+import { BlockProductProgram, blockProductVariant, type BlockProductDirection, type BlockProductVariant } from './programs/block-product.js';
+import { MatmulProgram, type MatmulShape, type MatmulTileSize } from './programs/matmul.js';
 import { ColumnProgram, ElementwiseProgram, RowProgram } from './programs/training-ops.js';
 import { WeightGradProgram, type WeightGradOperands } from './programs/weight-grad.js';
 import { Runner, type KernelTimes } from './runner.js';
@@ -30,6 +30,17 @@ export interface WebGPUBackendOptions extends AdapterOptions {
   maxWorkgroups?: number;
   /** Test hook: force the dense matmul's tile edge (default: chosen from the output's size). */
   matmulTile?: MatmulTileSize;
+  /** Test hook: split the dense matmul's K into (at most) this many pieces when its rows allow vec4s (default: chosen from the grid's size). */
+  matmulSplitK?: number;
+  /**
+   * false: Dawn drops its bounds clamping of buffer accesses (benchmarks: `blocksparse bench` and
+   * bench/gpu.sh use it; a kernel bug could then read or write outside a binding). Default true.
+   */
+  robustness?: boolean;
+  /** Test hook: force the block products' tile variant (default: chosen from the grid's size). */
+  blockProductVariant?: BlockProductVariant;
+  /** Test hook: at most this many entries per block-product segment (default: from the layout), so that columns are split on small layouts. */
+  segmentLimit?: number;
 }
 
 /** The backend's counters: BackendStats plus the compute passes dispatched. */
@@ -65,6 +76,8 @@ export class WebGPUBackend implements Backend {
   readonly #tables: LayoutTableCache;
   readonly #context: PlanContext;
   readonly #matmulTile: MatmulTileSize | undefined;
+  readonly #matmulSplitK: number | undefined;
+  readonly #variant: BlockProductVariant | undefined;
   readonly #training: TrainingRunContext;
 
   /** Use `createWebGPUBackend`. */
@@ -80,8 +93,10 @@ export class WebGPUBackend implements Backend {
       maxWorkgroups: Math.min(options.maxWorkgroups ?? Infinity, device.limits.maxComputeWorkgroupsPerDimension),
     };
     this.#matmulTile = options.matmulTile;
+    this.#matmulSplitK = options.matmulSplitK;
+    this.#variant = options.blockProductVariant;
     this.#runner = new Runner(device, { debug: options.debug });
-    this.#tables = new LayoutTableCache(device);
+    this.#tables = new LayoutTableCache(device, options.segmentLimit);
     this.#memory = new DeviceMemory(device, this);
     this.#context = { limits: this.limits, absentRead: this.#memory.absentRead, absentWrites: this.#memory.absentWrites };
     this.#guard = new DeviceGuard(device);
@@ -150,7 +165,16 @@ export class WebGPUBackend implements Backend {
   async #blockProduct(direction: BlockProductDirection, layout: BlockLayout, n: number, a: WebGPUTensor, w: WebGPUTensor, gates?: WebGPUTensor): Promise<Tensor> {
     const out = this.#memory.allocate([n, direction === 'forward' ? layout.outFeatures : layout.inFeatures], direction);
     const tables = this.#tables.get(layout);
-    await this.#run(new BlockProductProgram(layout.blockSize).plan({ direction, layout, n, tables, a, w, gates, out }, this.#context));
+    const segments = direction === 'forward' ? tables.forward : tables.backward;
+    const program = new BlockProductProgram(layout.blockSize, this.#variant ?? blockProductVariant(layout.blockSize, segments.segments, n));
+    const scratchSize = BlockProductProgram.scratchElements({ direction, layout, n, tables }, this.#context);
+    const scratch = scratchSize > 0 ? this.#memory.allocate([scratchSize], 'split-column scratch') : undefined;
+    try {
+      await this.#run(program.plan({ direction, layout, n, tables, a, w, gates, out, scratch }, this.#context));
+    } finally {
+      // Safe once submitted: the buffer is released after the queued work.
+      scratch?.dispose();
+    }
     return out;
   }
 
@@ -175,8 +199,16 @@ export class WebGPUBackend implements Backend {
     const transposeB = options.transposeB ?? false;
     const [m, k, n] = checkMatmul(this, a, b, transposeA, transposeB);
     const c = this.#memory.allocate([m, n], 'matmul');
-    const operands: MatmulOperands = { a: a as WebGPUTensor, b: b as WebGPUTensor, c, m, k, n, transposeA, transposeB };
-    await this.#run(MatmulProgram.forShape(operands, this.#matmulTile).plan(operands, this.#context));
+    const shape: MatmulShape = { m, k, n, transposeA, transposeB, splitK: this.#matmulSplitK };
+    const program = MatmulProgram.forShape(shape, this.#matmulTile);
+    const scratchSize = program.scratchElements(shape, this.#context);
+    const scratch = scratchSize > 0 ? this.#memory.allocate([scratchSize], 'split-K scratch') : undefined;
+    try {
+      await this.#run(program.plan({ ...shape, a: a as WebGPUTensor, b: b as WebGPUTensor, c, scratch }, this.#context));
+    } finally {
+      // Safe once submitted: the buffer is released after the queued work.
+      scratch?.dispose();
+    }
     return c;
   }
 
@@ -246,7 +278,7 @@ export class WebGPUBackend implements Backend {
  * BackendUnavailableError, saying why, when there is no usable adapter.
  */
 export async function createWebGPUBackend(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend> {
-  const gpu = await createGPU();
+  const gpu = await createGPU({ robustness: options.robustness });
   const { adapter, summary } = await requestAdapter(gpu, options);
   const device = await requestDevice(adapter, summary);
   return new WebGPUBackend(gpu, device, summary, options);

@@ -2,16 +2,20 @@ import type { BlockLayout, BlockSize } from '../../../patterns/layout.js';
 import type { LayoutTables } from '../layout-tables.js';
 import { entryPoint, type Dispatch, type PlanContext, type StorageBinding, type UniformRecord, type WebGPUProgram } from '../program.js';
 import type { WebGPUTensor } from '../tensor.js';
-import { loadDirect, outerProductStep, type RegisterTile } from '../tiles.js';
+import { add, mul, sym } from '../index-expr.js';
+import { sharedBytes, type SharedArray, type SharedMemoryModel, type SharedStep } from '../shared-memory.js';
+import { accColumn, kMajorProductStep, kMajorRow, makeTile, stageDirect, type RegisterTile, type Tile } from '../tiles.js';
 import { bufferWindow, ranges, unitsPerWindow, wholeBuffer } from '../windows.js';
 
 /*
  * Weight gradient of a block-sparse layer: one workgroup per present block b = (c, k), as OpenAI
  * blocksparse's updat kernels, computing G_b = (X^T dY)_b = sum_n X[n, c bs + i] dY[n, k bs + j].
- * The workgroup is TZ groups of (bs/4) x (bs/4) threads, each thread owning a 4 x 4 piece of G_b.
- * The batch is read in chunks of R rows staged in shared memory (coalesced vec4 copies); group z
- * takes rows z, z + TZ, ... of each chunk. The groups' partial sums are then added by a tree in
- * shared memory: no atomics, and the result does not depend on timing.
+ * The workgroup is TZ groups of threads that each own a register tile of G_b (8 x 8 at bs 32:
+ * 16 FMA per shared load). The batch is read in chunks of R rows staged in shared memory (k-major
+ * tiles, coalesced vec4 copies, swizzled so that no store or load conflicts; the next chunk is
+ * loaded into registers while the current one computes); group z takes rows z, z + TZ, ... of
+ * each chunk. The groups' partial sums are then added by a tree in shared memory: no atomics,
+ * and the result does not depend on timing.
  *
  * dW_b = g_b G_b (g_b = 1 without gates). With weights, the gate gradient dg_b = <W_b, G_b> is
  * reduced inside the same workgroup. Gating and the gate gradient are uniform flags (one pipeline
@@ -20,9 +24,22 @@ import { bufferWindow, ranges, unitsPerWindow, wholeBuffer } from '../windows.js
  * in G_b).
  */
 
-/** Threads per group are (bs/4)^2; groups per workgroup (TZ) and batch rows per chunk (R). */
-const GROUPS: Record<BlockSize, number> = { 8: 32, 16: 16, 32: 4 };
-const CHUNK_ROWS: Record<BlockSize, number> = { 8: 128, 16: 64, 32: 32 };
+interface WeightGradShape {
+  /** One group's register tile (threadsX x threadsY threads covering bs x bs). */
+  readonly tile: RegisterTile;
+  /** Groups per workgroup (TZ). */
+  readonly groups: number;
+  /** Batch rows per chunk (R). */
+  readonly chunkRows: number;
+  /** Swizzle of both tiles (tiles.ts). */
+  readonly swizzle: number[];
+}
+
+const SHAPES: Record<BlockSize, WeightGradShape> = {
+  32: { tile: { threadsX: 4, threadsY: 4, rows: 8, colVecs: 2 }, groups: 4, chunkRows: 32, swizzle: [0] },
+  16: { tile: { threadsX: 4, threadsY: 4, rows: 4, colVecs: 1 }, groups: 16, chunkRows: 64, swizzle: [0] },
+  8: { tile: { threadsX: 2, threadsY: 2, rows: 4, colVecs: 1 }, groups: 32, chunkRows: 128, swizzle: [0] },
+};
 
 /** Uniforms of the weight gradient (strides and offsets in vec4s; block ids absolute). */
 export const WEIGHT_GRAD_UNIFORMS = [
@@ -47,7 +64,7 @@ export interface WeightGradOperands {
 }
 
 /** The weight-gradient kernel for one block size (gates and the gate gradient optional, by uniform flags). */
-export class WeightGradProgram implements WebGPUProgram {
+export class WeightGradProgram implements WebGPUProgram, SharedMemoryModel {
   readonly key: string;
   readonly workgroupSize: readonly [number, number, number];
   readonly bindings: readonly StorageBinding[] = [
@@ -61,12 +78,60 @@ export class WeightGradProgram implements WebGPUProgram {
   ];
   readonly uniforms = WEIGHT_GRAD_UNIFORMS;
   readonly tile: RegisterTile;
+  readonly #shape: WeightGradShape;
+  readonly #x: Tile;
+  readonly #dy: Tile;
+  readonly #red: SharedArray;
 
   constructor(readonly blockSize: BlockSize) {
-    const side = blockSize / 4;
-    this.tile = { threadsX: side, threadsY: side, rowVecs: 1, colVecs: 1 };
-    this.workgroupSize = [side, side, GROUPS[blockSize]];
+    this.#shape = SHAPES[blockSize];
+    this.tile = this.#shape.tile;
+    this.workgroupSize = [this.tile.threadsX, this.tile.threadsY, this.#shape.groups];
     this.key = `weight-grad bs${blockSize}`;
+    const { chunkRows, swizzle, groups } = this.#shape;
+    this.#x = makeTile('tileX', chunkRows, blockSize / 4, 1, swizzle);
+    this.#dy = makeTile('tileDY', chunkRows, blockSize / 4, 1, swizzle);
+    this.#red = { name: 'red', element: 'vec4<f32>', length: Math.max(1, groups / 2) * this.#groupThreads * this.#accs };
+  }
+
+  get #groupThreads(): number {
+    return this.tile.threadsX * this.tile.threadsY;
+  }
+
+  get #accs(): number {
+    return this.tile.rows * this.tile.colVecs;
+  }
+
+  /** Workgroup memory in bytes. */
+  get sharedBytes(): number {
+    return sharedBytes(this.sharedArrays());
+  }
+
+  sharedArrays(): readonly SharedArray[] {
+    return [this.#x.array, this.#dy.array, this.#red];
+  }
+
+  #parts() {
+    const threads = this.#groupThreads * this.#shape.groups;
+    // Both operands are contiguous along the output dimensions (features): direct vec4 copies.
+    const stageX = stageDirect(this.#x, threads, 'pfX', (r, g) => `readX(nb + ${r}, xBase + ${g})`);
+    const stageDY = stageDirect(this.#dy, threads, 'pfDY', (r, g) => `readDY(nb + ${r}, dyBase + ${g})`);
+    // Group z reads rows z + kstep TZ of the chunk.
+    const product = kMajorProductStep(this.tile, this.#x, this.#dy, add(sym('tz'), mul(sym('kstep'), this.#shape.groups)), 0, 0);
+    return { stageX, stageDY, product };
+  }
+
+  sharedSteps(): readonly SharedStep[] {
+    const { stageX, stageDY, product } = this.#parts();
+    const { chunkRows, groups } = this.#shape;
+    return [
+      { name: 'stage X', kind: 'store', accesses: stageX.storeAccesses(0), envs: [] },
+      { name: 'stage dY', kind: 'store', accesses: stageDY.storeAccesses(0), envs: [] },
+      {
+        name: 'inner product (1 k step)', kind: 'load', accesses: product.accesses, fmas: product.fmas,
+        envs: Array.from({ length: chunkRows / groups }, (_, kstep) => ({ kstep })),
+      },
+    ];
   }
 
   /**
@@ -111,28 +176,36 @@ export class WeightGradProgram implements WebGPUProgram {
   body(): string {
     const bs = this.blockSize;
     const bs4 = bs / 4;
-    const groups = GROUPS[bs];
-    const rows = CHUNK_ROWS[bs];
-    const groupThreads = bs4 * bs4;
-    const threads = groupThreads * groups;
-    // Both operands are contiguous along the output dimensions (features): direct vec4 copies.
-    const loadX = loadDirect('tileX', rows, bs4, threads, (r, g) => `readX(n0 + ${r}, xBase + ${g})`);
-    const loadDY = loadDirect('tileDY', rows, bs4, threads, (r, g) => `readDY(n0 + ${r}, dyBase + ${g})`);
+    const { groups, chunkRows: rows } = this.#shape;
+    const t = this.tile;
+    const accs = this.#accs;
+    const slots = this.#groupThreads * accs;
+    const { stageX, stageDY, product } = this.#parts();
     const tree: string[] = [];
     for (let s = groups / 2; s >= 1; s /= 2) {
       tree.push(`if (tz >= ${s} && tz < ${2 * s}) {
-    for (var r = 0; r < 4; r++) { red[(tz - ${s}) * ${4 * groupThreads} + slot + r] = acc[r]; }
+    for (var r = 0; r < ${accs}; r++) { red[(tz - ${s}) * ${slots} + slot + r] = acc[r]; }
   }
   workgroupBarrier();
   if (tz < ${s}) {
-    for (var r = 0; r < 4; r++) { acc[r] = acc[r] + red[tz * ${4 * groupThreads} + slot + r]; }
+    for (var r = 0; r < ${accs}; r++) { acc[r] = acc[r] + red[tz * ${slots} + slot + r]; }
   }
   workgroupBarrier();`);
     }
+    // acc[r * colVecs + v]: row kMajorRow(u, q) with r = 4u + q, vec4 column accColumn(v).
+    const writes: string[] = [];
+    for (let u = 0; u < t.rows / 4; u++) {
+      for (let q = 0; q < 4; q++) {
+        for (let v = 0; v < t.colVecs; v++) {
+          const r = (u * 4 + q) * t.colVecs + v;
+          writes.push(`store(blockAt + ${kMajorRow(t, u, q).wgsl} * ${bs4} + ${accColumn(t, v).wgsl}, gate, acc[${r}], &partial);`);
+        }
+      }
+    }
     return `
-var<workgroup> tileX: array<vec4<f32>, ${rows * bs4}>;
-var<workgroup> tileDY: array<vec4<f32>, ${rows * bs4}>;
-var<workgroup> red: array<vec4<f32>, ${Math.max(1, groups / 2) * 4 * groupThreads}>;
+var<workgroup> tileX: array<vec4<f32>, ${this.#x.array.length}>;
+var<workgroup> tileDY: array<vec4<f32>, ${this.#dy.array.length}>;
+var<workgroup> red: array<vec4<f32>, ${this.#red.length}>;
 
 fn readX(row: i32, at: i32) -> vec4<f32> {
   if (row >= u.rows) { return vec4<f32>(0.0); }
@@ -144,43 +217,65 @@ fn readDY(row: i32, at: i32) -> vec4<f32> {
   return dy[u.dyFirst + row * u.dyStride + at];
 }
 
+fn store(at: i32, gate: f32, value: vec4<f32>, partial: ptr<function, f32>) {
+  let base = at;
+  let result = gate * value;
+  if (u.accumulate != 0) { dw[u.dwFirst + base] = dw[u.dwFirst + base] + result; } else { dw[u.dwFirst + base] = result; }
+  if (u.gateGradient != 0) { *partial += dot(weights[u.wFirst + base], value); }
+}
+
 ${entryPoint(this.workgroupSize)} {
   let b = u.blockLo + i32(wg.x);
   let xBase = tables[u.pairsAt + 2 * b] * ${bs4};
   let dyBase = tables[u.pairsAt + 2 * b + 1] * ${bs4};
+  let blockAt = (b - u.blockLo) * ${bs * bs4};
+  let itid = i32(tid);
   let tx = i32(lid.x);
   let ty = i32(lid.y);
   let tz = i32(lid.z);
-  let slot = (ty * ${bs4} + tx) * 4;
-  var acc: array<vec4<f32>, 4>;
-  for (var n0 = 0; n0 < u.rows; n0 += ${rows}) {
-    ${loadX}
-    ${loadDY}
-    workgroupBarrier();
-    for (var k = tz; k < ${rows}; k += ${groups}) {
-      ${outerProductStep(this.tile, 'tileX', 'tileDY', 'k', 'tx', 'ty')}
+  let slot = (ty * ${t.threadsX} + tx) * ${accs};
+  var acc: array<vec4<f32>, ${accs}>;
+  ${stageX.declare}
+  ${stageDY.declare}
+  var n0 = 0;
+  {
+    let nb = 0;
+    ${stageX.load}
+    ${stageDY.load}
+  }
+  ${stageX.store(0)}
+  ${stageDY.store(0)}
+  workgroupBarrier();
+  for (; n0 < u.rows; n0 += ${rows}) {
+    let more = n0 + ${rows} < u.rows;
+    if (more) {
+      let nb = n0 + ${rows};
+      ${stageX.load}
+      ${stageDY.load}
+    }
+    for (var kstep = 0; kstep < ${rows / groups}; kstep++) {
+      ${product.wgsl}
     }
     workgroupBarrier();
+    if (more) {
+      ${stageX.store(0)}
+      ${stageDY.store(0)}
+      workgroupBarrier();
+    }
   }
   ${tree.join('\n  ')}
   var partial = 0.0;
   if (tz == 0) {
     var gate = 1.0;
     if (u.gated != 0) { gate = gates[b]; }
-    let base = (b - u.blockLo) * ${bs * bs4} + ty * ${4 * bs4} + tx;
-    for (var r = 0; r < 4; r++) {
-      let at = u.dwFirst + base + r * ${bs4};
-      let value = gate * acc[r];
-      if (u.accumulate != 0) { dw[at] = dw[at] + value; } else { dw[at] = value; }
-      if (u.gateGradient != 0) { partial += dot(weights[u.wFirst + base + r * ${bs4}], acc[r]); }
-    }
-    red[slot / 4] = vec4<f32>(partial, 0.0, 0.0, 0.0);
+    ${writes.join('\n    ')}
+    red[ty * ${t.threadsX} + tx] = vec4<f32>(partial, 0.0, 0.0, 0.0);
   }
   if (u.gateGradient != 0) {
     workgroupBarrier();
     if (tid == 0u) {
       var sum = 0.0;
-      for (var i = 0; i < ${groupThreads}; i++) { sum += red[i].x; }
+      for (var i = 0; i < ${this.#groupThreads}; i++) { sum += red[i].x; }
       if (u.accumulate != 0) { dgates[b] = dgates[b] + sum; } else { dgates[b] = sum; }
     }
   }
