@@ -26,6 +26,7 @@ export default mergeConfig(
         'test/kernels/webgpu-bench.test.ts',
         'test/bench/gpu-kit.test.ts',
         'test/kernels/webgpu-kernels.test.ts',
+        'test/kernels/webgpu-conv.test.ts',
         'test/cli/train.test.ts',
         'test/cli/train-sparsity.test.ts',
       ],

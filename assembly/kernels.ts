@@ -7,76 +7,19 @@
 // the JavaScript side; test/kernels/cpu-abi.test.ts checks this file against it, so a parameter
 // changed here must be changed there too.
 //
-// One register tile does all the arithmetic: Y[4 rows][8 columns] (+)= sum over steps of
-// X[step][row] * W[step][column], with X read as 4 floats per step (four rows interleaved) and W
-// as 8 floats per step, both streamed from contiguous packed buffers. The products differ only in
-// how they pack their operands into those streams:
+// One register tile (assembly/tile.ts) does all the arithmetic: Y[4 rows][8 columns] (+)= sum
+// over steps of X[step][row] * W[step][column], with X read as 4 floats per step (four rows
+// interleaved) and W as 8 floats per step, both streamed from contiguous packed buffers. The
+// products differ only in how they pack their operands into those streams:
 //   forward       X rows -> interleaved row tiles; W blocks of output block k -> column panels
 //   backwardData  dY rows -> interleaved row tiles; W blocks of input block c -> transposed panels
 //   weightGrad    X column groups of 4 and dY column groups of 8, each contiguous over the batch
 //   matmul        op(A) -> interleaved row tiles; op(B) -> column panels
+// (The convolutions' kernels, on the same tile, are in assembly/conv.ts.)
 // Built twice: with relaxed SIMD (f32x4.relaxed_madd, a fused multiply-add where the hardware has
 // one) and without (multiply, then add).
 
-/** acc + a * b, fused when relaxed SIMD is on. */
-@inline function madd(a: v128, b: v128, acc: v128): v128 {
-  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, acc);
-  return f32x4.add(acc, f32x4.mul(a, b));
-}
-
-/**
- * The register tile: `steps` steps of X from x (4 floats each) and of W from w (8 floats each).
- * Writes (or, with `accumulate`, adds) the 4 x 8 result to y (row stride ys bytes); a partial
- * tile (rowsValid < 4 or colsValid < 8) goes through `scratch` (128 bytes).
- */
-function tile(x: usize, steps: i32, w: usize, y: usize, ys: usize, accumulate: bool, rowsValid: i32, colsValid: i32, scratch: usize): void {
-  let a00 = f32x4.splat(0), a01 = f32x4.splat(0), a10 = f32x4.splat(0), a11 = f32x4.splat(0);
-  let a20 = f32x4.splat(0), a21 = f32x4.splat(0), a30 = f32x4.splat(0), a31 = f32x4.splat(0);
-  let xp = x;
-  let wp = w;
-  const end = x + (<usize>steps << 4);
-  while (xp < end) {
-    const w0 = v128.load(wp), w1 = v128.load(wp, 16);
-    let v = v128.load32_splat(xp);
-    a00 = madd(v, w0, a00); a01 = madd(v, w1, a01);
-    v = v128.load32_splat(xp, 4);
-    a10 = madd(v, w0, a10); a11 = madd(v, w1, a11);
-    v = v128.load32_splat(xp, 8);
-    a20 = madd(v, w0, a20); a21 = madd(v, w1, a21);
-    v = v128.load32_splat(xp, 12);
-    a30 = madd(v, w0, a30); a31 = madd(v, w1, a31);
-    xp += 16;
-    wp += 32;
-  }
-  if (rowsValid == 4 && colsValid == 8) {
-    let yp = y;
-    if (accumulate) {
-      a00 = f32x4.add(a00, v128.load(yp)); a01 = f32x4.add(a01, v128.load(yp, 16)); yp += ys;
-      a10 = f32x4.add(a10, v128.load(yp)); a11 = f32x4.add(a11, v128.load(yp, 16)); yp += ys;
-      a20 = f32x4.add(a20, v128.load(yp)); a21 = f32x4.add(a21, v128.load(yp, 16)); yp += ys;
-      a30 = f32x4.add(a30, v128.load(yp)); a31 = f32x4.add(a31, v128.load(yp, 16));
-      yp = y;
-    }
-    v128.store(yp, a00); v128.store(yp, a01, 16); yp += ys;
-    v128.store(yp, a10); v128.store(yp, a11, 16); yp += ys;
-    v128.store(yp, a20); v128.store(yp, a21, 16); yp += ys;
-    v128.store(yp, a30); v128.store(yp, a31, 16);
-    return;
-  }
-  v128.store(scratch, a00); v128.store(scratch, a01, 16);
-  v128.store(scratch, a10, 32); v128.store(scratch, a11, 48);
-  v128.store(scratch, a20, 64); v128.store(scratch, a21, 80);
-  v128.store(scratch, a30, 96); v128.store(scratch, a31, 112);
-  for (let r = 0; r < rowsValid; r++) {
-    const row = y + <usize>r * ys;
-    const src = scratch + (<usize>r << 5);
-    for (let c = 0; c < colsValid; c++) {
-      const p = row + (<usize>c << 2);
-      const v = load<f32>(src + (<usize>c << 2));
-      store<f32>(p, accumulate ? load<f32>(p) + v : v);
-    }
-  }
-}
+import { madd, tile } from './tile';
 
 // ---------------------------------------------------------------------------------------------
 // Packing

@@ -699,6 +699,266 @@ export function lstmCellGrad(args: usize, lo: i32, hi: i32): void {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Pooling over NHWC activations (src/kernels/pool.ts)
+//
+// width = C (the channels); f0 .. f7 the window: input H, W, kernel kh, kw, stride sh, sw,
+// padding ph, pw (exact integers in float32); the output size is derived as the specs do. An
+// element is (position, channel) = (i / C, i % C): a unit's elements are walked position segment
+// by position segment, four channels at a time (contiguous in NHWC) and single channels at the end
+// of a segment, the lanes and the single channels running the same operations in the same order,
+// so an element's value does not depend on where its unit starts. Every op writes only its own
+// elements: the gradients gather, for each input position, the windows that hold it (no scatter),
+// adding their terms from 0 in increasing window order.
+
+/** The pooled size along one axis: floor((size + 2 pad - kernel) / stride) + 1 (the specs check it is >= 1). */
+@inline function pooledSize(size: i32, kernel: i32, stride: i32, pad: i32): i32 {
+  return (size + 2 * pad - kernel) / stride + 1;
+}
+
+/** The first window along one axis that holds input index `index`. */
+@inline function firstWindow(index: i32, kernel: i32, stride: i32, pad: i32): i32 {
+  const reach = index + pad - kernel + 1;
+  return reach <= 0 ? 0 : (reach + stride - 1) / stride;
+}
+
+/** One past the last window along one axis that holds input index `index`. */
+@inline function endWindow(index: i32, stride: i32, pad: i32, windows: i32): i32 {
+  return min((index + pad) / stride + 1, windows);
+}
+
+/** Whether v replaces the running maximum m: larger, or NaN (PyTorch's rule: NaN propagates, and the first maximum wins ties). */
+@inline function maxTakes4(v: v128, m: v128): v128 {
+  return v128.or(f32x4.gt(v, m), f32x4.ne(v, v));
+}
+
+@inline function maxTakes1(v: f32, m: f32): bool {
+  return v > m || v != v;
+}
+
+/**
+ * Max or average of the window rows [ya, yb) x columns [xa, xb) of x, four channels from `src`
+ * (the address of tap (ya, xa)); `rowBytes`, `colBytes` the strides of an input row and position.
+ */
+@inline function window4(isMax: bool, src: usize, rows: i32, cols: i32, rowBytes: usize, colBytes: usize, divisor: v128): v128 {
+  let acc = isMax ? v128.load(src) : f32x4.splat(0);
+  let row = src;
+  for (let r = 0; r < rows; r++) {
+    let p = row;
+    for (let q = 0; q < cols; q++) {
+      const v = v128.load(p);
+      acc = isMax ? v128.bitselect(v, acc, maxTakes4(v, acc)) : f32x4.add(acc, v);
+      p += colBytes;
+    }
+    row += rowBytes;
+  }
+  return isMax ? acc : f32x4.div(acc, divisor);
+}
+
+@inline function window1(isMax: bool, src: usize, rows: i32, cols: i32, rowBytes: usize, colBytes: usize, divisor: f32): f32 {
+  let acc: f32 = isMax ? load<f32>(src) : 0;
+  let row = src;
+  for (let r = 0; r < rows; r++) {
+    let p = row;
+    for (let q = 0; q < cols; q++) {
+      const v = load<f32>(p);
+      acc = isMax ? (maxTakes1(v, acc) ? v : acc) : acc + v;
+      p += colBytes;
+    }
+    row += rowBytes;
+  }
+  return isMax ? acc : acc / divisor;
+}
+
+/** maxPool2d (isMax) or avgPool2d / globalAvgPool: o0 [N, Ho, Wo, C] from a = x [N, H, W, C], over output elements [lo, hi). */
+@inline function poolForward(isMax: bool, args: usize, lo: i32, hi: i32): void {
+  const x = argA(args), out = argO0(args);
+  const ch = argWidth(args);
+  if (ch <= 0) return;
+  const h = <i32>argF0(args), w = <i32>argF1(args), kh = <i32>argF2(args), kw = <i32>argF3(args);
+  const sh = <i32>argF4(args), sw = <i32>argF5(args), ph = <i32>argF6(args), pw = <i32>argF7(args);
+  const ho = pooledSize(h, kh, sh, ph), wo = pooledSize(w, kw, sw, pw);
+  const divisor: f32 = <f32>(kh * kw);
+  const divisor4 = f32x4.splat(divisor);
+  const colBytes = <usize>ch << 2;
+  const rowBytes = <usize>w * colBytes;
+  let i = lo;
+  let pos = lo / ch;
+  let c = lo - pos * ch;
+  while (i < hi) {
+    const n = min(ch - c, hi - i);
+    const ox = pos % wo;
+    const oy = (pos / wo) % ho;
+    const image = pos / (wo * ho);
+    const y0 = oy * sh - ph, x0 = ox * sw - pw;
+    const ya = max(y0, 0), xa = max(x0, 0);
+    const rows = min(y0 + kh, h) - ya, cols = min(x0 + kw, w) - xa;
+    const src = at(x, ((image * h + ya) * w + xa) * ch + c);
+    const dst = at(out, i);
+    let k = 0;
+    for (; k + 4 <= n; k += 4) {
+      const p = <usize>k << 2;
+      v128.store(dst + p, window4(isMax, src + p, rows, cols, rowBytes, colBytes, divisor4));
+    }
+    for (; k < n; k++) {
+      const p = <usize>k << 2;
+      store<f32>(dst + p, window1(isMax, src + p, rows, cols, rowBytes, colBytes, divisor));
+    }
+    i += n;
+    pos++;
+    c = 0;
+  }
+}
+
+/** maxPool2d: o0 [N, Ho, Wo, C] = the maximum of each window of a = x [N, H, W, C] (padding: -infinity). */
+export function maxPool2d(args: usize, lo: i32, hi: i32): void {
+  poolForward(true, args, lo, hi);
+}
+
+/** avgPool2d: o0 [N, Ho, Wo, C] = each window's sum of a = x [N, H, W, C] over kh kw (padding counted as zeros). */
+export function avgPool2d(args: usize, lo: i32, hi: i32): void {
+  poolForward(false, args, lo, hi);
+}
+
+/** globalAvgPool: avgPool2d's kernel with one window of the whole input (kernel and stride [H, W]): o0 [N, C]. */
+export function globalAvgPool(args: usize, lo: i32, hi: i32): void {
+  poolForward(false, args, lo, hi);
+}
+
+/**
+ * Four channels' gradient at input position (iy, ix) of image `image` from dy at `dy` (the
+ * address of channel 0 of dy's image): each window (oy, ox) that holds the position adds its dy
+ * where its first maximum (isMax; x at `x`, channel 0 of x's image) is this position, or always
+ * (average). `c` is the first channel.
+ */
+@inline function gather4(
+  isMax: bool, x: usize, dy: usize, c: i32, iy: i32, ix: i32, ch: i32, h: i32, w: i32, ho: i32, wo: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, rowBytes: usize, colBytes: usize,
+): v128 {
+  let acc = f32x4.splat(0);
+  const oyEnd = endWindow(iy, sh, ph, ho), oxEnd = endWindow(ix, sw, pw, wo);
+  for (let oy = firstWindow(iy, kh, sh, ph); oy < oyEnd; oy++) {
+    for (let ox = firstWindow(ix, kw, sw, pw); ox < oxEnd; ox++) {
+      const g = v128.load(at(dy, (oy * wo + ox) * ch + c));
+      if (!isMax) {
+        acc = f32x4.add(acc, g);
+        continue;
+      }
+      const y0 = oy * sh - ph, x0 = ox * sw - pw;
+      const ya = max(y0, 0), xa = max(x0, 0), yb = min(y0 + kh, h), xb = min(x0 + kw, w);
+      let row = at(x, (ya * w + xa) * ch + c);
+      let best = v128.load(row);
+      let bestTap = i32x4.splat((ya - y0) * kw + (xa - x0));
+      for (let ty = ya; ty < yb; ty++) {
+        let p = row;
+        for (let tx = xa; tx < xb; tx++) {
+          const v = v128.load(p);
+          const takes = maxTakes4(v, best);
+          best = v128.bitselect(v, best, takes);
+          bestTap = v128.bitselect(i32x4.splat((ty - y0) * kw + (tx - x0)), bestTap, takes);
+          p += colBytes;
+        }
+        row += rowBytes;
+      }
+      const mine = i32x4.eq(bestTap, i32x4.splat((iy - y0) * kw + (ix - x0)));
+      acc = f32x4.add(acc, v128.and(g, mine));
+    }
+  }
+  return acc;
+}
+
+@inline function gather1(
+  isMax: bool, x: usize, dy: usize, c: i32, iy: i32, ix: i32, ch: i32, h: i32, w: i32, ho: i32, wo: i32,
+  kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, rowBytes: usize, colBytes: usize,
+): f32 {
+  let acc: f32 = 0;
+  const oyEnd = endWindow(iy, sh, ph, ho), oxEnd = endWindow(ix, sw, pw, wo);
+  for (let oy = firstWindow(iy, kh, sh, ph); oy < oyEnd; oy++) {
+    for (let ox = firstWindow(ix, kw, sw, pw); ox < oxEnd; ox++) {
+      const g = load<f32>(at(dy, (oy * wo + ox) * ch + c));
+      if (!isMax) {
+        acc += g;
+        continue;
+      }
+      const y0 = oy * sh - ph, x0 = ox * sw - pw;
+      const ya = max(y0, 0), xa = max(x0, 0), yb = min(y0 + kh, h), xb = min(x0 + kw, w);
+      let row = at(x, (ya * w + xa) * ch + c);
+      let best = load<f32>(row);
+      let bestTap = (ya - y0) * kw + (xa - x0);
+      for (let ty = ya; ty < yb; ty++) {
+        let p = row;
+        for (let tx = xa; tx < xb; tx++) {
+          const v = load<f32>(p);
+          if (maxTakes1(v, best)) {
+            best = v;
+            bestTap = (ty - y0) * kw + (tx - x0);
+          }
+          p += colBytes;
+        }
+        row += rowBytes;
+      }
+      acc += bestTap == (iy - y0) * kw + (ix - x0) ? g : 0;
+    }
+  }
+  return acc;
+}
+
+/**
+ * maxPool2dGrad (isMax: a = x, b = dy) or avgPool2dGrad / globalAvgPoolGrad (a = dy): o0 = dx
+ * [N, H, W, C] over input elements [lo, hi), each the sum over the windows that hold it (for the
+ * average, divided by kh kw).
+ */
+@inline function poolBackward(isMax: bool, args: usize, lo: i32, hi: i32): void {
+  const x = isMax ? argA(args) : 0, dy = isMax ? argB(args) : argA(args), out = argO0(args);
+  const ch = argWidth(args);
+  if (ch <= 0) return;
+  const h = <i32>argF0(args), w = <i32>argF1(args), kh = <i32>argF2(args), kw = <i32>argF3(args);
+  const sh = <i32>argF4(args), sw = <i32>argF5(args), ph = <i32>argF6(args), pw = <i32>argF7(args);
+  const ho = pooledSize(h, kh, sh, ph), wo = pooledSize(w, kw, sw, pw);
+  const divisor: f32 = <f32>(kh * kw);
+  const divisor4 = f32x4.splat(divisor);
+  const colBytes = <usize>ch << 2;
+  const rowBytes = <usize>w * colBytes;
+  let i = lo;
+  let pos = lo / ch;
+  let c = lo - pos * ch;
+  while (i < hi) {
+    const n = min(ch - c, hi - i);
+    const ix = pos % w;
+    const iy = (pos / w) % h;
+    const image = pos / (w * h);
+    const xi = at(x, image * h * w * ch), dyi = at(dy, image * ho * wo * ch);
+    const dst = at(out, i);
+    let k = 0;
+    for (; k + 4 <= n; k += 4) {
+      const g = gather4(isMax, xi, dyi, c + k, iy, ix, ch, h, w, ho, wo, kh, kw, sh, sw, ph, pw, rowBytes, colBytes);
+      v128.store(dst + (<usize>k << 2), isMax ? g : f32x4.div(g, divisor4));
+    }
+    for (; k < n; k++) {
+      const g = gather1(isMax, xi, dyi, c + k, iy, ix, ch, h, w, ho, wo, kh, kw, sh, sw, ph, pw, rowBytes, colBytes);
+      store<f32>(dst + (<usize>k << 2), isMax ? g : g / divisor);
+    }
+    i += n;
+    pos++;
+    c = 0;
+  }
+}
+
+/** maxPool2dGrad: o0 = dx [N, H, W, C] from a = x and b = dy [N, Ho, Wo, C]: each window's dy to its first maximum, summed where windows overlap. */
+export function maxPool2dGrad(args: usize, lo: i32, hi: i32): void {
+  poolBackward(true, args, lo, hi);
+}
+
+/** avgPool2dGrad: o0 = dx [N, H, W, C] from a = dy [N, Ho, Wo, C]: the sum of the dy of the windows that hold each position, over kh kw. */
+export function avgPool2dGrad(args: usize, lo: i32, hi: i32): void {
+  poolBackward(false, args, lo, hi);
+}
+
+/** globalAvgPoolGrad: avgPool2dGrad's kernel with one window of the whole input: dx[n, y, x, c] = dy[n, c] / (H W). */
+export function globalAvgPoolGrad(args: usize, lo: i32, hi: i32): void {
+  poolBackward(false, args, lo, hi);
+}
+
+// ---------------------------------------------------------------------------------------------
 // The math library's test entry
 
 /**

@@ -1,6 +1,10 @@
 import { checkInteger, checkNumber, checkOneOf } from '../check.js';
 import { ParameterError, ShapeError } from '../errors.js';
 import { checkBlocks, checkDistinct, checkMatrix, checkSameShape, checkShape, checkTensor, checkVector, show, type Operand, type OperandOwner } from './checks.js';
+import { convOutputSize, taps, type Conv2dGeometry } from './conv.js';
+import { resolvePool2d, type AvgPool2dGradOptions, type Pool2dParams } from './pool.js';
+
+export { resolvePool2d, type AvgPool2dGradOptions, type Pool2dParams } from './pool.js';
 
 /*
  * The training operations, each declared here once: as a method of `TrainingOps` (which the
@@ -215,6 +219,27 @@ export interface TrainingOps<T> {
   scatterAddRows(dy: T, index: Int32Array, rows: number): Promise<T>;
   /** The sum of x's squared elements as a [1] tensor (any shape; 0 for none): a squared norm, for clipping gradients by their global norm. */
   sumSquares(x: T): Promise<T>;
+  /**
+   * Max pooling of x [N, H, W, C] (NHWC) over the windows of `params` (pool.ts: stride defaults to
+   * the kernel, padding counts as -infinity), [N, Ho, Wo, C]: PyTorch's max_pool2d, with its NaN
+   * rule on the CPU (a NaN in a window gives NaN; WGSL lets a driver assume there are no NaNs).
+   */
+  maxPool2d(x: T, params: Pool2dParams): Promise<T>;
+  /**
+   * maxPool2d's gradient dx [N, H, W, C] from x and dy [N, Ho, Wo, C]: each window's dy goes to its
+   * first maximum in row-major order (the last NaN where it holds one: PyTorch's choice), summed
+   * where windows overlap. Computed as a gather (each input position adds, in increasing window
+   * order from 0, the dy of the windows whose maximum it is): the same bytes on any thread count.
+   */
+  maxPool2dGrad(x: T, dy: T, params: Pool2dParams): Promise<T>;
+  /** Average pooling of x [N, H, W, C] over the windows of `params`, [N, Ho, Wo, C]: each window's sum divided by kh kw, padding included (PyTorch's avg_pool2d, count_include_pad true). */
+  avgPool2d(x: T, params: Pool2dParams): Promise<T>;
+  /** avgPool2d's gradient dx [N, H, W, C] for the input size `options.inputSize` [H, W] from dy [N, Ho, Wo, C]: each position's windows' dy, summed in increasing window order, over kh kw. */
+  avgPool2dGrad(dy: T, options: AvgPool2dGradOptions): Promise<T>;
+  /** The mean over positions of x [N, H, W, C], [N, C] (PyTorch's adaptive_avg_pool2d to 1 x 1). */
+  globalAvgPool(x: T): Promise<T>;
+  /** globalAvgPool's gradient: dx[n, y, x, c] = dy[n, c] / (H W), [N, H, W, C] for dy [N, C] and `inputSize` [H, W]. */
+  globalAvgPoolGrad(dy: T, inputSize: readonly [number, number]): Promise<T>;
 }
 
 /** The name of a training operation. */
@@ -347,6 +372,51 @@ function checkMappedBlocks(owner: OperandOwner, w: Operand, name: string, contex
 
 function checkIds(ids: Int32Array, context: string): void {
   if (!(ids instanceof Int32Array)) throw new ParameterError('ids', 'an Int32Array of block ids', ids, context);
+}
+
+/** The largest spatial size the pooling kernels take as a float32 hyper-parameter (an exact integer). */
+const MAX_POOL_SIZE = 2 ** 24;
+
+/** An NHWC activation [N, H, W, C] with every size >= 1 (H, W <= 2^24); returns its shape. */
+function checkImage(owner: OperandOwner, t: Operand, name: string, context: string): [number, number, number, number] {
+  checkTensor(owner, t, name);
+  if (t.shape.length !== 4 || t.shape.some((d) => d < 1) || t.shape[1] > MAX_POOL_SIZE || t.shape[2] > MAX_POOL_SIZE) {
+    throw new ShapeError(`${context}: ${name} has shape ${show(t.shape)} but must be [N, H, W, C] (channels last) with every size >= 1 and H, W <= 2^24`);
+  }
+  return [t.shape[0], t.shape[1], t.shape[2], t.shape[3]];
+}
+
+/** An input size [H, W] (integers in [1, 2^24]). */
+function checkInputSize(inputSize: readonly [number, number], context: string): [number, number] {
+  if (!Array.isArray(inputSize) || inputSize.length !== 2) throw new ParameterError('inputSize', 'a pair [H, W]', inputSize, context);
+  return [checkInteger('inputSize[0]', inputSize[0], 1, MAX_POOL_SIZE, context), checkInteger('inputSize[1]', inputSize[1], 1, MAX_POOL_SIZE, context)];
+}
+
+/** dy [N, Ho, Wo, C] of a pooling of an [N, H, W, C] input. */
+function checkPoolGrad(owner: OperandOwner, dy: Operand, expected: readonly number[], context: string): void {
+  checkTensor(owner, dy, 'dy');
+  if (dy.shape.length !== expected.length || dy.shape.some((d, i) => d !== expected[i])) {
+    throw new ShapeError(`${context}: dy has shape ${show(dy.shape)} but the pooling's output is ${show(expected)}`);
+  }
+}
+
+/**
+ * A pooling kernel's call: grid of `count` elements of width C (the channels), and the window as
+ * float32 hyper-parameters: f0 H, f1 W (the input), f2 kh, f3 kw, f4 sh, f5 sw, f6 ph, f7 pw (the
+ * kernels derive Ho and Wo). `work`: the taps an element's kernel visits (its cost in memory-bound
+ * elements).
+ */
+function poolCall(count: number, channels: number, input: readonly [number, number], g: Conv2dGeometry, work: number, reads: Operand[], out: readonly number[]): TrainingOpCall<Operand> {
+  const floats = [input[0], input[1], g.kernel[0], g.kernel[1], g.stride[0], g.stride[1], g.padding[0], g.padding[1]];
+  return { grid: 'elements', count, width: channels, floats, cost: MEMORY_BOUND * work, reads, writes: [out], result: first };
+}
+
+/** The most windows that hold one input position. */
+const windowsPerPosition = (g: Conv2dGeometry): number => Math.ceil(g.kernel[0] / g.stride[0]) * Math.ceil(g.kernel[1] / g.stride[1]);
+
+/** Global average pooling as one window of the whole input: kernel and stride [H, W], no padding. */
+function globalWindow(h: number, w: number): Conv2dGeometry {
+  return { kernel: [h, w], stride: [h, w], padding: [0, 0], dilation: [1, 1] };
 }
 
 /** An elementwise op of two same-shape operands into a new tensor. */
@@ -637,6 +707,49 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
       sums: { of: 'partials', into: [{ shape: [1], from: 0, count: 1, scale: 1 }] },
       result: (_, [sum]) => sum,
     };
+  },
+  maxPool2d(owner, x, params) {
+    const g = resolvePool2d(params, 'maxPool2d');
+    const [n, h, w, c] = checkImage(owner, x, 'x', 'maxPool2d');
+    const [ho, wo] = convOutputSize(g, [h, w]);
+    return poolCall(n * ho * wo * c, c, [h, w], g, taps(g), [x], [n, ho, wo, c]);
+  },
+  maxPool2dGrad(owner, x, dy, params) {
+    const g = resolvePool2d(params, 'maxPool2dGrad');
+    const [n, h, w, c] = checkImage(owner, x, 'x', 'maxPool2dGrad');
+    const [ho, wo] = convOutputSize(g, [h, w]);
+    checkPoolGrad(owner, dy, [n, ho, wo, c], 'maxPool2dGrad');
+    // Each input element finds the maximum of every window that holds it again.
+    return poolCall(n * h * w * c, c, [h, w], g, windowsPerPosition(g) * taps(g), [x, dy], x.shape);
+  },
+  avgPool2d(owner, x, params) {
+    const g = resolvePool2d(params, 'avgPool2d');
+    const [n, h, w, c] = checkImage(owner, x, 'x', 'avgPool2d');
+    const [ho, wo] = convOutputSize(g, [h, w]);
+    return poolCall(n * ho * wo * c, c, [h, w], g, taps(g), [x], [n, ho, wo, c]);
+  },
+  avgPool2dGrad(owner, dy, options) {
+    const context = 'avgPool2dGrad';
+    const g = resolvePool2d(options, context);
+    const [h, w] = checkInputSize(options.inputSize, context);
+    const [ho, wo] = convOutputSize(g, [h, w]);
+    checkTensor(owner, dy, 'dy');
+    const [n, , , c] = dy.shape;
+    if (dy.shape.length !== 4 || !(n >= 1 && c >= 1) || dy.shape[1] !== ho || dy.shape[2] !== wo) {
+      throw new ShapeError(`${context}: dy has shape ${show(dy.shape)} but pooling an input of ${h} x ${w} gives [N, ${ho}, ${wo}, C] with N, C >= 1`);
+    }
+    return poolCall(n * h * w * c, c, [h, w], g, windowsPerPosition(g), [dy], [n, h, w, c]);
+  },
+  globalAvgPool(owner, x) {
+    const [n, h, w, c] = checkImage(owner, x, 'x', 'globalAvgPool');
+    // avgPool2d's kernel with one window of the whole input.
+    return poolCall(n * c, c, [h, w], globalWindow(h, w), h * w, [x], [n, c]);
+  },
+  globalAvgPoolGrad(owner, dy, inputSize) {
+    const context = 'globalAvgPoolGrad';
+    const [n, c] = checkMatrix(owner, dy, 'dy', context);
+    const [h, w] = checkInputSize(inputSize, context);
+    return poolCall(n * h * w * c, c, [h, w], globalWindow(h, w), 1, [dy], [n, h, w, c]);
   },
 };
 

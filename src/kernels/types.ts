@@ -1,5 +1,6 @@
 import type { NdArray } from 'ndarray';
 import type { BlockLayout } from '../patterns/layout.js';
+import type { Conv2dParams } from './conv.js';
 import type { L0PenaltyResultOf, LayerNormGradResultOf, LayerNormResultOf, SoftmaxCrossEntropyResultOf, TrainingOpName, TrainingOps } from './training-ops.js';
 
 export type { ActivationKind, AdamStepOptions, BlockNormKind, HardConcreteOptions, SgdStepOptions } from './training-ops.js';
@@ -43,6 +44,19 @@ export interface WeightGradResult {
   dw: Tensor;
   dgates?: Tensor;
 }
+
+/** Options of the block-sparse convolutions (conv.ts): the geometry, and optional gates as in GateOptions. */
+export interface Conv2dOptions extends Conv2dParams {
+  gates?: Tensor;
+}
+
+/** Options of conv2dBackwardData: also the input's spatial size [H, W] (with strides, dY does not fix it). */
+export interface Conv2dBackwardDataOptions extends Conv2dOptions {
+  inputSize: readonly [number, number];
+}
+
+/** Options of conv2dWeightGrad: the geometry, gates and weights as in WeightGradOptions. */
+export interface Conv2dWeightGradOptions extends Conv2dParams, WeightGradOptions {}
 
 /** Options of the dense matmul C = op(A) . op(B). */
 export interface MatmulOptions {
@@ -96,6 +110,12 @@ export interface Backend extends TrainingOps<Tensor> {
   weightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options?: WeightGradOptions): Promise<WeightGradResult>;
   /** Dense C = op(A) . op(B) for 2-D tensors: the baseline, and dense layers. */
   matmul(a: Tensor, b: Tensor, options?: MatmulOptions): Promise<Tensor>;
+  /** Block-sparse 2-D convolution Y = conv(X, g W): X [N, H, W, C], W [nnz, kh, kw, bs, bs] -> Y [N, Ho, Wo, K] (conv.ts). */
+  conv2d(layout: BlockLayout, x: Tensor, w: Tensor, options: Conv2dOptions): Promise<Tensor>;
+  /** The convolution's gradient in X: dY [N, Ho, Wo, K] -> dX [N, H, W, C]. */
+  conv2dBackwardData(layout: BlockLayout, dy: Tensor, w: Tensor, options: Conv2dBackwardDataOptions): Promise<Tensor>;
+  /** The convolution's weight gradient for present blocks, [nnz, kh, kw, bs, bs] (gated as weightGrad), and the gate gradient with `weights`. */
+  conv2dWeightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options: Conv2dWeightGradOptions): Promise<WeightGradResult>;
 
   /**
    * Runs training operation `name` once per argument list in `calls`, as one pass: on the CPU one

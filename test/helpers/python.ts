@@ -38,3 +38,13 @@ export function runPython(script: string, input?: string | Uint8Array): string {
 export function runPythonJSON<T = unknown>(script: string, input?: string | Uint8Array): T {
   return JSON.parse(runPython(script, input)) as T;
 }
+
+/** Whether Debian's python3-torch is importable by the cross-check Python (a cross-check then fails on a disagreement). */
+export function hasTorch(): boolean {
+  try {
+    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}

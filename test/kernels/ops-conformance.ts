@@ -4,6 +4,11 @@ import { ParameterError, ShapeError } from '../../src/errors.js';
 import { TensorError } from '../../src/kernels/errors.js';
 import { HARD_CONCRETE_DEFAULTS } from '../../src/kernels/training-ops.js';
 import { referenceForward } from '../../src/kernels/reference.js';
+import { convOutputSize } from '../../src/kernels/conv.js';
+import { resolvePool2d, type Pool2dParams } from '../../src/kernels/pool.js';
+import {
+  referenceAvgPool2d, referenceAvgPool2dGrad, referenceGlobalAvgPool, referenceGlobalAvgPoolGrad, referenceMaxPool2d, referenceMaxPool2dGrad, type PoolShape,
+} from '../../src/kernels/reference-pool.js';
 import type { ActivationKind, AdamStepOptions, Backend, SgdStepOptions, Tensor } from '../../src/kernels/types.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { resolveRng, type Rng } from '../../src/random.js';
@@ -44,6 +49,9 @@ import { expectWithinBound } from './conformance.js';
  * - row copies, slices and gathers are exact; scatterAddRows is exactly the float32 sum from 0 in
  *   increasing r (the same bytes on every backend); sumSquares, a sum of L non-negative terms:
  *   2 L U sum.
+ * - pooling: max pooling is exact (and must pick the first maximum of tied windows: a wrong pick is
+ *   off by a whole dy); sums of L terms (an average's window, an input position's L windows in a
+ *   gradient) then a division: (2 L + 2) U sum |terms| / divisor, as expectWithinBound with L + 1.
  */
 
 const U = 2 ** -24;
@@ -255,6 +263,32 @@ function expectGradient(f: (x: Float64Array) => number, x: ArrayLike<number>, an
 }
 
 const pick = (rng: Rng, size: number, count: number) => Array.from({ length: Math.min(count, size) }, () => Math.floor(rng() * size));
+
+/** Pooling cases: input [N, H, W, C] (odd sizes, channels that are no multiple of 4) and a window (kernels 2 and 3, strides 1 and 2, padding 0 and 1). */
+const POOL_CASES: { shape: [number, number, number, number]; params: Pool2dParams }[] = [
+  { shape: [2, 5, 7, 3], params: { kernel: 2 } },
+  { shape: [1, 6, 5, 6], params: { kernel: 3, stride: 1, padding: 1 } },
+  { shape: [2, 7, 7, 5], params: { kernel: 3, stride: 2, padding: 1 } },
+  { shape: [1, 4, 3, 9], params: { kernel: 2, stride: 1 } },
+  { shape: [1, 9, 8, 1], params: { kernel: 3, stride: 2 } },
+  { shape: [2, 5, 6, 4], params: { kernel: [2, 3], stride: [1, 2], padding: [1, 1] } },
+];
+
+/** The sizes of pooling `shape` with `params`. */
+function poolShape(shape: readonly number[], params: Pool2dParams): PoolShape {
+  const g = resolvePool2d(params);
+  return { n: shape[0], inputSize: [shape[1], shape[2]], outputSize: convOutputSize(g, [shape[1], shape[2]]), channels: shape[3] };
+}
+
+/** Small integers: windows full of ties. */
+const tied = (rng: Rng, size: number): Float32Array => Float32Array.from({ length: size }, () => Math.floor(rng() * 3) - 1);
+
+/** sum(f(x) * r) for a float64 function f of x, the loss whose gradient is f's gradient applied to r. */
+const dot = (a: ArrayLike<number>, r: ArrayLike<number>): number => {
+  let sum = 0;
+  for (let i = 0; i < a.length; i++) sum += a[i] * r[i];
+  return sum;
+};
 
 /**
  * Runs the training-operation suite on the backend `make` returns; `make` returns null when the
@@ -888,6 +922,96 @@ export function opsConformance(name: string, make: () => Promise<Backend | null>
       const tensors = [b.tensor(parts[0], [67]), b.tensor(parts[1], [5, 7])];
       const batched = await b.batch('sumSquares', tensors.map((t) => [t] as [Tensor]));
       for (let i = 0; i < 2; i++) expect(await b.read(batched[i])).toEqual(await b.read(await b.sumSquares(tensors[i])));
+    });
+
+    run('maxPool2d, avgPool2d and their gradients match the reference (kernels 2, 3, strides 1, 2, padding 0, 1, ties; gradients checked by finite differences first)', async (b) => {
+      for (const { shape, params } of POOL_CASES) {
+        const g = resolvePool2d(params);
+        const s = poolShape(shape, params);
+        const what = `${JSON.stringify(params)} on [${shape.join(', ')}]`;
+        const outShape = [s.n, ...s.outputSize, s.channels];
+        const size = shape.reduce((a, c) => a * c, 1);
+        const dy = uniform(rng, outShape.reduce((a, c) => a * c, 1));
+        const DY = b.tensor(dy, outShape);
+        // Most windows an input position is in (for the gradients' sums).
+        const windows = Math.ceil(g.kernel[0] / g.stride[0]) * Math.ceil(g.kernel[1] / g.stride[1]);
+        const taps = g.kernel[0] * g.kernel[1];
+        for (const [kind, x] of [['random', uniform(rng, size)], ['tied', tied(rng, size)]] as const) {
+          if (kind === 'random') {
+            // The references' gradients against central differences of their forwards (no ties here: differentiable).
+            const coords = pick(rng, size, 6);
+            expectGradient((xs) => dot(referenceMaxPool2d(g, s, xs), dy), x, referenceMaxPool2dGrad(g, s, x, dy), `max pooling's gradient ${what}`, coords);
+            expectGradient((xs) => dot(referenceAvgPool2d(g, s, xs), dy), x, referenceAvgPool2dGrad(g, s, dy), `average pooling's gradient ${what}`, coords);
+          }
+          const X = b.tensor(x, shape);
+          const y = await b.maxPool2d(X, params);
+          expect(y.shape, what).toEqual(outShape);
+          expect(Array.from(await b.read(y)), `maxPool2d ${kind} ${what}`).toEqual(Array.from(referenceMaxPool2d(g, s, x)));
+          const dx = await b.maxPool2dGrad(X, DY, params);
+          expect(dx.shape).toEqual(shape);
+          const absDy = Float64Array.from(dy, Math.abs);
+          expectWithinBound(await b.read(dx), referenceMaxPool2dGrad(g, s, x, dy), referenceMaxPool2dGrad(g, s, x, absDy), windows + 1, `maxPool2dGrad ${kind} ${what}`);
+          const avg = await b.avgPool2d(X, params);
+          expect(avg.shape).toEqual(outShape);
+          expectWithinBound(await b.read(avg), referenceAvgPool2d(g, s, x), referenceAvgPool2d(g, s, Float64Array.from(x, Math.abs)), taps + 1, `avgPool2d ${kind} ${what}`);
+          if (kind === 'random') {
+            const avgDx = await b.avgPool2dGrad(DY, { ...params, inputSize: [shape[1], shape[2]] });
+            expect(avgDx.shape).toEqual(shape);
+            expectWithinBound(await b.read(avgDx), referenceAvgPool2dGrad(g, s, dy), referenceAvgPool2dGrad(g, s, absDy), windows + 1, `avgPool2dGrad ${what}`);
+          }
+        }
+      }
+      // A window in a corner, with padding, whose values are all -1: the padding is -infinity, not 0.
+      const corner = await b.maxPool2d(b.tensor(new Float32Array(9).fill(-1), [1, 3, 3, 1]), { kernel: 3, stride: 2, padding: 1 });
+      expect(Array.from(await b.read(corner))).toEqual([-1, -1, -1, -1]);
+      // Ties go to the first maximum in row-major window order (PyTorch's choice), summed over windows.
+      const ones = b.tensor(new Float32Array(9).fill(1), [1, 3, 3, 1]);
+      const firsts = await b.maxPool2dGrad(ones, b.tensor(new Float32Array(4).fill(1), [1, 2, 2, 1]), { kernel: 2, stride: 1 });
+      expect(Array.from(await b.read(firsts))).toEqual([1, 1, 0, 1, 1, 0, 0, 0, 0]);
+      const hills = b.tensor(Float32Array.from([0, 2, 2, 2, 2, 0, 2, 0, 2]), [1, 3, 3, 1]);
+      const shared = await b.maxPool2dGrad(hills, b.tensor(new Float32Array(4).fill(1), [1, 2, 2, 1]), { kernel: 2, stride: 1 });
+      expect(Array.from(await b.read(shared))).toEqual([0, 2, 0, 1, 1, 0, 0, 0, 0]);
+      // One pass over several calls.
+      const [p, q] = [POOL_CASES[0], POOL_CASES[2]];
+      const inputs = [uniform(rng, p.shape.reduce((a, c) => a * c, 1)), uniform(rng, q.shape.reduce((a, c) => a * c, 1))];
+      const batched = await b.batch('avgPool2d', [[b.tensor(inputs[0], p.shape), p.params], [b.tensor(inputs[1], q.shape), q.params]]);
+      for (const [i, c] of [p, q].entries()) {
+        const g = resolvePool2d(c.params);
+        const s = poolShape(c.shape, c.params);
+        expectWithinBound(await b.read(batched[i]), referenceAvgPool2d(g, s, inputs[i]), referenceAvgPool2d(g, s, Float64Array.from(inputs[i], Math.abs)), 10, 'batched avgPool2d');
+      }
+    });
+
+    run('globalAvgPool and its gradient match the reference (gradient checked by finite differences first)', async (b) => {
+      // At most 1088 floats a tensor: the split WebGPU backend binds at most 4352 bytes.
+      for (const [n, h, w, c] of [[1, 1, 1, 1], [2, 3, 5, 6], [3, 5, 7, 9], [1, 2, 3, 130]] as [number, number, number, number][]) {
+        const size = n * h * w * c;
+        const x = uniform(rng, size);
+        const dy = uniform(rng, n * c);
+        const ref = referenceGlobalAvgPool(n, [h, w], c, x);
+        const refGrad = referenceGlobalAvgPoolGrad(n, [h, w], c, dy);
+        expectGradient((xs) => dot(referenceGlobalAvgPool(n, [h, w], c, xs), dy), x, refGrad, `global average pooling's gradient [${n}, ${h}, ${w}, ${c}]`, pick(rng, size, 4));
+        const y = await b.globalAvgPool(b.tensor(x, [n, h, w, c]));
+        expect(y.shape).toEqual([n, c]);
+        expectWithinBound(await b.read(y), ref, referenceGlobalAvgPool(n, [h, w], c, Float64Array.from(x, Math.abs)), h * w + 1, `globalAvgPool [${n}, ${h}, ${w}, ${c}]`);
+        const dx = await b.globalAvgPoolGrad(b.tensor(dy, [n, c]), [h, w]);
+        expect(dx.shape).toEqual([n, h, w, c]);
+        expectWithinBound(await b.read(dx), refGrad, referenceGlobalAvgPoolGrad(n, [h, w], c, Float64Array.from(dy, Math.abs)), 2, `globalAvgPoolGrad [${n}, ${h}, ${w}, ${c}]`);
+      }
+    });
+
+    run('pooling raises ParameterError for a bad window and ShapeError for shapes that do not fit', async (b) => {
+      const x = b.zeros([1, 4, 4, 2]);
+      await expect(b.maxPool2d(x, { kernel: 2, padding: 2 })).rejects.toThrow(/padding must be at most half the kernel/);
+      await expect(b.avgPool2d(x, { kernel: 0 })).rejects.toThrow(ParameterError);
+      await expect(b.maxPool2d(x, { kernel: 2, stride: 1.5 })).rejects.toThrow(ParameterError);
+      await expect(b.maxPool2d(x, { kernel: 5 })).rejects.toThrow(ShapeError);
+      await expect(b.maxPool2d(b.zeros([4, 4, 2]), { kernel: 2 })).rejects.toThrow(/\[N, H, W, C\]/);
+      await expect(b.maxPool2dGrad(x, b.zeros([1, 3, 3, 2]), { kernel: 2 })).rejects.toThrow(/dy has shape \[1, 3, 3, 2\].*\[1, 2, 2, 2\]/);
+      await expect(b.avgPool2dGrad(b.zeros([1, 2, 2, 2]), { kernel: 2, inputSize: [6, 6] })).rejects.toThrow(/\[N, 3, 3, C\]/);
+      await expect(b.avgPool2dGrad(b.zeros([1, 2, 2, 2]), { kernel: 2 } as unknown as { kernel: number; inputSize: [number, number] })).rejects.toThrow(/inputSize/);
+      await expect(b.globalAvgPool(b.zeros([2, 3]))).rejects.toThrow(ShapeError);
+      await expect(b.globalAvgPoolGrad(b.zeros([2, 3]), [0, 2])).rejects.toThrow(/inputSize\[0\]/);
     });
 
     run('operations keep call order with the products: an in-place step never overtakes a product reading its tensor', async (b) => {

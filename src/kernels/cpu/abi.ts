@@ -11,9 +11,9 @@ import { TRAINING_OPS, type TrainingOpName } from '../training-ops.js';
  */
 
 /**
- * The kernels assembly/kernels.ts exports and their parameters, in declaration order. Every
- * parameter is a number: a byte offset into the shared memory (0 for an absent operand), a count,
- * or a flag (0 or 1).
+ * The kernels assembly/kernels.ts and assembly/conv.ts export and their parameters, in
+ * declaration order. Every parameter is a number: a byte offset into the shared memory (0 for an
+ * absent operand), a count, or a flag (0 or 1).
  */
 export const KERNEL_PARAMS = {
   packRowTiles: ['src', 'rows', 'features', 'stride', 'dst', 't0', 't1'],
@@ -27,6 +27,17 @@ export const KERNEL_PARAMS = {
   weightGradUnit: ['xg', 'dyg', 'rows', 'bs', 'pairRows', 'pairCols', 'dw', 'gates', 'weights', 'dgates', 'b0', 'b1', 'chunk', 'scratch'],
   sumColumns: ['src', 'rows', 'stride', 'from', 'dst', 'scale', 'c0', 'c1'],
   mathKernel: ['kind', 'src', 'dst', 'n'],
+  // assembly/conv.ts: the convolutions
+  packConvPanels: ['w', 'gates', 'bs', 'taps', 'ptr', 'blockId', 'transposed', 'dst', 's0', 's1'],
+  convUnit: [
+    'src', 'F', 'y', 'yFeatures', 'panels', 'ptr', 'idx', 'bs', 'taps', 'kw', 'transposed', 'rowH', 'rowW', 'srcH', 'srcW',
+    'strideY', 'strideX', 'padY', 'padX', 'dilY', 'dilX', 'ob', 'r0', 'r1', 'chunk', 'scratch', 'buf',
+  ],
+  convWeightGradUnit: [
+    'x', 'dy', 'C', 'K', 'bs', 'taps', 'kw', 'positions', 'outH', 'outW', 'inH', 'inW', 'strideY', 'strideX', 'padY', 'padX',
+    'dilY', 'dilX', 'pairRows', 'pairCols', 'dw', 'u0', 'u1', 'chunk', 'scratch', 'buf',
+  ],
+  convGateGrad: ['dw', 'gates', 'weights', 'dgates', 'blockFloats', 'b0', 'b1'],
 } as const;
 
 /** A kernel of the module (assembly/*.ts) other than the training operations'. */
@@ -82,6 +93,16 @@ export const JOB_PARAMS = {
   weightGrad: ['xg', 'dyg', 'rows', 'bs', 'pairRows', 'pairCols', 'dw', 'gates', 'weights', 'dgates', 'nnz', 'perUnit', 'chunk'],
   trainingOp: ['op', 'args', 'count', 'per'],
   sumColumns: ['src', 'rows', 'stride', 'from', 'dst', 'scale', 'columns', 'perUnit'],
+  packConvPanels: ['w', 'gates', 'bs', 'taps', 'ptr', 'blockId', 'transposed', 'dst', 'segments', 'perUnit'],
+  conv: [
+    'src', 'F', 'y', 'yFeatures', 'panels', 'ptr', 'idx', 'bs', 'taps', 'kw', 'transposed', 'rowH', 'rowW', 'srcH', 'srcW',
+    'strideY', 'strideX', 'padY', 'padX', 'dilY', 'dilX', 'segments', 'rows', 'rowsPerUnit', 'chunk',
+  ],
+  convWeightGrad: [
+    'x', 'dy', 'C', 'K', 'bs', 'taps', 'kw', 'positions', 'outH', 'outW', 'inH', 'inW', 'strideY', 'strideX', 'padY', 'padX',
+    'dilY', 'dilX', 'pairRows', 'pairCols', 'dw', 'pairs', 'perUnit', 'chunk',
+  ],
+  convGateGrad: ['dw', 'gates', 'weights', 'dgates', 'blockFloats', 'nnz', 'perUnit'],
 } as const;
 
 /** A job of JOB_PARAMS. */

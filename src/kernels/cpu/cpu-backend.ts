@@ -4,8 +4,11 @@ import { checkInteger } from '../../check.js';
 import type { BlockLayout } from '../../patterns/layout.js';
 import { checkBackwardData, checkForward, checkMatmul, checkReadTarget, checkTensor, checkWeightGrad } from '../checks.js';
 import { BackendUnavailableError } from '../errors.js';
-import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
+import { convWeightShape, type Conv2dGeometry, type ConvShape } from '../conv.js';
+import { checkConv2d, checkConv2dBackwardData, checkConv2dWeightGrad } from '../conv-checks.js';
+import type { Backend, BackendStats, Conv2dBackwardDataOptions, Conv2dOptions, Conv2dWeightGradOptions, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
 import type { KernelExports } from './abi.js';
+import { convProductPlan, convWeightGradPlan } from './conv-plans.js';
 import { LayoutTableCache } from './layout-tables.js';
 import { PanelCache } from './panel-cache.js';
 import { SharedHeap } from './memory.js';
@@ -210,6 +213,52 @@ export class CpuBackend implements Backend {
       const tables = this.#tables.get(layout);
       const operands = { x: offset(x), dy: offset(dy), dw: dw.offset, gates: offset(gates), weights: offset(weights), dgates: offset(dgates) };
       return settle(() => this.#run(weightGradPlan({ layout, tables, rows: n, ...operands, threads: this.threads }), [dw, dgates]), () => undefined, () => result);
+    });
+  }
+
+  async conv2d(layout: BlockLayout, x: Tensor, w: Tensor, options: Conv2dOptions): Promise<Tensor> {
+    this.#check();
+    const { geometry, shape } = checkConv2d(this, layout, x, w, options, options?.gates);
+    return this.#tensors.exclusive([x, w, options.gates], () => this.#convProduct(true, layout, geometry, shape, x, w, options.gates));
+  }
+
+  async conv2dBackwardData(layout: BlockLayout, dy: Tensor, w: Tensor, options: Conv2dBackwardDataOptions): Promise<Tensor> {
+    this.#check();
+    const { geometry, shape } = checkConv2dBackwardData(this, layout, dy, w, options, options?.inputSize, options?.gates);
+    return this.#tensors.exclusive([dy, w, options.gates], () => this.#convProduct(false, layout, geometry, shape, dy, w, options.gates));
+  }
+
+  /** conv2d (forward) or conv2dBackwardData: implicit GEMM over the gated weights' panels (cached as the block products' are). */
+  #convProduct(forward: boolean, layout: BlockLayout, geometry: Conv2dGeometry, shape: ConvShape, src: Tensor, w: Tensor, gates?: Tensor): Tensor | Promise<Tensor> {
+    const [C, K] = shape.channels;
+    const [h, wd] = forward ? shape.outputSize : shape.inputSize;
+    const out = this.#tensors.allocate([shape.n, h, wd, forward ? K : C]);
+    if (layout.nnz === 0) {
+      this.#tensors.fillZero(out);
+      return out;
+    }
+    const tables = this.#tables.get(layout);
+    // A conv weight [nnz, kh, kw, bs, bs] is never a block product's [nnz, bs, bs]: the kinds do not collide.
+    const panels = this.#panels.panels(w as CpuTensor, forward ? 'forward' : 'backward', 4 * w.size, layout, gates as CpuTensor | undefined)!;
+    return settle(
+      () => this.#run(convProductPlan({ forward, layout, tables, geometry, shape, src: offset(src), w: offset(w), gates: offset(gates), y: out.offset, panels, threads: this.threads }), [out]),
+      (ok) => this.#panels.release(ok),
+      () => out,
+    );
+  }
+
+  async conv2dWeightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options: Conv2dWeightGradOptions): Promise<WeightGradResult> {
+    this.#check();
+    const { geometry, shape } = checkConv2dWeightGrad(this, layout, x, dy, options, options?.gates, options?.weights);
+    const { gates, weights } = options;
+    return this.#tensors.exclusive([x, dy, gates, weights], () => {
+      const dw = this.#tensors.allocate(convWeightShape(layout, geometry));
+      const dgates = weights ? this.#tensors.allocate([layout.nnz]) : undefined;
+      const result: WeightGradResult = dgates ? { dw, dgates } : { dw };
+      if (layout.nnz === 0) return result;
+      const tables = this.#tables.get(layout);
+      const operands = { x: offset(x), dy: offset(dy), dw: dw.offset, gates: offset(gates), weights: offset(weights), dgates: offset(dgates) };
+      return settle(() => this.#run(convWeightGradPlan({ layout, tables, geometry, shape, ...operands, threads: this.threads }), [dw, dgates]), () => undefined, () => result);
     });
   }
 

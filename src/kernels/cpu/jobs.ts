@@ -2,9 +2,10 @@ import { JOBS, KERNEL_PARAMS, MAX_JOB_PARAMS, packJobParams, readJobParams, trai
 
 /*
  * Each product is a short list of phases; a phase is a few tasks, and a task is a kernel of
- * assembly/kernels.ts applied to a range of units that write disjoint outputs. Threads (the
- * calling thread and the workers) claim the units of a phase from one shared counter, so they
- * need no other synchronisation; phases are separated by a barrier (packing, then products).
+ * assembly/kernels.ts or assembly/conv.ts applied to a range of units that write disjoint
+ * outputs. Threads (the calling thread and the workers) claim the units of a phase from one shared
+ * counter, so they need no other synchronisation; phases are separated by a barrier (packing,
+ * then products).
  *
  * A phase travels to the workers as words in the control block (a SharedArrayBuffer): per task
  * its job, its unit count and its parameters (abi.ts declares each job's parameters). Each thread
@@ -108,6 +109,17 @@ const UNIT_ARGUMENTS: UnitArguments = {
   weightGrad: { kernel: 'weightGradUnit', unit: (p, u, set) => setRange(set, 'b0', 'b1', u, p.perUnit, p.nnz) },
   trainingOp: null,
   sumColumns: { kernel: 'sumColumns', unit: (p, u, set) => setRange(set, 'c0', 'c1', u, p.perUnit, p.columns) },
+  packConvPanels: { kernel: 'packConvPanels', unit: (p, u, set) => setRange(set, 's0', 's1', u, p.perUnit, p.segments) },
+  // as sparse: unit = (row block, output block), output blocks fastest
+  conv: {
+    kernel: 'convUnit',
+    unit: (p, u, set) => {
+      set('ob', u % p.segments);
+      setRange(set, 'r0', 'r1', Math.floor(u / p.segments), p.rowsPerUnit, p.rows);
+    },
+  },
+  convWeightGrad: { kernel: 'convWeightGradUnit', unit: (p, u, set) => setRange(set, 'u0', 'u1', u, p.perUnit, p.pairs) },
+  convGateGrad: { kernel: 'convGateGrad', unit: (p, u, set) => setRange(set, 'b0', 'b1', u, p.perUnit, p.nnz) },
 };
 
 /** Sets items [u * per, min(count, (u + 1) * per)) as the arguments lo and hi. */

@@ -21,7 +21,7 @@ export const WEIGHT_GRAD_CHUNK_ROWS = 128;
 export const GATHER_BYTES = MAX_UNIT_ROWS * SPARSE_CHUNK_STEPS * 4;
 
 /** Units to aim for per thread, so that threads finishing early find more work. */
-const UNITS_PER_THREAD = 8;
+export const UNITS_PER_THREAD = 8;
 
 /** A product's plan: the temporaries it needs (bytes each), and its phases given their offsets. */
 export interface Plan {
@@ -30,12 +30,12 @@ export interface Plan {
 }
 
 /** Items per unit so that `count` items make about `target` units (at least `minimum` items each). */
-function perUnit(count: number, target: number, minimum = 1): number {
+export function perUnit(count: number, target: number, minimum = 1): number {
   return Math.max(minimum, Math.ceil(count / Math.max(1, target)));
 }
 
 /** Rows per unit (a multiple of 4, at most MAX_UNIT_ROWS) so that rows x columns units give every thread several. */
-function unitRows(rows: number, columns: number, threads: number): number {
+export function unitRows(rows: number, columns: number, threads: number): number {
   let r = MAX_UNIT_ROWS;
   while (r > 4 && Math.ceil(rows / r) * columns < UNITS_PER_THREAD * threads) r >>= 1;
   return Math.min(r, Math.ceil(rows / 4) * 4);

@@ -9,14 +9,17 @@ import { analyseKernel, type SharedMemoryModel } from './shared-memory.js';
 export type AnalysableProgram = WebGPUProgram & SharedMemoryModel & { readonly sharedBytes: number };
 
 /**
- * Every tile variant of the matrix kernels (block products wide and narrow, weight gradients, the
- * dense matmul's tiles, vec4 and scalar), for the static checks and the figures in the docs.
+ * Every tile variant of the matrix kernels (block products wide and narrow, weight gradients, their
+ * convolution forms, the dense matmul's tiles, vec4 and scalar), for the static checks and the
+ * figures in the docs.
  */
 export function kernelVariants(): AnalysableProgram[] {
   const sizes: BlockSize[] = [8, 16, 32];
   return [
     ...sizes.flatMap((bs) => [new BlockProductProgram(bs, 'wide'), new BlockProductProgram(bs, 'narrow')]),
     ...sizes.map((bs) => new WeightGradProgram(bs)),
+    // The convolutions' kernels stage the same tiles (their rows gathered per tap).
+    ...sizes.flatMap((bs) => [new BlockProductProgram(bs, 'wide', true), new BlockProductProgram(bs, 'narrow', true), new WeightGradProgram(bs, true)]),
     ...([64, 128] as const).flatMap((tile) => [new MatmulProgram(tile, true), new MatmulProgram(tile, false)]),
   ];
 }

@@ -1,13 +1,14 @@
 import ndarray, { type NdArray } from 'ndarray';
 import type { BlockLayout, BlockSize } from '../../patterns/layout.js';
 import { checkBackwardData, checkForward, checkMatmul, checkReadTarget, checkTensor, checkWeightGrad } from '../checks.js';
-import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult } from '../types.js';
+import type { Backend, BackendStats, GateOptions, HostData, MatmulOptions, Tensor, WeightGradOptions, WeightGradResult, Conv2dBackwardDataOptions, Conv2dOptions, Conv2dWeightGradOptions } from '../types.js';
 import { createGPU, describeAdapter, requestAdapter, requestDevice, type AdapterOptions, type AdapterSummary } from './device.js';
 import { DeviceGuard } from './device-guard.js';
 import { LayoutTableCache } from './layout-tables.js';
 import { DeviceMemory } from './memory.js';
 import type { Dispatch, PlanContext } from './program.js';
-import { BlockProductProgram, blockProductVariant, type BlockProductDirection, type BlockProductVariant } from './programs/block-product.js';
+import { BlockProductProgram, blockProductVariant, type BlockProductDirection, type BlockProductVariant, type ConvGather } from './programs/block-product.js';
+import { checkConv2d, checkConv2dBackwardData, checkConv2dWeightGrad } from '../conv-checks.js';
 import { MatmulProgram, type MatmulShape, type MatmulTileSize } from './programs/matmul.js';
 import { ColumnProgram, ElementwiseProgram, RowProgram } from './programs/training-ops.js';
 import { WeightGradProgram, type WeightGradOperands } from './programs/weight-grad.js';
@@ -162,15 +163,32 @@ export class WebGPUBackend implements Backend {
     return this.#blockProduct('backward-data', layout, n, dy as WebGPUTensor, w as WebGPUTensor, options.gates as WebGPUTensor | undefined);
   }
 
-  async #blockProduct(direction: BlockProductDirection, layout: BlockLayout, n: number, a: WebGPUTensor, w: WebGPUTensor, gates?: WebGPUTensor): Promise<Tensor> {
-    const out = this.#memory.allocate([n, direction === 'forward' ? layout.outFeatures : layout.inFeatures], direction);
+  async conv2d(layout: BlockLayout, x: Tensor, w: Tensor, options: Conv2dOptions): Promise<Tensor> {
+    this.#guard.check();
+    const { geometry, shape } = checkConv2d(this, layout, x, w, options, options.gates);
+    const conv: ConvGather = { geometry, sourceSize: shape.inputSize, resultSize: shape.outputSize };
+    return this.#blockProduct('forward', layout, shape.n, x as WebGPUTensor, w as WebGPUTensor, options.gates as WebGPUTensor | undefined, conv);
+  }
+
+  async conv2dBackwardData(layout: BlockLayout, dy: Tensor, w: Tensor, options: Conv2dBackwardDataOptions): Promise<Tensor> {
+    this.#guard.check();
+    const { geometry, shape } = checkConv2dBackwardData(this, layout, dy, w, options, options.inputSize, options.gates);
+    const conv: ConvGather = { geometry, sourceSize: shape.outputSize, resultSize: shape.inputSize };
+    return this.#blockProduct('backward-data', layout, shape.n, dy as WebGPUTensor, w as WebGPUTensor, options.gates as WebGPUTensor | undefined, conv);
+  }
+
+  /** A block product, or with `conv` a convolution (n images of conv.resultSize positions). */
+  async #blockProduct(direction: BlockProductDirection, layout: BlockLayout, n: number, a: WebGPUTensor, w: WebGPUTensor, gates?: WebGPUTensor, conv?: ConvGather): Promise<Tensor> {
+    const width = direction === 'forward' ? layout.outFeatures : layout.inFeatures;
+    const out = this.#memory.allocate(conv ? [n, ...conv.resultSize, width] : [n, width], direction);
     const tables = this.#tables.get(layout);
     const segments = direction === 'forward' ? tables.forward : tables.backward;
-    const program = new BlockProductProgram(layout.blockSize, this.#variant ?? blockProductVariant(layout.blockSize, segments.segments, n));
-    const scratchSize = BlockProductProgram.scratchElements({ direction, layout, n, tables }, this.#context);
+    const rows = conv ? n * conv.resultSize[0] * conv.resultSize[1] : n;
+    const program = new BlockProductProgram(layout.blockSize, this.#variant ?? blockProductVariant(layout.blockSize, segments.segments, rows), Boolean(conv));
+    const scratchSize = BlockProductProgram.scratchElements({ direction, layout, n, tables, conv }, this.#context);
     const scratch = scratchSize > 0 ? this.#memory.allocate([scratchSize], 'split-column scratch') : undefined;
     try {
-      await this.#run(program.plan({ direction, layout, n, tables, a, w, gates, out, scratch }, this.#context));
+      await this.#run(program.plan({ direction, layout, n, tables, conv, a, w, gates, out, scratch }, this.#context));
     } finally {
       // Safe once submitted: the buffer is released after the queued work.
       scratch?.dispose();
@@ -181,15 +199,27 @@ export class WebGPUBackend implements Backend {
   async weightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options: WeightGradOptions = {}): Promise<WeightGradResult> {
     this.#guard.check();
     const n = checkWeightGrad(this, layout, x, dy, options.gates, options.weights);
+    return this.#weightGrad(layout, n, x, dy, options);
+  }
+
+  async conv2dWeightGrad(layout: BlockLayout, x: Tensor, dy: Tensor, options: Conv2dWeightGradOptions): Promise<WeightGradResult> {
+    this.#guard.check();
+    const { geometry, shape } = checkConv2dWeightGrad(this, layout, x, dy, options, options.gates, options.weights);
+    return this.#weightGrad(layout, shape.n, x, dy, options, { geometry, sourceSize: shape.inputSize, resultSize: shape.outputSize });
+  }
+
+  /** A weight gradient, or with `conv` a convolution's (n images). */
+  async #weightGrad(layout: BlockLayout, n: number, x: Tensor, dy: Tensor, options: WeightGradOptions, conv?: ConvGather): Promise<WeightGradResult> {
     const bs = layout.blockSize as BlockSize;
-    const dw = this.#memory.allocate([layout.nnz, bs, bs], 'weight gradient');
+    const kernel = conv ? [...conv.geometry.kernel] : [];
+    const dw = this.#memory.allocate([layout.nnz, ...kernel, bs, bs], 'weight gradient');
     const dgates = options.weights ? this.#memory.allocate([layout.nnz], 'gate gradient') : undefined;
     if (layout.nnz === 0) return dgates ? { dw, dgates } : { dw };
     const operands: WeightGradOperands = {
-      layout, n, tables: this.#tables.get(layout), x: x as WebGPUTensor, dy: dy as WebGPUTensor,
+      layout, n, tables: this.#tables.get(layout), x: x as WebGPUTensor, dy: dy as WebGPUTensor, conv,
       gates: options.gates as WebGPUTensor | undefined, weights: options.weights as WebGPUTensor | undefined, dw, dgates,
     };
-    await this.#run(new WeightGradProgram(bs).plan(operands, this.#context));
+    await this.#run(new WeightGradProgram(bs, Boolean(conv)).plan(operands, this.#context));
     return dgates ? { dw, dgates } : { dw };
   }
 

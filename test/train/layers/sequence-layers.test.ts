@@ -9,9 +9,7 @@ import { Linear } from '../../../src/train/layers/linear.js';
 import { LSTM } from '../../../src/train/layers/lstm.js';
 import { Sequential } from '../../../src/train/layers/sequential.js';
 import { gradientCheck as checkGradients } from '../../helpers/gradient-check.js';
-import { runPythonJSON } from '../../helpers/python.js';
-import { PYTHON } from '../../helpers/python.js';
-import { execFileSync } from 'node:child_process';
+import { hasTorch, runPythonJSON } from '../../helpers/python.js';
 
 /*
  * The sequence layers on the CPU backend (Embedding, LSTM, and both in a Sequential). The LSTM: finite-difference gradients through time (dense, block-sparse
@@ -199,15 +197,6 @@ describe('a character model: Sequential(Embedding, LSTM, LSTM, Linear) over time
   });
 });
 
-/** Whether Debian's python3-torch is importable by the cross-check Python. */
-function hasTorch(): boolean {
-  try {
-    execFileSync(PYTHON, ['-c', 'import torch'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 describe.skipIf(!hasTorch())('LSTM against torch.nn.LSTM (python3-torch installed: a disagreement fails)', () => {
   it('the same weights give the same outputs, final state and gradients, from a nonzero initial state', async () => {

@@ -1,4 +1,5 @@
 import type { BlockLayout, BlockSize } from '../../../patterns/layout.js';
+import type { Conv2dGeometry } from '../../conv.js';
 import { sym } from '../index-expr.js';
 import type { LayoutTables } from '../layout-tables.js';
 import { MAX_SEGMENT_ENTRIES } from '../layout-tables.js';
@@ -6,6 +7,7 @@ import { entryPoint, type Dispatch, type PlanContext, type StorageBinding, type 
 import { sharedBytes, type SharedArray, type SharedMemoryModel, type SharedStep } from '../shared-memory.js';
 import type { WebGPUTensor } from '../tensor.js';
 import { accColumn, accumulatorCount, makeTile, rowMajorProductStep, rowMajorRow, stageDirect, stageTransposed, tileRows, type RegisterTile, type Tile } from '../tiles.js';
+import { ShapeError } from '../../../errors.js';
 import { bufferWindow, ranges, roundChunk, unitsPerWindow, wholeBuffer } from '../windows.js';
 import { SegmentSumProgram } from './segment-sum.js';
 
@@ -79,10 +81,28 @@ export function blockProductVariant(bs: BlockSize, segments: number, n: number):
   return n > wideRows / 2 && segments * Math.ceil(n / wideRows) >= MIN_WORKGROUPS ? 'wide' : 'narrow';
 }
 
-/** Uniforms of the block products (strides and offsets in vec4s, table offsets in i32s). */
+/**
+ * Uniforms of the block products (strides and offsets in vec4s, table offsets in i32s). The last
+ * ones describe a convolution's row gather (taps = 1 and the rest unused for the matrix products):
+ * the result's rows are positions of an [images, outH, outW] grid, the source's of [images, inH, inW].
+ */
 export const BLOCK_PRODUCT_UNIFORMS = [
   'rows', 'aStride', 'aFirst', 'outStride', 'outFirst', 'wFirst', 'segmentsAt', 'entriesAt', 'segBase', 'blockLo', 'blockHi', 'accumulate', 'transposeW', 'gated',
+  'taps', 'kw', 'inH', 'inW', 'outH', 'outW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
 ] as const;
+
+/**
+ * A convolution's row gather (conv.ts): forward reads, for result position (n, y, x) and tap
+ * (i, j), source position (n, y sh - ph + i dh, x sw - pw + j dw); backward-data (the adjoint)
+ * reads source position (n, (y + ph - i dh) / sh, ...) where that divides exactly. Zero outside.
+ */
+export interface ConvGather {
+  readonly geometry: Conv2dGeometry;
+  /** Spatial size of the source rows (forward: the input's; backward-data: the output's). */
+  readonly sourceSize: readonly [number, number];
+  /** Spatial size of the result rows. */
+  readonly resultSize: readonly [number, number];
+}
 
 /** The uniform record of one block-product dispatch. */
 export type BlockProductUniforms = UniformRecord<typeof BLOCK_PRODUCT_UNIFORMS>;
@@ -91,9 +111,11 @@ export type BlockProductUniforms = UniformRecord<typeof BLOCK_PRODUCT_UNIFORMS>;
 export interface BlockProductOperands {
   readonly direction: BlockProductDirection;
   readonly layout: BlockLayout;
-  /** Batch rows. */
+  /** Batch rows (for a convolution: images). */
   readonly n: number;
   readonly tables: LayoutTables;
+  /** A convolution's gather (the program must be built with `conv`). */
+  readonly conv?: ConvGather;
   readonly a: WebGPUTensor;
   readonly w: WebGPUTensor;
   readonly gates?: WebGPUTensor;
@@ -121,15 +143,17 @@ export class BlockProductProgram implements WebGPUProgram, SharedMemoryModel {
   readonly #b: Tile;
   readonly #lut: SharedArray = { name: 'lut', element: 'vec4<i32>', length: MAX_SEGMENT_ENTRIES };
 
+  /** `conv`: the convolution's kernel (taps and a row gather), else the matrix products'. */
   constructor(
     readonly blockSize: BlockSize,
     readonly variant: BlockProductVariant = 'wide',
+    readonly conv = false,
   ) {
     const shape = VARIANTS[blockSize][variant];
     this.tile = shape.tile;
     this.buffers = shape.buffers;
     this.workgroupSize = [this.tile.threadsX, this.tile.threadsY, 1];
-    this.key = `block-product bs${blockSize} ${variant}`;
+    this.key = `${conv ? 'conv-product' : 'block-product'} bs${blockSize} ${variant}`;
     this.#a = makeTile('tileA', this.tileRows, blockSize / 4, this.buffers, ACTIVATION_SWIZZLE);
     this.#b = makeTile('tileB', blockSize, blockSize / 4, this.buffers, WEIGHT_SWIZZLE[blockSize]);
   }
@@ -148,25 +172,32 @@ export class BlockProductProgram implements WebGPUProgram, SharedMemoryModel {
     return sharedBytes(this.sharedArrays()) + 4;
   }
 
-  /** Floats of scratch a product of `n` rows needs (0 without split columns). */
-  static scratchElements(operands: Pick<BlockProductOperands, 'direction' | 'layout' | 'n' | 'tables'>, context: PlanContext): number {
+  /** Floats of scratch a product needs (0 without split columns). */
+  static scratchElements(operands: Pick<BlockProductOperands, 'direction' | 'layout' | 'n' | 'tables' | 'conv'>, context: PlanContext): number {
     const { slots } = operands.direction === 'forward' ? operands.tables.forward : operands.tables.backward;
     if (slots === 0) return 0;
-    return slots * BlockProductProgram.rowChunk(operands, context) * operands.layout.blockSize;
+    return slots * BlockProductProgram.rowChunk(operands, context) * resultRows(operands.conv) * operands.layout.blockSize;
   }
 
-  /** Batch rows per pass: every binding (the scratch of split columns too) within the device's limits. */
-  static rowChunk(operands: Pick<BlockProductOperands, 'direction' | 'layout' | 'n' | 'tables'>, context: PlanContext): number {
-    const { direction, layout, n, tables } = operands;
+  /**
+   * Units per pass (batch rows; for a convolution whole images): every binding (the scratch of
+   * split columns too) and grid within the device's limits.
+   */
+  static rowChunk(operands: Pick<BlockProductOperands, 'direction' | 'layout' | 'n' | 'tables' | 'conv'>, context: PlanContext): number {
+    const { direction, layout, n, tables, conv } = operands;
     const { limits } = context;
     const forward = direction === 'forward';
-    const width = Math.max(layout.inFeatures, layout.outFeatures);
+    const inWidth = forward ? layout.inFeatures : layout.outFeatures;
+    const outWidth = forward ? layout.outFeatures : layout.inFeatures;
     const { slots } = forward ? tables.forward : tables.backward;
-    const bytesPerRow = 4 * Math.max(width, slots * layout.blockSize);
-    let rows = Math.min(unitsPerWindow(n, bytesPerRow, limits, 'batch row'), limits.maxWorkgroups * 32);
+    const out = resultRows(conv);
+    const source = conv ? conv.sourceSize[0] * conv.sourceSize[1] : 1;
+    const unitBytes = 4 * Math.max(inWidth * source, outWidth * out, slots * layout.blockSize * out);
+    let units = Math.min(unitsPerWindow(n, unitBytes, limits, conv ? 'image' : 'batch row'), Math.floor((limits.maxWorkgroups * 32) / out));
     // The segment sum runs one 64-thread workgroup per 64 vec4s of a split column's rows.
-    if (slots > 0) rows = Math.min(rows, Math.floor((limits.maxWorkgroups * 64) / (layout.blockSize / 4)));
-    return roundChunk(rows, n, 32, 1);
+    if (slots > 0) units = Math.min(units, Math.floor((limits.maxWorkgroups * 64) / (out * (layout.blockSize / 4))));
+    if (units < 1) throw new ShapeError(`one image of ${out} positions needs more workgroups than the device's maxComputeWorkgroupsPerDimension (${limits.maxWorkgroups})`);
+    return conv ? units : roundChunk(units, n, 32, 1);
   }
 
   /** Workgroups along x (segments) and y (row tiles) for `segments` segments and `rows` rows. */
@@ -180,35 +211,45 @@ export class BlockProductProgram implements WebGPUProgram, SharedMemoryModel {
    * each product pass, the segment sum of the split columns.
    */
   plan(operands: BlockProductOperands, context: PlanContext): Dispatch[] {
-    const { direction, layout, n, tables, a, w, gates, out, scratch } = operands;
+    const { direction, layout, n, tables, a, w, gates, out, scratch, conv } = operands;
     const { limits } = context;
     const bs = this.blockSize;
     const forward = direction === 'forward';
     const inWidth = forward ? layout.inFeatures : layout.outFeatures;
     const outWidth = forward ? layout.outFeatures : layout.inFeatures;
     const segments = forward ? tables.forward : tables.backward;
-    const rowChunk = BlockProductProgram.rowChunk(operands, context);
-    if (segments.slots > 0 && (!scratch || scratch.size < segments.slots * rowChunk * bs)) {
-      throw new RangeError(`block product: split columns need ${segments.slots * rowChunk * bs} floats of scratch`);
+    if (Boolean(conv) !== this.conv) throw new RangeError(`${this.key}: ${conv ? 'a convolution needs the conv program' : 'the conv program needs a convolution'}`);
+    const unitChunk = BlockProductProgram.rowChunk(operands, context);
+    const outRows = resultRows(conv);
+    const sourceRows = conv ? conv.sourceSize[0] * conv.sourceSize[1] : 1;
+    const taps = conv ? conv.geometry.kernel[0] * conv.geometry.kernel[1] : 1;
+    if (segments.slots > 0 && (!scratch || scratch.size < segments.slots * unitChunk * outRows * bs)) {
+      throw new RangeError(`block product: split columns need ${segments.slots * unitChunk * outRows * bs} floats of scratch`);
     }
-    const blockChunk = unitsPerWindow(Math.max(layout.nnz, 1), 4 * bs * bs, limits, `${bs} x ${bs} weight block`);
+    const gather = conv
+      ? {
+          taps, kw: conv.geometry.kernel[1], inH: conv.sourceSize[0], inW: conv.sourceSize[1], outH: conv.resultSize[0], outW: conv.resultSize[1],
+          sh: conv.geometry.stride[0], sw: conv.geometry.stride[1], ph: conv.geometry.padding[0], pw: conv.geometry.padding[1], dh: conv.geometry.dilation[0], dw: conv.geometry.dilation[1],
+        }
+      : { taps: 1, kw: 1, inH: 1, inW: 1, outH: 1, outW: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1 };
+    const blockChunk = unitsPerWindow(Math.max(layout.nnz, 1), 4 * taps * bs * bs, limits, `${bs} x ${bs} weight block${conv ? ` of ${taps} taps` : ''}`);
     const tableWindow = wholeBuffer(tables.buffer, limits, 'the layout tables');
     const gateBinding = gates ? wholeBuffer(gates.buffer, limits, 'the gates').binding : context.absentRead;
     const blockRanges = layout.nnz === 0 ? [[0, 0] as [number, number]] : ranges(layout.nnz, blockChunk);
     const sum = new SegmentSumProgram();
     const dispatches: Dispatch[] = [];
-    for (const [r0, r1] of ranges(n, rowChunk)) {
-      const rows = r1 - r0;
-      const aWindow = bufferWindow(a.buffer, r0 * inWidth, rows * inWidth, limits);
-      const outWindow = bufferWindow(out.buffer, r0 * outWidth, rows * outWidth, limits);
+    for (const [u0, u1] of ranges(n, unitChunk)) {
+      const rows = (u1 - u0) * outRows;
+      const aWindow = bufferWindow(a.buffer, u0 * sourceRows * inWidth, (u1 - u0) * sourceRows * inWidth, limits);
+      const outWindow = bufferWindow(out.buffer, u0 * outRows * outWidth, rows * outWidth, limits);
       const scratchWindow = scratch && segments.slots > 0 ? bufferWindow(scratch.buffer, 0, segments.slots * rows * bs, limits) : null;
       blockRanges.forEach(([b0, b1], pass) => {
-        const wWindow = bufferWindow(w.buffer, b0 * bs * bs, (b1 - b0) * bs * bs, limits);
+        const wWindow = bufferWindow(w.buffer, b0 * taps * bs * bs, (b1 - b0) * taps * bs * bs, limits);
         for (const [s0, s1] of ranges(segments.segments, limits.maxWorkgroups)) {
           const uniforms: BlockProductUniforms = {
             rows, aStride: inWidth / 4, aFirst: aWindow.first / 4, outStride: outWidth / 4, outFirst: outWindow.first / 4, wFirst: wWindow.first / 4,
             segmentsAt: segments.segmentsAt, entriesAt: forward ? tables.forwardEntries : tables.backwardEntries,
-            segBase: s0, blockLo: b0, blockHi: b1, accumulate: pass > 0 ? 1 : 0, transposeW: forward ? 0 : 1, gated: gates ? 1 : 0,
+            segBase: s0, blockLo: b0, blockHi: b1, accumulate: pass > 0 ? 1 : 0, transposeW: forward ? 0 : 1, gated: gates ? 1 : 0, ...gather,
           };
           dispatches.push({
             program: this,
@@ -238,11 +279,11 @@ export class BlockProductProgram implements WebGPUProgram, SharedMemoryModel {
     const bs4 = this.blockSize / 4;
     const threads = this.#threads;
     // The activation is contiguous along k (features): a direct copy into the row-major tile.
-    const stageA = stageDirect(this.#a, threads, 'pfA', (row, k4) => `readA(row0 + ${row}, ent.x + ${k4})`);
+    const stageA = stageDirect(this.#a, threads, 'pfA', (row, k4) => `readA(row0 + ${row}, tap, ent.x + ${k4})`);
     // W_b row i is contiguous along j. Forward multiplies by W_b (k = i, n = j): a direct copy.
     // Backward-data multiplies by W_b^T (k = j, n = i): contiguous along k, transposed.
-    const stageW = stageDirect(this.#b, threads, 'pfB', (k, n4) => `w[ent.y + (${k}) * ${bs4} + ${n4}] * gate`);
-    const stageWT = stageTransposed(this.#b, threads, 'pfB', (k4, n) => `w[ent.y + (${n}) * ${bs4} + ${k4}] * gate`);
+    const stageW = stageDirect(this.#b, threads, 'pfB', (k, n4) => `w[wAt + (${k}) * ${bs4} + ${n4}] * gate`);
+    const stageWT = stageTransposed(this.#b, threads, 'pfB', (k4, n) => `w[wAt + (${n}) * ${bs4} + ${k4}] * gate`);
     const k4 = sym('k4');
     const product = rowMajorProductStep(this.tile, this.#a, this.#b, k4, sym('cur'), sym('cur'));
     return { stageA, stageW, stageWT, product };
@@ -267,8 +308,12 @@ export class BlockProductProgram implements WebGPUProgram, SharedMemoryModel {
     const bs4 = bs / 4;
     const { stageA, stageW, stageWT, product } = this.#parts();
     const double = this.buffers === 2;
-    const fetch = (entry: string) => `{
-      let ent = lut[${entry}];
+    // Step `at` of the reduction is tap at % taps of entry at / taps.
+    const fetch = (at: string) => `{
+      let at0 = ${at};
+      let ent = lut[at0 / u.taps];
+      let tap = at0 % u.taps;
+      let wAt = ent.y + tap * ${bs * bs4};
       let gate = bitcast<f32>(ent.z);
       ${stageA.load}
       if (u.transposeW == 0) {
@@ -297,10 +342,7 @@ var<workgroup> tileB: array<vec4<f32>, ${this.#b.array.length}>;
 var<workgroup> lut: array<vec4<i32>, ${MAX_SEGMENT_ENTRIES}>;
 var<workgroup> lutCount: i32;
 
-fn readA(row: i32, at: i32) -> vec4<f32> {
-  if (row >= u.rows) { return vec4<f32>(0.0); }
-  return a[u.aFirst + row * u.aStride + at];
-}
+${this.conv ? CONV_READ : PLAIN_READ}
 
 fn write(row: i32, j: i32, column: i32, slot: i32, value: vec4<f32>) {
   if (row >= u.rows) { return; }
@@ -331,7 +373,7 @@ ${entryPoint(this.workgroupSize)} {
     let inWindow = b >= u.blockLo && b < u.blockHi;
     var gate = 1.0;
     if (u.gated != 0 && inWindow) { gate = gates[b]; }
-    lut[i] = vec4<i32>(other * ${bs4}, u.wFirst + (b - u.blockLo) * ${bs * bs4}, bitcast<i32>(gate), select(0, 1, inWindow && gate != 0.0));
+    lut[i] = vec4<i32>(other * ${bs4}, u.wFirst + (b - u.blockLo) * u.taps * ${bs * bs4}, bitcast<i32>(gate), select(0, 1, inWindow && gate != 0.0));
   }
   workgroupBarrier();
   if (itid == 0) {
@@ -343,7 +385,7 @@ ${entryPoint(this.workgroupSize)} {
         kept++;
       }
     }
-    lutCount = kept;
+    lutCount = kept * u.taps;
   }
   let count = workgroupUniformLoad(&lutCount);
   var acc: array<vec4<f32>, ${accumulatorCount(t)}>;
@@ -373,3 +415,40 @@ ${entryPoint(this.workgroupSize)} {
 `;
   }
 }
+
+/** Result rows per unit: one for the matrix products, an image's positions for a convolution. */
+const resultRows = (conv?: ConvGather): number => (conv ? conv.resultSize[0] * conv.resultSize[1] : 1);
+
+/** The matrix products read activation row `row` directly. */
+const PLAIN_READ = `fn readA(row: i32, tap: i32, at: i32) -> vec4<f32> {
+  if (row >= u.rows) { return vec4<f32>(0.0); }
+  return a[u.aFirst + row * u.aStride + at];
+}`;
+
+/** A convolution reads the source position that a result position takes at a tap (zero outside). */
+const CONV_READ = `fn sourceRow(row: i32, tap: i32) -> i32 {
+  let x = row % u.outW;
+  let rest = row / u.outW;
+  let y = rest % u.outH;
+  let n = rest / u.outH;
+  let i = tap / u.kw;
+  let j = tap % u.kw;
+  var sy = y * u.sh - u.ph + i * u.dh;
+  var sx = x * u.sw - u.pw + j * u.dw;
+  if (u.transposeW != 0) {
+    let ty = y + u.ph - i * u.dh;
+    let tx = x + u.pw - j * u.dw;
+    if (ty < 0 || tx < 0 || ty % u.sh != 0 || tx % u.sw != 0) { return -1; }
+    sy = ty / u.sh;
+    sx = tx / u.sw;
+  }
+  if (sy < 0 || sy >= u.inH || sx < 0 || sx >= u.inW) { return -1; }
+  return (n * u.inH + sy) * u.inW + sx;
+}
+
+fn readA(row: i32, tap: i32, at: i32) -> vec4<f32> {
+  if (row >= u.rows) { return vec4<f32>(0.0); }
+  let source = sourceRow(row, tap);
+  if (source < 0) { return vec4<f32>(0.0); }
+  return a[u.aFirst + source * u.aStride + at];
+}`;

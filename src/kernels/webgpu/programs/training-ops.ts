@@ -154,6 +154,109 @@ fn gateLogit(i: i32) -> f32 {
   return (log(noise) - log(1.0 - noise) + a[i]) / pf(u.p0);
 }
 
+// Pooling over NHWC activations (pool.ts): width C, p0 .. p7 the window: input H, W, kernel kh,
+// kw, stride sh, sw, padding ph, pw (exact integers); the output size derived as the specs do.
+struct PoolWindow { h: i32, w: i32, kh: i32, kw: i32, sh: i32, sw: i32, ph: i32, pw: i32, ho: i32, wo: i32 }
+
+fn poolWindow() -> PoolWindow {
+  let h = i32(pf(u.p0));
+  let w = i32(pf(u.p1));
+  let kh = i32(pf(u.p2));
+  let kw = i32(pf(u.p3));
+  let sh = i32(pf(u.p4));
+  let sw = i32(pf(u.p5));
+  let ph = i32(pf(u.p6));
+  let pw = i32(pf(u.p7));
+  return PoolWindow(h, w, kh, kw, sh, sw, ph, pw, (h + 2 * ph - kh) / sh + 1, (w + 2 * pw - kw) / sw + 1);
+}
+
+// Whether v replaces the running maximum m: larger, or NaN (PyTorch's rule; the first maximum wins ties).
+fn maxTakes(v: f32, m: f32) -> bool { return v > m || v != v; }
+
+// Output element i of max pooling (isMax) or average pooling of a: its window's maximum, or its
+// sum in row-major order over kh kw.
+fn poolForward(i: i32, isMax: bool) -> f32 {
+  let g = poolWindow();
+  let ch = u.width;
+  let pos = i / ch;
+  let ox = pos % g.wo;
+  let oy = (pos / g.wo) % g.ho;
+  let base = (pos / (g.wo * g.ho)) * g.h * g.w * ch + i % ch;
+  let y0 = oy * g.sh - g.ph;
+  let x0 = ox * g.sw - g.pw;
+  let ya = max(y0, 0);
+  let xa = max(x0, 0);
+  let yb = min(y0 + g.kh, g.h);
+  let xb = min(x0 + g.kw, g.w);
+  var acc = 0.0;
+  if (isMax) { acc = a[base + (ya * g.w + xa) * ch]; }
+  for (var ty = ya; ty < yb; ty++) {
+    for (var tx = xa; tx < xb; tx++) {
+      let v = a[base + (ty * g.w + tx) * ch];
+      if (isMax) {
+        if (maxTakes(v, acc)) { acc = v; }
+      } else {
+        acc = acc + v;
+      }
+    }
+  }
+  if (isMax) { return acc; }
+  return acc / f32(g.kh * g.kw);
+}
+
+// Input element i's gradient, gathered from the windows that hold it in increasing window order
+// (no scatter: one thread writes each element): max pooling (isMax: a x, b dy) adds the dy of the
+// windows whose first maximum it is; average pooling (a dy) adds every window's dy, over kh kw.
+fn poolGrad(i: i32, isMax: bool) -> f32 {
+  let g = poolWindow();
+  let ch = u.width;
+  let pos = i / ch;
+  let c = i % ch;
+  let ix = pos % g.w;
+  let iy = (pos / g.w) % g.h;
+  let image = pos / (g.w * g.h);
+  let xBase = image * g.h * g.w * ch + c;
+  let dyBase = image * g.ho * g.wo * ch + c;
+  let reachY = iy + g.ph - g.kh + 1;
+  let reachX = ix + g.pw - g.kw + 1;
+  let oyFirst = select(0, (reachY + g.sh - 1) / g.sh, reachY > 0);
+  let oxFirst = select(0, (reachX + g.sw - 1) / g.sw, reachX > 0);
+  let oyEnd = min((iy + g.ph) / g.sh + 1, g.ho);
+  let oxEnd = min((ix + g.pw) / g.sw + 1, g.wo);
+  var acc = 0.0;
+  for (var oy = oyFirst; oy < oyEnd; oy++) {
+    for (var ox = oxFirst; ox < oxEnd; ox++) {
+      let dyAt = dyBase + (oy * g.wo + ox) * ch;
+      if (!isMax) {
+        acc = acc + a[dyAt];
+        continue;
+      }
+      let y0 = oy * g.sh - g.ph;
+      let x0 = ox * g.sw - g.pw;
+      let ya = max(y0, 0);
+      let xa = max(x0, 0);
+      let yb = min(y0 + g.kh, g.h);
+      let xb = min(x0 + g.kw, g.w);
+      var best = a[xBase + (ya * g.w + xa) * ch];
+      var bestY = ya;
+      var bestX = xa;
+      for (var ty = ya; ty < yb; ty++) {
+        for (var tx = xa; tx < xb; tx++) {
+          let v = a[xBase + (ty * g.w + tx) * ch];
+          if (maxTakes(v, best)) {
+            best = v;
+            bestY = ty;
+            bestX = tx;
+          }
+        }
+      }
+      acc = acc + select(0.0, b[dyAt], bestY == iy && bestX == ix);
+    }
+  }
+  if (isMax) { return acc; }
+  return acc / f32(g.kh * g.kw);
+}
+
 ${entryPoint(this.workgroupSize)} {
   let i = u.lo + i32(wg.x) * 256 + i32(lid.x);
   if (i >= u.count) { return; }
@@ -261,6 +364,10 @@ ${entryPoint(this.workgroupSize)} {
       o0[z + 3 * hidden] = (dh * tc) * (go * (1.0 - go));
       o1[i] = dct * gf;
     }
+    case OP_maxPool2d: { o0[i] = poolForward(i, true); }
+    case OP_avgPool2d, OP_globalAvgPool: { o0[i] = poolForward(i, false); }
+    case OP_maxPool2dGrad: { o0[i] = poolGrad(i, true); }
+    case OP_avgPool2dGrad, OP_globalAvgPoolGrad: { o0[i] = poolGrad(i, false); }
     default: {}
   }
 }

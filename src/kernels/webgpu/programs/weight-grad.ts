@@ -1,5 +1,6 @@
 import type { BlockLayout, BlockSize } from '../../../patterns/layout.js';
 import type { LayoutTables } from '../layout-tables.js';
+import type { ConvGather } from './block-product.js';
 import { entryPoint, type Dispatch, type PlanContext, type StorageBinding, type UniformRecord, type WebGPUProgram } from '../program.js';
 import type { WebGPUTensor } from '../tensor.js';
 import { add, mul, sym } from '../index-expr.js';
@@ -44,6 +45,7 @@ const SHAPES: Record<BlockSize, WeightGradShape> = {
 /** Uniforms of the weight gradient (strides and offsets in vec4s; block ids absolute). */
 export const WEIGHT_GRAD_UNIFORMS = [
   'rows', 'xStride', 'xFirst', 'dyStride', 'dyFirst', 'dwFirst', 'wFirst', 'pairsAt', 'blockLo', 'accumulate', 'gated', 'gateGradient',
+  'taps', 'kw', 'inH', 'inW', 'outH', 'outW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
 ] as const;
 
 /** The uniform record of one weight-gradient dispatch. */
@@ -61,6 +63,8 @@ export interface WeightGradOperands {
   readonly weights?: WebGPUTensor;
   readonly dw: WebGPUTensor;
   readonly dgates?: WebGPUTensor;
+  /** A convolution's gather (the program must be built with `conv`): rows are output positions, X rows gathered per tap; n counts images. */
+  readonly conv?: ConvGather;
 }
 
 /** The weight-gradient kernel for one block size (gates and the gate gradient optional, by uniform flags). */
@@ -83,11 +87,15 @@ export class WeightGradProgram implements WebGPUProgram, SharedMemoryModel {
   readonly #dy: Tile;
   readonly #red: SharedArray;
 
-  constructor(readonly blockSize: BlockSize) {
+  /** `conv`: the convolution's weight gradient (a tap loop and a row gather). */
+  constructor(
+    readonly blockSize: BlockSize,
+    readonly conv = false,
+  ) {
     this.#shape = SHAPES[blockSize];
     this.tile = this.#shape.tile;
     this.workgroupSize = [this.tile.threadsX, this.tile.threadsY, this.#shape.groups];
-    this.key = `weight-grad bs${blockSize}`;
+    this.key = `${conv ? 'conv-weight-grad' : 'weight-grad'} bs${blockSize}`;
     const { chunkRows, swizzle, groups } = this.#shape;
     this.#x = makeTile('tileX', chunkRows, blockSize / 4, 1, swizzle);
     this.#dy = makeTile('tileDY', chunkRows, blockSize / 4, 1, swizzle);
@@ -114,7 +122,7 @@ export class WeightGradProgram implements WebGPUProgram, SharedMemoryModel {
   #parts() {
     const threads = this.#groupThreads * this.#shape.groups;
     // Both operands are contiguous along the output dimensions (features): direct vec4 copies.
-    const stageX = stageDirect(this.#x, threads, 'pfX', (r, g) => `readX(nb + ${r}, xBase + ${g})`);
+    const stageX = stageDirect(this.#x, threads, 'pfX', (r, g) => `readX(nb + ${r}, tap, xBase + ${g})`);
     const stageDY = stageDirect(this.#dy, threads, 'pfDY', (r, g) => `readDY(nb + ${r}, dyBase + ${g})`);
     // Group z reads rows z + kstep TZ of the chunk.
     const product = kMajorProductStep(this.tile, this.#x, this.#dy, add(sym('tz'), mul(sym('kstep'), this.#shape.groups)), 0, 0);
@@ -139,28 +147,40 @@ export class WeightGradProgram implements WebGPUProgram, SharedMemoryModel {
    * passes accumulate) and block ranges whenever a binding or the grid would exceed `context.limits`.
    */
   plan(operands: WeightGradOperands, context: PlanContext): Dispatch[] {
-    const { layout, n, tables, x, dy, gates, weights, dw, dgates } = operands;
+    const { layout, n, tables, x, dy, gates, weights, dw, dgates, conv } = operands;
     const { limits } = context;
     const bs = this.blockSize;
     const nnz = layout.nnz;
     if (nnz === 0) return [];
+    if (Boolean(conv) !== this.conv) throw new RangeError(`${this.key}: ${conv ? 'a convolution needs the conv program' : 'the conv program needs a convolution'}`);
     const C = layout.inFeatures;
     const K = layout.outFeatures;
+    // Units of batch rows, or for a convolution of whole images (X rows: sourceSize, dY rows: resultSize).
+    const xRows = conv ? conv.sourceSize[0] * conv.sourceSize[1] : 1;
+    const dyRows = conv ? conv.resultSize[0] * conv.resultSize[1] : 1;
+    const g = conv?.geometry;
+    const taps = g ? g.kernel[0] * g.kernel[1] : 1;
+    const gather = g && conv
+      ? {
+          taps, kw: g.kernel[1], inH: conv.sourceSize[0], inW: conv.sourceSize[1], outH: conv.resultSize[0], outW: conv.resultSize[1],
+          sh: g.stride[0], sw: g.stride[1], ph: g.padding[0], pw: g.padding[1], dh: g.dilation[0], dw: g.dilation[1],
+        }
+      : { taps: 1, kw: 1, inH: 1, inW: 1, outH: 1, outW: 1, sh: 1, sw: 1, ph: 0, pw: 0, dh: 1, dw: 1 };
     const tableWindow = wholeBuffer(tables.buffer, limits, 'the layout tables');
     const gateBinding = gates ? wholeBuffer(gates.buffer, limits, 'the gates').binding : context.absentRead;
     const dgateBinding = dgates ? wholeBuffer(dgates.buffer, limits, 'the gate gradient').binding : context.absentWrites[0];
-    const rowChunk = unitsPerWindow(n, 4 * Math.max(C, K), limits, 'batch row');
-    const blockChunk = Math.min(unitsPerWindow(nnz, 4 * bs * bs, limits, `${bs} x ${bs} weight block`), limits.maxWorkgroups);
+    const unitChunk = unitsPerWindow(n, 4 * Math.max(C * xRows, K * dyRows), limits, conv ? 'image' : 'batch row');
+    const blockChunk = Math.min(unitsPerWindow(nnz, 4 * taps * bs * bs, limits, `${bs} x ${bs} weight block${conv ? ` of ${taps} taps` : ''}`), limits.maxWorkgroups);
     const dispatches: Dispatch[] = [];
-    ranges(n, rowChunk).forEach(([r0, r1], pass) => {
-      const xWindow = bufferWindow(x.buffer, r0 * C, (r1 - r0) * C, limits);
-      const dyWindow = bufferWindow(dy.buffer, r0 * K, (r1 - r0) * K, limits);
+    ranges(n, unitChunk).forEach(([r0, r1], pass) => {
+      const xWindow = bufferWindow(x.buffer, r0 * xRows * C, (r1 - r0) * xRows * C, limits);
+      const dyWindow = bufferWindow(dy.buffer, r0 * dyRows * K, (r1 - r0) * dyRows * K, limits);
       for (const [b0, b1] of ranges(nnz, blockChunk)) {
-        const dwWindow = bufferWindow(dw.buffer, b0 * bs * bs, (b1 - b0) * bs * bs, limits);
-        const wWindow = weights ? bufferWindow(weights.buffer, b0 * bs * bs, (b1 - b0) * bs * bs, limits) : null;
+        const dwWindow = bufferWindow(dw.buffer, b0 * taps * bs * bs, (b1 - b0) * taps * bs * bs, limits);
+        const wWindow = weights ? bufferWindow(weights.buffer, b0 * taps * bs * bs, (b1 - b0) * taps * bs * bs, limits) : null;
         const uniforms: WeightGradUniforms = {
-          rows: r1 - r0, xStride: C / 4, xFirst: xWindow.first / 4, dyStride: K / 4, dyFirst: dyWindow.first / 4, dwFirst: dwWindow.first / 4,
-          wFirst: (wWindow?.first ?? 0) / 4, pairsAt: tables.pairs, blockLo: b0, accumulate: pass > 0 ? 1 : 0, gated: gates ? 1 : 0, gateGradient: weights ? 1 : 0,
+          rows: (r1 - r0) * dyRows, xStride: C / 4, xFirst: xWindow.first / 4, dyStride: K / 4, dyFirst: dyWindow.first / 4, dwFirst: dwWindow.first / 4,
+          wFirst: (wWindow?.first ?? 0) / 4, pairsAt: tables.pairs, blockLo: b0, accumulate: pass > 0 ? 1 : 0, gated: gates ? 1 : 0, gateGradient: weights ? 1 : 0, ...gather,
         };
         dispatches.push({
           program: this,
@@ -207,10 +227,7 @@ var<workgroup> tileX: array<vec4<f32>, ${this.#x.array.length}>;
 var<workgroup> tileDY: array<vec4<f32>, ${this.#dy.array.length}>;
 var<workgroup> red: array<vec4<f32>, ${this.#red.length}>;
 
-fn readX(row: i32, at: i32) -> vec4<f32> {
-  if (row >= u.rows) { return vec4<f32>(0.0); }
-  return x[u.xFirst + row * u.xStride + at];
-}
+${this.conv ? CONV_READ_X : PLAIN_READ_X}
 
 fn readDY(row: i32, at: i32) -> vec4<f32> {
   if (row >= u.rows) { return vec4<f32>(0.0); }
@@ -228,15 +245,21 @@ ${entryPoint(this.workgroupSize)} {
   let b = u.blockLo + i32(wg.x);
   let xBase = tables[u.pairsAt + 2 * b] * ${bs4};
   let dyBase = tables[u.pairsAt + 2 * b + 1] * ${bs4};
-  let blockAt = (b - u.blockLo) * ${bs * bs4};
+  let blockFirst = (b - u.blockLo) * u.taps * ${bs * bs4};
   let itid = i32(tid);
   let tx = i32(lid.x);
   let ty = i32(lid.y);
   let tz = i32(lid.z);
   let slot = (ty * ${t.threadsX} + tx) * ${accs};
-  var acc: array<vec4<f32>, ${accs}>;
   ${stageX.declare}
   ${stageDY.declare}
+  var partial = 0.0;
+  var gate = 1.0;
+  if (u.gated != 0) { gate = gates[b]; }
+  // One tap at a time (one for the matrix products): G_b[tap] over all rows, then its dW.
+  for (var tap = 0; tap < u.taps; tap++) {
+  let blockAt = blockFirst + tap * ${bs * bs4};
+  var acc = array<vec4<f32>, ${accs}>();
   var n0 = 0;
   {
     let nb = 0;
@@ -264,11 +287,11 @@ ${entryPoint(this.workgroupSize)} {
     }
   }
   ${tree.join('\n  ')}
-  var partial = 0.0;
   if (tz == 0) {
-    var gate = 1.0;
-    if (u.gated != 0) { gate = gates[b]; }
     ${writes.join('\n    ')}
+  }
+  }
+  if (tz == 0) {
     red[ty * ${t.threadsX} + tx] = vec4<f32>(partial, 0.0, 0.0, 0.0);
   }
   if (u.gateGradient != 0) {
@@ -283,3 +306,22 @@ ${entryPoint(this.workgroupSize)} {
 `;
   }
 }
+
+/** The matrix products read X rows directly. */
+const PLAIN_READ_X = `fn readX(row: i32, tap: i32, at: i32) -> vec4<f32> {
+  if (row >= u.rows) { return vec4<f32>(0.0); }
+  return x[u.xFirst + row * u.xStride + at];
+}`;
+
+/** A convolution reads, for an output position, the input position of a tap (zero in the padding). */
+const CONV_READ_X = `fn readX(row: i32, tap: i32, at: i32) -> vec4<f32> {
+  if (row >= u.rows) { return vec4<f32>(0.0); }
+  let x0 = row % u.outW;
+  let rest = row / u.outW;
+  let y0 = rest % u.outH;
+  let n = rest / u.outH;
+  let sy = y0 * u.sh - u.ph + (tap / u.kw) * u.dh;
+  let sx = x0 * u.sw - u.pw + (tap % u.kw) * u.dw;
+  if (sy < 0 || sy >= u.inH || sx < 0 || sx >= u.inW) { return vec4<f32>(0.0); }
+  return x[u.xFirst + ((n * u.inH + sy) * u.inW + sx) * u.xStride + at];
+}`;
