@@ -15,7 +15,7 @@
 // src/kernels/cpu/abi.ts declares the exported functions' parameters (test/kernels/cpu-abi.test.ts
 // checks them against this file).
 
-import { madd, tile } from './tile';
+import { madd, packPanels, tile } from './tile';
 
 /** The source index along one axis for coordinate r at kernel offset i, or -1 (padding, or off the stride grid when transposed). */
 @inline function sourceAt(r: i32, i: i32, stride: i32, pad: i32, dil: i32, size: i32, transposed: bool): i32 {
@@ -106,52 +106,7 @@ let gDilX: i32 = 1;
  */
 export function packConvPanels(w: usize, gates: usize, bs: i32, taps: i32, ptr: usize, blockId: usize, transposed: bool,
   dst: usize, s0: i32, s1: i32): void {
-  const rowBytes = <usize>bs << 2;
-  const blockBytes = <usize>(bs * bs) << 2;
-  for (let g = s0; g < s1; g++) {
-    const e0 = load<i32>(ptr + (<usize>g << 2));
-    const e1 = load<i32>(ptr + (<usize>(g + 1) << 2));
-    let out = dst + <usize>e0 * <usize>taps * blockBytes;
-    for (let s = 0; s < bs; s += 8) {
-      for (let t = 0; t < taps; t++) {
-        for (let e = e0; e < e1; e++) {
-          const b = blockId ? load<i32>(blockId + (<usize>e << 2)) : e;
-          const gate = f32x4.splat(gates ? load<f32>(gates + (<usize>b << 2)) : 1);
-          const block = w + (<usize>b * <usize>taps + <usize>t) * blockBytes;
-          if (!transposed) {
-            let src = block + (<usize>s << 2);
-            for (let i = 0; i < bs; i++) {
-              v128.store(out, f32x4.mul(v128.load(src), gate));
-              v128.store(out, f32x4.mul(v128.load(src, 16), gate), 16);
-              src += rowBytes;
-              out += 32;
-            }
-          } else {
-            for (let j = 0; j < bs; j += 4) {
-              for (let h = 0; h < 2; h++) {
-                // rows 8s + 4h .. +4 of the tap's matrix, columns j .. j+4, transposed: column j' -> 4 floats
-                let p = block + <usize>(s + 4 * h) * rowBytes + (<usize>j << 2);
-                const r0 = v128.load(p); p += rowBytes;
-                const r1 = v128.load(p); p += rowBytes;
-                const r2 = v128.load(p); p += rowBytes;
-                const r3 = v128.load(p);
-                const lo01 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
-                const hi01 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-                const lo23 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-                const hi23 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-                const o = out + (<usize>j << 5) + (<usize>h << 4);
-                v128.store(o, f32x4.mul(v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5), gate));
-                v128.store(o, f32x4.mul(v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7), gate), 32);
-                v128.store(o, f32x4.mul(v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5), gate), 64);
-                v128.store(o, f32x4.mul(v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7), gate), 96);
-              }
-            }
-            out += <usize>bs << 5;
-          }
-        }
-      }
-    }
-  }
+  packPanels(w, gates, bs, taps, ptr, blockId, transposed, dst, s0, s1);
 }
 
 // ---------------------------------------------------------------------------------------------

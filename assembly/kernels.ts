@@ -19,7 +19,7 @@
 // Built twice: with relaxed SIMD (f32x4.relaxed_madd, a fused multiply-add where the hardware has
 // one) and without (multiply, then add).
 
-import { madd, tile } from './tile';
+import { madd, packPanels, tile } from './tile';
 
 // ---------------------------------------------------------------------------------------------
 // Packing
@@ -104,26 +104,7 @@ export function packColumnTiles(src: usize, rows: i32, features: i32, dst: usize
  * dst + colPtr[k] * bs*bs*4 bytes, slice s at + s * fan * bs * 32. gates = 0: no gates.
  */
 export function packForward(w: usize, gates: usize, bs: i32, colPtr: usize, blockId: usize, dst: usize, k0: i32, k1: i32): void {
-  const rowBytes = <usize>bs << 2;
-  const blockBytes = <usize>(bs * bs) << 2;
-  for (let k = k0; k < k1; k++) {
-    const e0 = load<i32>(colPtr + (<usize>k << 2));
-    const e1 = load<i32>(colPtr + (<usize>(k + 1) << 2));
-    let out = dst + <usize>e0 * blockBytes;
-    for (let s = 0; s < bs; s += 8) {
-      for (let e = e0; e < e1; e++) {
-        const b = load<i32>(blockId + (<usize>e << 2));
-        const g = f32x4.splat(gates ? load<f32>(gates + (<usize>b << 2)) : 1);
-        let src = w + <usize>b * blockBytes + (<usize>s << 2);
-        for (let i = 0; i < bs; i++) {
-          v128.store(out, f32x4.mul(v128.load(src), g));
-          v128.store(out, f32x4.mul(v128.load(src, 16), g), 16);
-          src += rowBytes;
-          out += 32;
-        }
-      }
-    }
-  }
+  packPanels(w, gates, bs, 1, colPtr, blockId, false, dst, k0, k1);
 }
 
 /**
@@ -133,39 +114,7 @@ export function packForward(w: usize, gates: usize, bs: i32, colPtr: usize, bloc
  * dst + rowPtr[c] * bs*bs*4 bytes, slice s at + s * fan * bs * 32.
  */
 export function packBackward(w: usize, gates: usize, bs: i32, rowPtr: usize, dst: usize, c0: i32, c1: i32): void {
-  const rowBytes = <usize>bs << 2;
-  const blockBytes = <usize>(bs * bs) << 2;
-  for (let c = c0; c < c1; c++) {
-    const e0 = load<i32>(rowPtr + (<usize>c << 2));
-    const e1 = load<i32>(rowPtr + (<usize>(c + 1) << 2));
-    let out = dst + <usize>e0 * blockBytes;
-    for (let s = 0; s < bs; s += 8) {
-      for (let b = e0; b < e1; b++) {
-        const g = f32x4.splat(gates ? load<f32>(gates + (<usize>b << 2)) : 1);
-        const block = w + <usize>b * blockBytes;
-        for (let j = 0; j < bs; j += 4) {
-          for (let h = 0; h < 2; h++) {
-            // rows 8s + 4h .. +4 of W_b, columns j .. j+4, transposed: column j' -> 4 floats
-            let p = block + <usize>(s + 4 * h) * rowBytes + (<usize>j << 2);
-            const r0 = v128.load(p); p += rowBytes;
-            const r1 = v128.load(p); p += rowBytes;
-            const r2 = v128.load(p); p += rowBytes;
-            const r3 = v128.load(p);
-            const lo01 = v128.shuffle<f32>(r0, r1, 0, 4, 1, 5);
-            const hi01 = v128.shuffle<f32>(r0, r1, 2, 6, 3, 7);
-            const lo23 = v128.shuffle<f32>(r2, r3, 0, 4, 1, 5);
-            const hi23 = v128.shuffle<f32>(r2, r3, 2, 6, 3, 7);
-            const o = out + (<usize>j << 5) + (<usize>h << 4);
-            v128.store(o, f32x4.mul(v128.shuffle<f32>(lo01, lo23, 0, 1, 4, 5), g));
-            v128.store(o, f32x4.mul(v128.shuffle<f32>(lo01, lo23, 2, 3, 6, 7), g), 32);
-            v128.store(o, f32x4.mul(v128.shuffle<f32>(hi01, hi23, 0, 1, 4, 5), g), 64);
-            v128.store(o, f32x4.mul(v128.shuffle<f32>(hi01, hi23, 2, 3, 6, 7), g), 96);
-          }
-        }
-        out += <usize>bs << 5;
-      }
-    }
-  }
+  packPanels(w, gates, bs, 1, rowPtr, 0, true, dst, c0, c1);
 }
 
 /**

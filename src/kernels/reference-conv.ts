@@ -7,33 +7,43 @@ import { convSourceRow, type Conv2dGeometry, type ConvShape } from './conv.js';
  * and W). Plain loops over present blocks, taps and positions; not fast.
  */
 
-/** Y = conv(X, g W), [N, Ho, Wo, K]. */
-export function referenceConvForward(layout: BlockLayout, g: Conv2dGeometry, shape: ConvShape, x: ArrayLike<number>, w: ArrayLike<number>, gates?: ArrayLike<number>): Float64Array {
-  const bs = layout.blockSize;
-  const [C, K] = shape.channels;
+/**
+ * Calls `visit(b, c, k, tap, out, src)` for every present block b = (c, k), tap (index i kw + j)
+ * and output position `out` whose tap reads input row `src` (positions in the padding are skipped).
+ */
+function forEachTapRow(layout: BlockLayout, g: Conv2dGeometry, shape: ConvShape, visit: (b: number, c: number, k: number, tap: number, out: number, src: number) => void): void {
   const [kh, kw] = g.kernel;
   const positions = shape.n * shape.outputSize[0] * shape.outputSize[1];
-  const y = new Float64Array(positions * K);
   for (let c = 0; c < layout.inBlocks; c++) {
     for (let b = layout.rowPtr[c]; b < layout.rowPtr[c + 1]; b++) {
       const k = layout.colIdx[b];
-      const gate = gates ? gates[b] : 1;
       for (let i = 0; i < kh; i++) {
         for (let j = 0; j < kw; j++) {
-          const wTap = ((b * kh + i) * kw + j) * bs * bs;
           for (let out = 0; out < positions; out++) {
             const src = convSourceRow(g, shape, out, i, j);
-            if (src < 0) continue;
-            for (let p = 0; p < bs; p++) {
-              const xv = x[src * C + c * bs + p] * gate;
-              if (xv === 0) continue;
-              for (let q = 0; q < bs; q++) y[out * K + k * bs + q] += xv * w[wTap + p * bs + q];
-            }
+            if (src >= 0) visit(b, c, k, i * kw + j, out, src);
           }
         }
       }
     }
   }
+}
+
+/** Y = conv(X, g W), [N, Ho, Wo, K]. */
+export function referenceConvForward(layout: BlockLayout, g: Conv2dGeometry, shape: ConvShape, x: ArrayLike<number>, w: ArrayLike<number>, gates?: ArrayLike<number>): Float64Array {
+  const bs = layout.blockSize;
+  const [C, K] = shape.channels;
+  const taps = g.kernel[0] * g.kernel[1];
+  const y = new Float64Array(shape.n * shape.outputSize[0] * shape.outputSize[1] * K);
+  forEachTapRow(layout, g, shape, (b, c, k, tap, out, src) => {
+    const gate = gates ? gates[b] : 1;
+    const wTap = (b * taps + tap) * bs * bs;
+    for (let p = 0; p < bs; p++) {
+      const xv = x[src * C + c * bs + p] * gate;
+      if (xv === 0) continue;
+      for (let q = 0; q < bs; q++) y[out * K + k * bs + q] += xv * w[wTap + p * bs + q];
+    }
+  });
   return y;
 }
 
@@ -41,29 +51,17 @@ export function referenceConvForward(layout: BlockLayout, g: Conv2dGeometry, sha
 export function referenceConvBackwardData(layout: BlockLayout, g: Conv2dGeometry, shape: ConvShape, dy: ArrayLike<number>, w: ArrayLike<number>, gates?: ArrayLike<number>): Float64Array {
   const bs = layout.blockSize;
   const [C, K] = shape.channels;
-  const [kh, kw] = g.kernel;
-  const positions = shape.n * shape.outputSize[0] * shape.outputSize[1];
+  const taps = g.kernel[0] * g.kernel[1];
   const dx = new Float64Array(shape.n * shape.inputSize[0] * shape.inputSize[1] * C);
-  for (let c = 0; c < layout.inBlocks; c++) {
-    for (let b = layout.rowPtr[c]; b < layout.rowPtr[c + 1]; b++) {
-      const k = layout.colIdx[b];
-      const gate = gates ? gates[b] : 1;
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const wTap = ((b * kh + i) * kw + j) * bs * bs;
-          for (let out = 0; out < positions; out++) {
-            const src = convSourceRow(g, shape, out, i, j);
-            if (src < 0) continue;
-            for (let p = 0; p < bs; p++) {
-              let sum = 0;
-              for (let q = 0; q < bs; q++) sum += dy[out * K + k * bs + q] * w[wTap + p * bs + q];
-              dx[src * C + c * bs + p] += gate * sum;
-            }
-          }
-        }
-      }
+  forEachTapRow(layout, g, shape, (b, c, k, tap, out, src) => {
+    const gate = gates ? gates[b] : 1;
+    const wTap = (b * taps + tap) * bs * bs;
+    for (let p = 0; p < bs; p++) {
+      let sum = 0;
+      for (let q = 0; q < bs; q++) sum += dy[out * K + k * bs + q] * w[wTap + p * bs + q];
+      dx[src * C + c * bs + p] += gate * sum;
     }
-  }
+  });
   return dx;
 }
 
@@ -82,37 +80,26 @@ export function referenceConvWeightGrad(
 ): { dw: Float64Array; dgates?: Float64Array } {
   const bs = layout.blockSize;
   const [C, K] = shape.channels;
-  const [kh, kw] = g.kernel;
-  const positions = shape.n * shape.outputSize[0] * shape.outputSize[1];
-  const block = kh * kw * bs * bs;
+  const block = g.kernel[0] * g.kernel[1] * bs * bs;
+  const G = new Float64Array(layout.nnz * block);
+  forEachTapRow(layout, g, shape, (b, c, k, tap, out, src) => {
+    const at = b * block + tap * bs * bs;
+    for (let p = 0; p < bs; p++) {
+      const xv = x[src * C + c * bs + p];
+      if (xv === 0) continue;
+      for (let q = 0; q < bs; q++) G[at + p * bs + q] += xv * dy[out * K + k * bs + q];
+    }
+  });
   const dw = new Float64Array(layout.nnz * block);
   const dgates = weights ? new Float64Array(layout.nnz) : undefined;
-  for (let c = 0; c < layout.inBlocks; c++) {
-    for (let b = layout.rowPtr[c]; b < layout.rowPtr[c + 1]; b++) {
-      const k = layout.colIdx[b];
-      const G = new Float64Array(block);
-      for (let i = 0; i < kh; i++) {
-        for (let j = 0; j < kw; j++) {
-          const tap = (i * kw + j) * bs * bs;
-          for (let out = 0; out < positions; out++) {
-            const src = convSourceRow(g, shape, out, i, j);
-            if (src < 0) continue;
-            for (let p = 0; p < bs; p++) {
-              const xv = x[src * C + c * bs + p];
-              if (xv === 0) continue;
-              for (let q = 0; q < bs; q++) G[tap + p * bs + q] += xv * dy[out * K + k * bs + q];
-            }
-          }
-        }
-      }
-      const gate = gates ? gates[b] : 1;
-      let dot = 0;
-      for (let e = 0; e < block; e++) {
-        dw[b * block + e] = gate * G[e];
-        if (weights) dot += weights[b * block + e] * G[e];
-      }
-      if (dgates) dgates[b] = dot;
+  for (let b = 0; b < layout.nnz; b++) {
+    const gate = gates ? gates[b] : 1;
+    let dot = 0;
+    for (let e = b * block; e < (b + 1) * block; e++) {
+      dw[e] = gate * G[e];
+      if (weights) dot += weights[e] * G[e];
     }
+    if (dgates) dgates[b] = dot;
   }
   return dgates ? { dw, dgates } : { dw };
 }

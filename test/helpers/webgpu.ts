@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, type TestContext } from 'vitest';
 import { BackendUnavailableError } from '../../src/kernels/errors.js';
 import type { Backend } from '../../src/kernels/types.js';
-import { createWebGPUBackend } from '../../src/kernels/webgpu/webgpu-backend.js';
+import { createWebGPUBackend, type WebGPUBackend, type WebGPUBackendOptions } from '../../src/kernels/webgpu/webgpu-backend.js';
 
 /** Whether the run demands WebGPU (CI sets REQUIRE_WEBGPU=1: no adapter is then a failure, not a skip). */
 export const WEBGPU_REQUIRED = process.env.REQUIRE_WEBGPU === '1';
@@ -15,12 +15,7 @@ export function webgpuForTests(what: string): () => Backend | null {
   process.env.LP_NATIVE_VECTOR_WIDTH ??= '128';
   let gpu: Backend | null = null;
   beforeAll(async () => {
-    try {
-      gpu = await createWebGPUBackend();
-    } catch (error) {
-      if (!(error instanceof BackendUnavailableError) || WEBGPU_REQUIRED) throw error;
-      process.stderr.write(`skipping the WebGPU ${what}: ${error.message}\n`);
-    }
+    gpu = await makeWebGPU({}, what);
   });
   afterAll(async () => {
     await gpu?.dispose();
@@ -33,4 +28,19 @@ export function gpuOrSkip(gpu: () => Backend | null, context: TestContext): Back
   const backend = gpu();
   if (!backend) context.skip('no WebGPU adapter here');
   return backend;
+}
+
+/**
+ * A WebGPU backend with `options` (lavapipe runs with 128-bit vectors unless told otherwise), or
+ * null, with a line on stderr naming `what`, when there is no adapter and WebGPU is not required.
+ */
+export async function makeWebGPU(options: WebGPUBackendOptions = {}, what = 'tests'): Promise<WebGPUBackend | null> {
+  process.env.LP_NATIVE_VECTOR_WIDTH ??= '128';
+  try {
+    return await createWebGPUBackend(options);
+  } catch (error) {
+    if (!(error instanceof BackendUnavailableError) || WEBGPU_REQUIRED) throw error;
+    process.stderr.write(`skipping the WebGPU ${what}: ${error.message}\n`);
+    return null;
+  }
 }

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createCpuBackend, OutOfMemoryError, type CpuBackend } from '../../src/kernels/cpu/cpu-backend.js';
 import { convOutputSize, resolveConv2d, type Conv2dParams, type ConvShape } from '../../src/kernels/conv.js';
 import { referenceConvBackwardData, referenceConvForward, referenceConvWeightGrad } from '../../src/kernels/reference-conv.js';
@@ -7,6 +7,7 @@ import { randomLayout } from '../../src/patterns/random-layout.js';
 import { resolveRng } from '../../src/random.js';
 import { expectWithinBound } from './conformance.js';
 import { convConformance } from './conv-conformance.js';
+import { cpuBackendsForTests, CPU_THREAD_VARIANTS } from '../helpers/cpu.js';
 
 /*
  * The block-sparse convolutions on the CPU backend (implicit GEMM in WebAssembly SIMD, on the
@@ -24,22 +25,14 @@ const random = (size: number) => Float32Array.from({ length: size }, () => rng()
 const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
 
 describe('cpu backend convolutions', () => {
-  const backends: CpuBackend[] = [];
-  const make = async (options: Parameters<typeof createCpuBackend>[0]) => {
-    const backend = await createCpuBackend(options);
-    backends.push(backend);
-    return backend;
-  };
+  const make = cpuBackendsForTests();
   let one: CpuBackend;
   let two: CpuBackend;
   let workersOnly: CpuBackend;
   beforeAll(async () => {
-    one = await make({ threads: 1 });
-    two = await make({ threads: 2, minParallelFlops: 0 });
-    workersOnly = await make({ threads: 2, minParallelFlops: 0, callerWorks: false });
-  });
-  afterAll(async () => {
-    await Promise.all(backends.map((b) => b.dispose()));
+    one = await make(CPU_THREAD_VARIANTS.one);
+    two = await make(CPU_THREAD_VARIANTS.two);
+    workersOnly = await make(CPU_THREAD_VARIANTS.workersOnly);
   });
 
   it('gives the same bytes on 1 and 2 threads and from the workers alone, within the bound of the reference', async () => {

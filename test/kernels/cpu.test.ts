@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ParameterError } from '../../src/errors.js';
 import { BackendUnavailableError, TensorError } from '../../src/kernels/errors.js';
 import type { Tensor } from '../../src/kernels/types.js';
@@ -13,6 +13,7 @@ import { randomLayout } from '../../src/patterns/random-layout.js';
 import { resolveRng } from '../../src/random.js';
 import { backendConformance, expectWithinBound } from './conformance.js';
 import { opsConformance } from './ops-conformance.js';
+import { cpuBackendsForTests, CPU_THREAD_VARIANTS } from '../helpers/cpu.js';
 
 /*
  * The CPU backend: WebAssembly SIMD kernels on the calling thread and worker threads over one
@@ -31,23 +32,15 @@ const random = (size: number) => Float32Array.from({ length: size }, () => rng()
 const abs = (a: ArrayLike<number>) => Float64Array.from(a as ArrayLike<number>, Math.abs);
 
 describe('cpu backend', () => {
-  const backends: CpuBackend[] = [];
-  const make = async (options: Parameters<typeof createCpuBackend>[0]) => {
-    const backend = await createCpuBackend(options);
-    backends.push(backend);
-    return backend;
-  };
+  const make = cpuBackendsForTests();
   let one: CpuBackend;
   let two: CpuBackend;
   let workersOnly: CpuBackend;
   beforeAll(async () => {
-    one = await make({ threads: 1 });
-    two = await make({ threads: 2, minParallelFlops: 0 });
+    one = await make(CPU_THREAD_VARIANTS.one);
+    two = await make(CPU_THREAD_VARIANTS.two);
     // every unit on the worker: what a worker computes is checked on its own
-    workersOnly = await make({ threads: 2, minParallelFlops: 0, callerWorks: false });
-  });
-  afterAll(async () => {
-    await Promise.all(backends.map((b) => b.dispose()));
+    workersOnly = await make(CPU_THREAD_VARIANTS.workersOnly);
   });
 
   it('describes its threads and instruction set', () => {

@@ -5,6 +5,7 @@ import type { Tensor } from '../../src/kernels/types.js';
 import { resolveRng } from '../../src/random.js';
 import { hasTorch, runPythonJSON } from '../helpers/python.js';
 import { FAST_TIER } from '../helpers/tier.js';
+import { cpuBackendsForTests, CPU_THREAD_VARIANTS } from '../helpers/cpu.js';
 
 /*
  * Pooling on the CPU backend beyond the conformance suite (ops-conformance.ts, both backends):
@@ -21,24 +22,16 @@ const tied = (size: number) => Float32Array.from({ length: size }, () => Math.fl
 const sizeOf = (shape: readonly number[]) => shape.reduce((a, c) => a * c, 1);
 
 describe('pooling on the cpu backend', () => {
-  const backends: CpuBackend[] = [];
-  const make = async (options: Parameters<typeof createCpuBackend>[0]) => {
-    const backend = await createCpuBackend(options);
-    backends.push(backend);
-    return backend;
-  };
+  const make = cpuBackendsForTests();
   let one: CpuBackend;
   let two: CpuBackend;
   beforeAll(async () => {
-    one = await make({ threads: 1 });
-    two = await make({ threads: 2, minParallelFlops: 0 });
-  });
-  afterAll(async () => {
-    await Promise.all(backends.map((b) => b.dispose()));
+    one = await make(CPU_THREAD_VARIANTS.one);
+    two = await make(CPU_THREAD_VARIANTS.two);
   });
 
   it('gives the same bytes on 1 and 2 threads, from the workers alone, and from the plain-SIMD build', async () => {
-    const workersOnly = await make({ threads: 2, minParallelFlops: 0, callerWorks: false });
+    const workersOnly = await make(CPU_THREAD_VARIANTS.workersOnly);
     const plain = await make({ threads: 2, minParallelFlops: 0, relaxed: false });
     // 35 channels: units of 8192 elements start inside a position, and every position has a
     // single-channel tail; 14 x 14 x 35 x 3 = 20580 elements, several units.

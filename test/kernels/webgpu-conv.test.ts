@@ -1,6 +1,5 @@
-import { BackendUnavailableError } from '../../src/kernels/errors.js';
-import { createWebGPUBackend, type WebGPUBackendOptions } from '../../src/kernels/webgpu/webgpu-backend.js';
-import { WEBGPU_REQUIRED } from '../helpers/webgpu.js';
+import type { WebGPUBackendOptions } from '../../src/kernels/webgpu/webgpu-backend.js';
+import { makeWebGPU, WEBGPU_REQUIRED } from '../helpers/webgpu.js';
 import { convConformance } from './conv-conformance.js';
 
 /*
@@ -9,19 +8,7 @@ import { convConformance } from './conv-conformance.js';
  * and grids (segment sums, weight windows, image chunks).
  */
 
-process.env.LP_NATIVE_VECTOR_WIDTH ??= '128';
-
-async function make(options: WebGPUBackendOptions = {}) {
-  try {
-    return await createWebGPUBackend(options);
-  } catch (error) {
-    if (error instanceof BackendUnavailableError && !WEBGPU_REQUIRED) {
-      process.stderr.write(`skipping the WebGPU convolutions: ${error.message}\n`);
-      return null;
-    }
-    throw error;
-  }
-}
+const make = (options: WebGPUBackendOptions = {}) => makeWebGPU(options, 'convolutions');
 
 convConformance('webgpu', () => make(), WEBGPU_REQUIRED);
 convConformance('webgpu (split)', () => make({ segmentLimit: 2, maxBindingBytes: 131072, maxWorkgroups: 4 }), WEBGPU_REQUIRED);

@@ -2,12 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockLayout, type BlockSize } from '../../src/patterns/layout.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { resolveRng } from '../../src/random.js';
-import { BackendUnavailableError } from '../../src/kernels/errors.js';
 import { referenceBackwardData, referenceForward, referenceWeightGrad } from '../../src/kernels/reference.js';
 import { packLayoutTables } from '../../src/kernels/webgpu/layout-tables.js';
-import { createWebGPUBackend, type WebGPUBackend, type WebGPUBackendOptions } from '../../src/kernels/webgpu/webgpu-backend.js';
+import type { WebGPUBackend, WebGPUBackendOptions } from '../../src/kernels/webgpu/webgpu-backend.js';
 import { expectWithinBound } from './conformance.js';
-import { WEBGPU_REQUIRED } from '../helpers/webgpu.js';
+import { makeWebGPU } from '../helpers/webgpu.js';
 
 /*
  * Every tile variant of the block products on lavapipe (the conformance suite runs the variant
@@ -16,8 +15,6 @@ import { WEBGPU_REQUIRED } from '../helpers/webgpu.js';
  * not, with the weights split into several windows (later windows accumulate), and bit-identical
  * from run to run.
  */
-
-process.env.LP_NATIVE_VECTOR_WIDTH ??= '128';
 
 const rng = resolveRng({ seed: 'webgpu-kernels' });
 const random = (size: number) => Float32Array.from({ length: size }, () => rng() * 2 - 1);
@@ -49,15 +46,7 @@ describe('block products on WebGPU: every tile variant, split columns; weight gr
     ['narrow, split bindings and grids', { blockProductVariant: 'narrow', segmentLimit: 2, maxBindingBytes: 4352, maxWorkgroups: 2 }],
   ];
   beforeAll(async () => {
-    for (const [name, options] of variants) {
-      try {
-        backends[name] = await createWebGPUBackend(options);
-      } catch (error) {
-        if (!(error instanceof BackendUnavailableError) || WEBGPU_REQUIRED) throw error;
-        process.stderr.write(`skipping the WebGPU kernel variants: ${error.message}\n`);
-        backends[name] = null;
-      }
-    }
+    for (const [name, options] of variants) backends[name] = await makeWebGPU(options, 'kernel variants');
   });
   afterAll(async () => {
     for (const b of Object.values(backends)) await b?.dispose();

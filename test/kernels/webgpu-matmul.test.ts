@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { BackendUnavailableError } from '../../src/kernels/errors.js';
 import { referenceMatmul } from '../../src/kernels/reference.js';
 import type { PlanContext } from '../../src/kernels/webgpu/program.js';
 import { MatmulProgram, type MatmulShape } from '../../src/kernels/webgpu/programs/matmul.js';
 import { windowSlack } from '../../src/kernels/webgpu/windows.js';
-import { createWebGPUBackend, type WebGPUBackend, type WebGPUBackendOptions } from '../../src/kernels/webgpu/webgpu-backend.js';
+import type { WebGPUBackend, WebGPUBackendOptions } from '../../src/kernels/webgpu/webgpu-backend.js';
+import { makeWebGPU } from '../helpers/webgpu.js';
 import { resolveRng } from '../../src/random.js';
 import { expectWithinBound } from './conformance.js';
 import { backendTests } from './suite.js';
@@ -65,16 +65,7 @@ describe('dense matmul plan', () => {
   });
 });
 
-/** The backend, or null (with the reason on stderr) when this machine has no adapter and it is not required. */
-async function make(options: WebGPUBackendOptions): Promise<WebGPUBackend | null> {
-  try {
-    return await createWebGPUBackend(options);
-  } catch (error) {
-    if (!(error instanceof BackendUnavailableError) || required) throw error;
-    process.stderr.write(`skipping the WebGPU split-K matmul tests: ${error.message}\n`);
-    return null;
-  }
-}
+const make = (options: WebGPUBackendOptions) => makeWebGPU(options, 'split-K matmul tests');
 
 /** `backendTests` on a WebGPU backend made with `options` (its bodies get the WebGPU backend, for its dispatch count). */
 const webgpuTests = (name: string, options: WebGPUBackendOptions) =>

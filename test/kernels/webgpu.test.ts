@@ -2,10 +2,11 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { BlockLayout } from '../../src/patterns/layout.js';
 import { randomLayout } from '../../src/patterns/random-layout.js';
 import { resolveRng } from '../../src/random.js';
-import { BackendUnavailableError, DeviceLostError } from '../../src/kernels/errors.js';
+import { DeviceLostError } from '../../src/kernels/errors.js';
 import { referenceBackwardData, referenceForward, referenceMatmul, referenceWeightGrad } from '../../src/kernels/reference.js';
 import { WebGPUError } from '../../src/kernels/webgpu/errors.js';
 import { createWebGPUBackend, probeWebGPU, type WebGPUBackend, type WebGPUBackendOptions } from '../../src/kernels/webgpu/webgpu-backend.js';
+import { makeWebGPU } from '../helpers/webgpu.js';
 import { backendConformance, expectWithinBound } from './conformance.js';
 import { opsConformance } from './ops-conformance.js';
 
@@ -22,17 +23,7 @@ const required = process.env.REQUIRE_WEBGPU === '1';
 process.env.LP_NATIVE_VECTOR_WIDTH ??= '128';
 
 /** The backend, or null (with the reason on stderr) when this machine has no adapter and it is not required. */
-async function make(options: WebGPUBackendOptions = {}): Promise<WebGPUBackend | null> {
-  try {
-    return await createWebGPUBackend(options);
-  } catch (error) {
-    if (error instanceof BackendUnavailableError && !required) {
-      process.stderr.write(`skipping the WebGPU tests: ${error.message}\n`);
-      return null;
-    }
-    throw error;
-  }
-}
+const make = (options: WebGPUBackendOptions = {}) => makeWebGPU(options);
 
 backendConformance('webgpu', make, required);
 opsConformance('webgpu', make, required);
