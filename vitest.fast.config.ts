@@ -29,6 +29,7 @@ export default mergeConfig(
         'test/kernels/webgpu-conv.test.ts',
         'test/cli/train.test.ts',
         'test/cli/train-sparsity.test.ts',
+        'test/cli/train-cnn.test.ts',
       ],
     },
   }),

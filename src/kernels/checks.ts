@@ -145,6 +145,20 @@ export function checkMatrix(backend: OperandOwner, t: Operand, name: string, con
   return [t.shape[0], t.shape[1]];
 }
 
+/**
+ * A tensor of rank >= 2 read as the matrix [product of the leading dimensions, last dimension]
+ * (an NHWC activation [N, H, W, C] is the matrix [N H W, C]: a row per position), every dimension
+ * >= 1; returns [rows, width].
+ */
+export function checkRows(backend: OperandOwner, t: Operand, name: string, context: string): [number, number] {
+  checkTensor(backend, t, name);
+  if (t.shape.length < 2 || t.shape.some((d) => d < 1)) {
+    throw new ShapeError(`${context}: ${name} has shape ${show(t.shape)} but must be a matrix [N, F] or a tensor [..., F] read as one (rank >= 2, every size >= 1)`);
+  }
+  const width = t.shape[t.shape.length - 1];
+  return [t.size / width, width];
+}
+
 /** A vector of `length` values. */
 export function checkVector(backend: OperandOwner, t: Operand, name: string, length: number, other: string, otherShape: readonly number[], context: string): void {
   checkTensor(backend, t, name);

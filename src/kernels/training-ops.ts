@@ -1,6 +1,6 @@
 import { checkInteger, checkNumber, checkOneOf } from '../check.js';
 import { ParameterError, ShapeError } from '../errors.js';
-import { checkBlocks, checkDistinct, checkMatrix, checkSameShape, checkShape, checkTensor, checkVector, show, type Operand, type OperandOwner } from './checks.js';
+import { checkBlocks, checkDistinct, checkMatrix, checkRows, checkSameShape, checkShape, checkTensor, checkVector, show, type Operand, type OperandOwner } from './checks.js';
 import { convOutputSize, taps, type Conv2dGeometry } from './conv.js';
 import { resolvePool2d, type AvgPool2dGradOptions, type Pool2dParams } from './pool.js';
 
@@ -142,17 +142,21 @@ export const HARD_CONCRETE_DEFAULTS: Readonly<Required<HardConcreteOptions>> = O
  * as the products do: on the CPU when done, on WebGPU once submitted.
  */
 export interface TrainingOps<T> {
-  /** y[n, f] = x[n, f] + bias[f] for x [N, F], bias [F]. */
+  /**
+   * y[n, f] = x[n, f] + bias[f] for x [N, F], bias [F]; x may be any tensor [..., F] of rank >= 2
+   * (an NHWC activation [N, H, W, C]: a bias per channel), read as the matrix [rows, F], and y has
+   * x's shape.
+   */
   addBias(x: T, bias: T): Promise<T>;
-  /** out[f] = sum_n x[n, f] for x [N, F] (the bias gradient). */
+  /** out[f] = sum_n x[n, f] for x [N, F] (the bias gradient); x may be [..., F] of rank >= 2, summed over every leading dimension. */
   sumRows(x: T): Promise<T>;
   /** f(x) elementwise, any shape; gelu is the tanh approximation (PyTorch's approximate='tanh'). */
   activation(kind: ActivationKind, x: T): Promise<T>;
   /** dy * f'(x) elementwise for x and dy of one shape (relu'(0) = 0, as PyTorch). */
   activationGrad(kind: ActivationKind, x: T, dy: T): Promise<T>;
-  /** addBias then activation in one pass: z = x + bias and y = f(z) for x [N, F], bias [F] (a layer with a bias followed by an activation). */
+  /** addBias then activation in one pass: z = x + bias and y = f(z) for x [N, F] (or [..., F], rank >= 2: z and y of x's shape), bias [F] (a layer with a bias followed by an activation). */
   addBiasActivation(kind: ActivationKind, x: T, bias: T): Promise<BiasActivationResultOf<T>>;
-  /** activationGrad then sumRows in one pass: dz = dy * f'(z) for z, dy [N, F], and its column sums dbias [F] (the bias gradient of that layer). */
+  /** activationGrad then sumRows in one pass: dz = dy * f'(z) for z, dy [N, F] (or [..., F], rank >= 2: dz of z's shape), and its column sums dbias [F] (the bias gradient of that layer). */
   activationGradBias(kind: ActivationKind, z: T, dy: T): Promise<ActivationGradBiasResultOf<T>>;
   /** a + b elementwise, a new tensor (a and b of one shape). */
   add(a: T, b: T): Promise<T>;
@@ -160,9 +164,14 @@ export interface TrainingOps<T> {
   multiply(a: T, b: T): Promise<T>;
   /** Mean over rows of -log softmax(logits)[label], its gradient (softmax - onehot) / N, and the count of rows whose first argmax is the label; logits [N, K], labels [N] class indices as float32 (a label that is not an integer in [0, K) makes the loss NaN). */
   softmaxCrossEntropy(logits: T, labels: T): Promise<SoftmaxCrossEntropyResultOf<T>>;
-  /** y = (x - mean) * rstd * gamma + beta per row of x [N, F], with the biased variance and rstd = 1/sqrt(var + eps) (as PyTorch's layer_norm). */
+  /**
+   * y = (x - mean) * rstd * gamma + beta per row of x [N, F], with the biased variance and
+   * rstd = 1/sqrt(var + eps) (as PyTorch's layer_norm over the last dimension). x may be [..., F] of
+   * rank >= 2, read as the matrix [rows, F] (an NHWC activation: each position's channels
+   * normalised); y has x's shape, mean and rstd are [rows].
+   */
   layerNorm(x: T, gamma: T, beta: T, eps?: number): Promise<LayerNormResultOf<T>>;
-  /** Gradients of layerNorm given dy [N, F] and the forward's mean and rstd. */
+  /** Gradients of layerNorm given dy (x's shape: [N, F], or [..., F] as layerNorm reads it) and the forward's mean and rstd [rows]; dx has x's shape. */
   layerNormGrad(x: T, dy: T, gamma: T, mean: T, rstd: T): Promise<LayerNormGradResultOf<T>>;
   /** One SGD step in place (PyTorch's update rule); velocity (zeros at first) is needed exactly when momentum > 0. */
   sgdStep(param: T, grad: T, velocity: T | null, options: SgdStepOptions): Promise<void>;
@@ -172,8 +181,11 @@ export interface TrainingOps<T> {
   scale(x: T, s: number): Promise<T>;
   /** y += alpha * x in place (x and y of one shape, different tensors). */
   axpy(alpha: number, x: T, y: T): Promise<void>;
-  /** A new tensor with x's values. */
-  copy(x: T): Promise<T>;
+  /**
+   * A new tensor with x's values; with `shape` (as many elements as x) the new tensor has that
+   * shape, the values in the same row-major order: a reshape (e.g. [N H W, C] to [N, H, W, C]).
+   */
+  copy(x: T, shape?: readonly number[]): Promise<T>;
   /** Sets every element of x to value, in place. */
   fill(x: T, value: number): Promise<void>;
   /** Per-block norm of w [nnz, bs, bs] (any [nnz, ...]): l2 = sqrt(sum w^2), max = max |w|; [nnz]. */
@@ -448,12 +460,12 @@ function hardConcreteCall(owner: OperandOwner, context: string, logAlpha: Operan
  */
 export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec<N> } = {
   addBias(owner, x, bias) {
-    const [n, width] = checkMatrix(owner, x, 'x', 'addBias');
+    const [n, width] = checkRows(owner, x, 'x', 'addBias');
     checkVector(owner, bias, 'bias', width, 'x', x.shape, 'addBias');
-    return { grid: 'elements', count: n * width, width, reads: [x, bias], writes: [[n, width]], result: first };
+    return { grid: 'elements', count: n * width, width, reads: [x, bias], writes: [x.shape], result: first };
   },
   sumRows(owner, x) {
-    const [n, width] = checkMatrix(owner, x, 'x', 'sumRows');
+    const [n, width] = checkRows(owner, x, 'x', 'sumRows');
     return { grid: 'elements', count: 0, reads: [x], sums: { of: { read: 0, rows: n, width }, into: [{ shape: [width], from: 0, count: width, scale: 1 }] }, result: (_, [out]) => out };
   },
   activation: (owner, kind, x) => activationCall(owner, kind, x, null),
@@ -461,19 +473,19 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
   addBiasActivation(owner, kind, x, bias) {
     const context = 'addBiasActivation';
     checkOneOf('kind', kind, ACTIVATION_KINDS, context);
-    const [n, width] = checkMatrix(owner, x, 'x', context);
+    const [n, width] = checkRows(owner, x, 'x', context);
     checkVector(owner, bias, 'bias', width, 'x', x.shape, context);
     const cost = kind === 'relu' ? MEMORY_BOUND : TRANSCENDENTAL;
-    return { grid: 'elements', count: n * width, width, flag: ACTIVATION_CODES[kind], cost, reads: [x, bias], writes: [[n, width], [n, width]], result: ([z, y]) => ({ z, y }) };
+    return { grid: 'elements', count: n * width, width, flag: ACTIVATION_CODES[kind], cost, reads: [x, bias], writes: [x.shape, x.shape], result: ([z, y]) => ({ z, y }) };
   },
   activationGradBias(owner, kind, z, dy) {
     const context = 'activationGradBias';
     checkOneOf('kind', kind, ACTIVATION_KINDS, context);
-    const [n, width] = checkMatrix(owner, z, 'z', context);
+    const [n, width] = checkRows(owner, z, 'z', context);
     checkSameShape(owner, z, 'z', dy, 'dy', context);
     const cost = kind === 'relu' ? MEMORY_BOUND : TRANSCENDENTAL;
     return {
-      grid: 'rows', count: n, width, flag: ACTIVATION_CODES[kind], cost, reads: [z, dy], writes: [[n, width]], partials: width,
+      grid: 'rows', count: n, width, flag: ACTIVATION_CODES[kind], cost, reads: [z, dy], writes: [z.shape], partials: width,
       sums: { of: 'partials', into: [{ shape: [width], from: 0, count: width, scale: 1 }] },
       result: ([dz], [dbias]) => ({ dz, dbias }),
     };
@@ -490,21 +502,21 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
     };
   },
   layerNorm(owner, x, gamma, beta, eps = 1e-5) {
-    const [n, width] = checkMatrix(owner, x, 'x', 'layerNorm');
+    const [n, width] = checkRows(owner, x, 'x', 'layerNorm');
     checkVector(owner, gamma, 'gamma', width, 'x', x.shape, 'layerNorm');
     checkVector(owner, beta, 'beta', width, 'x', x.shape, 'layerNorm');
     checkNumber('eps', eps, 0, Number.MAX_VALUE, 'layerNorm');
-    return { grid: 'rows', count: n, width, floats: [eps], cost: 2 * MEMORY_BOUND, reads: [x, gamma, beta], writes: [[n, width], [n], [n]], result: ([y, mean, rstd]) => ({ y, mean, rstd }) };
+    return { grid: 'rows', count: n, width, floats: [eps], cost: 2 * MEMORY_BOUND, reads: [x, gamma, beta], writes: [x.shape, [n], [n]], result: ([y, mean, rstd]) => ({ y, mean, rstd }) };
   },
   layerNormGrad(owner, x, dy, gamma, mean, rstd) {
     const context = 'layerNormGrad';
-    const [n, width] = checkMatrix(owner, x, 'x', context);
+    const [n, width] = checkRows(owner, x, 'x', context);
     checkSameShape(owner, x, 'x', dy, 'dy', context);
     checkVector(owner, gamma, 'gamma', width, 'x', x.shape, context);
     checkVector(owner, mean, 'mean', n, 'x', x.shape, context);
     checkVector(owner, rstd, 'rstd', n, 'x', x.shape, context);
     return {
-      grid: 'rows', count: n, width, cost: 2 * MEMORY_BOUND, reads: [x, dy, gamma, mean, rstd], writes: [[n, width]], partials: 2 * width,
+      grid: 'rows', count: n, width, cost: 2 * MEMORY_BOUND, reads: [x, dy, gamma, mean, rstd], writes: [x.shape], partials: 2 * width,
       sums: { of: 'partials', into: [{ shape: [width], from: 0, count: width, scale: 1 }, { shape: [width], from: width, count: width, scale: 1 }] },
       result: ([dx], [dgamma, dbeta]) => ({ dx, dgamma, dbeta }),
     };
@@ -562,9 +574,13 @@ export const TRAINING_OP_SPECS: { readonly [N in TrainingOpName]: TrainingOpSpec
     checkDistinct('axpy', [[y, 'y']], [[x, 'x']]);
     return { grid: 'elements', count: x.size, floats: [alpha], reads: [x], writes: [y], result: nothing };
   },
-  copy(owner, x) {
+  copy(owner, x, shape) {
     checkTensor(owner, x, 'x');
-    return { grid: 'elements', count: x.size, reads: [x], writes: [x.shape], result: first };
+    if (shape !== undefined) {
+      const size = checkShape(shape, 'copy\'s shape');
+      if (size !== x.size) throw new ShapeError(`copy: shape ${show(shape)} holds ${size} elements but x ${show(x.shape)} has ${x.size}`);
+    }
+    return { grid: 'elements', count: x.size, reads: [x], writes: [shape ?? x.shape], result: first };
   },
   fill(owner, x, value) {
     checkTensor(owner, x, 'x');

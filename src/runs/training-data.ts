@@ -1,5 +1,5 @@
 /**
- * A training run's data from its settings: Fashion-MNIST for an MLP; for a language model the
+ * A training run's data from its settings: Fashion-MNIST for an MLP or a CNN; for a language model the
  * Brown corpus or a user's text file, its character vocabulary (the saved run's when resuming) and
  * the three texts encoded, the training text cut to --limit characters.
  */
@@ -37,7 +37,7 @@ function loadCorpus(data: string): TextCorpus {
  * --batch streams and --seq steps needs.
  */
 export function loadRunData(config: TrainRunConfig, saved: CharVocabularyJSON | null = null, resume?: string): RunData {
-  if (config.model === 'mlp') {
+  if (config.model !== 'lstm') {
     return { kind: 'classification', train: loadFashionMNIST({ split: 'train', limit: config.limit ?? undefined }), test: loadFashionMNIST({ split: 'test' }) };
   }
   const corpus = loadCorpus(config.data);

@@ -9,13 +9,14 @@ import { checkInteger, checkNumber } from '../check.js';
 import { ParameterError } from '../errors.js';
 import type { BlockSize } from '../patterns/layout.js';
 import type { Seed } from '../random.js';
+import { MAX_CNN_DEPTH } from '../train/cnn.js';
 import { FASHION_MNIST_CLASSES, FASHION_MNIST_SIDE } from '../train/data/fashion-mnist.js';
 import { DEFAULT_EMBEDDING, MAX_LSTM_HIDDEN } from '../train/language-model.js';
 import { UsageError } from '../usage-error.js';
 import { parsePruneSpec, parseRegrowSpec, type PruneSpec, type RegrowSpec } from './training-hooks.js';
 
-/** The models a training run builds (`train --model`): an MLP, or a character-level LSTM language model. */
-export const TRAIN_MODELS = ['mlp', 'lstm'] as const;
+/** The models a training run builds (`train --model`): an MLP, a character-level LSTM language model, or a CNN (block-sparse convolutions). */
+export const TRAIN_MODELS = ['mlp', 'lstm', 'cnn'] as const;
 /** The named data sets a training run knows (`train --data`); `text:<file>` names any UTF-8 text file. */
 export const TRAIN_DATASETS = ['fashion-mnist', 'brown'] as const;
 /** The optimisers a training run knows (`train --optimizer`). */
@@ -46,13 +47,17 @@ export type TrainData = (typeof TRAIN_DATASETS)[number] | `text:${string}`;
 
 /** A new run's settings, as the `train` command's options give them (--prune and --regrow as their spec text). */
 export interface TrainingSettings {
-  /** The model: an MLP (the default) or a character-level LSTM language model. */
+  /** The model: an MLP (the default), a character-level LSTM language model, or a CNN. */
   model?: (typeof TRAIN_MODELS)[number];
-  /** fashion-mnist (MLP), or brown or text:<file> (LSTM). */
+  /** fashion-mnist (MLP, CNN), or brown or text:<file> (LSTM). */
   data: TrainData;
-  /** Hidden widths: the MLP's hidden layers, or the LSTMs' hidden units, in order. */
-  hidden: number[];
-  /** Layout of the block-sparse weights: a pattern spec or a .json/.npy layout file (default: dense; "dense" blocks with `l0`). For an LSTM, its recurrent weights (square, shared by the four gates; and its input weights with sparseInput). */
+  /** Hidden widths: the MLP's hidden layers, or the LSTMs' hidden units, in order (required for them; not a CNN's). */
+  hidden?: number[];
+  /** A CNN's channel widths, one per stage (required for a CNN; buildCNN). */
+  channels?: number[];
+  /** A CNN's block-sparse convolutions per stage (default 1). */
+  depth?: number;
+  /** Layout of the block-sparse weights: a pattern spec or a .json/.npy layout file (default: dense; "dense" blocks with `l0`). For an LSTM, its recurrent weights (square, shared by the four gates; and its input weights with sparseInput); for a CNN, its convolutions over channel blocks (not the stem). */
   layout?: string;
   blockSize: BlockSize;
   /** Examples per training step, or an LSTM's streams per step. */
@@ -88,8 +93,14 @@ export interface TrainingSettings {
  * continues the same run: the settings with absent options as null and --prune and --regrow parsed
  * and resolved against the run's length.
  */
-export type TrainRunConfig = Omit<TrainingSettings, 'model' | 'layout' | 'l0' | 'prune' | 'regrow' | 'limit' | 'seq' | 'embedding' | 'clip'> & {
+export type TrainRunConfig = Omit<TrainingSettings, 'model' | 'hidden' | 'channels' | 'depth' | 'layout' | 'l0' | 'prune' | 'regrow' | 'limit' | 'seq' | 'embedding' | 'clip'> & {
   model: (typeof TRAIN_MODELS)[number];
+  /** The MLP's or LSTMs' hidden widths ([] for a CNN). */
+  hidden: number[];
+  /** A CNN's channel widths (null for the others). */
+  channels: number[] | null;
+  /** A CNN's convolutions per stage (null for the others). */
+  depth: number | null;
   layout: string | null;
   l0: number | null;
   /** --prune, resolved against the run's length (null: none). */
@@ -110,10 +121,15 @@ export function isTextData(data: string): boolean {
 }
 
 /**
- * The model and data checked together (UsageError): an MLP trains on fashion-mnist, an LSTM on
- * brown or text:<file> (a non-empty path); --seq and --embedding are an LSTM's.
+ * The model and data checked together (UsageError): an MLP or a CNN trains on fashion-mnist, an
+ * LSTM on brown or text:<file> (a non-empty path); --seq and --embedding are an LSTM's, --channels
+ * and --depth a CNN's, and --hidden and --sparse-input not a CNN's.
  */
-export function checkModelData(settings: Pick<TrainingSettings, 'model' | 'data'> & { seq?: number | null; embedding?: number | null }): (typeof TRAIN_MODELS)[number] {
+export function checkModelData(
+  settings: Pick<TrainingSettings, 'model' | 'data'> & {
+    seq?: number | null; embedding?: number | null; channels?: number[] | null; depth?: number | null; hidden?: number[]; sparseInput?: boolean;
+  },
+): (typeof TRAIN_MODELS)[number] {
   const model = settings.model ?? 'mlp';
   if (!(TRAIN_MODELS as readonly string[]).includes(model)) throw new ParameterError('model', `one of ${TRAIN_MODELS.join(', ')}`, model);
   const data = settings.data;
@@ -122,10 +138,19 @@ export function checkModelData(settings: Pick<TrainingSettings, 'model' | 'data'
   }
   if (model === 'mlp' && isTextData(data)) throw new UsageError(`--data ${data} is text: train a language model on it with --model lstm`);
   if (model === 'lstm' && !isTextData(data)) throw new UsageError(`--model lstm trains on text: give --data brown or --data text:<file> (not ${data})`);
-  if (model === 'mlp') {
+  if (model === 'cnn' && isTextData(data)) throw new UsageError(`--data ${data} is text: train a language model on it with --model lstm (--model cnn trains on fashion-mnist)`);
+  if (model !== 'lstm') {
     for (const [option, value] of [['--seq', settings.seq], ['--embedding', settings.embedding]] as const) {
       if (value !== undefined && value !== null) throw new UsageError(`${option} is an LSTM's setting: give it with --model lstm`);
     }
+  }
+  if (model !== 'cnn') {
+    for (const [option, value] of [['--channels', settings.channels], ['--depth', settings.depth]] as const) {
+      if (value !== undefined && value !== null) throw new UsageError(`${option} is a CNN's setting: give it with --model cnn`);
+    }
+  } else {
+    if (settings.hidden !== undefined && settings.hidden.length > 0) throw new UsageError('--hidden is an MLP\'s or an LSTM\'s setting: a CNN takes --channels (one width per stage)');
+    if (settings.sparseInput) throw new UsageError('--sparse-input is an MLP\'s or an LSTM\'s setting: a CNN\'s stem is dense');
   }
   return model;
 }
@@ -134,14 +159,17 @@ export function checkModelData(settings: Pick<TrainingSettings, 'model' | 'data'
 export function resolveSettings(settings: TrainingSettings, totalSteps: number): TrainRunConfig {
   const model = checkModelData(settings);
   const lstm = model === 'lstm';
+  const cnn = model === 'cnn';
   return {
     model,
+    channels: cnn ? checkWidths('channels', settings.channels) : null,
+    depth: cnn ? checkInteger('depth', settings.depth ?? 1, 1, MAX_CNN_DEPTH) : null,
     sparseInput: Boolean(settings.sparseInput),
     l0LrScale: checkNumber('l0LrScale', settings.l0LrScale, 0, 1e6),
     prune: settings.prune === undefined ? null : parsePruneSpec(settings.prune, totalSteps),
     regrow: settings.regrow === undefined ? null : parseRegrowSpec(settings.regrow, totalSteps),
     data: settings.data,
-    hidden: settings.hidden,
+    hidden: cnn ? [] : checkWidths('hidden', settings.hidden),
     layout: settings.layout ?? (settings.l0 !== undefined ? 'dense' : null),
     blockSize: Number(settings.blockSize) as BlockSize,
     batch: checkInteger('batch', settings.batch, 1, 2 ** 24),
@@ -158,11 +186,18 @@ export function resolveSettings(settings: TrainingSettings, totalSteps: number):
   };
 }
 
-/** Checkpoints written before --sparse-input, --l0-lr-scale, --prune, --regrow and --model existed have none of them. */
+/** A list of widths (--hidden, --channels): non-empty, integers in [1, MAX_TRAINING_WIDTH] (ParameterError naming the option). */
+function checkWidths(option: 'hidden' | 'channels', widths: number[] | undefined): number[] {
+  if (!Array.isArray(widths) || widths.length === 0) throw new ParameterError(option, 'a non-empty list of widths', widths);
+  widths.forEach((w, i) => checkInteger(`${option}[${i}]`, w, 1, MAX_TRAINING_WIDTH));
+  return widths;
+}
+
+/** Checkpoints written before --sparse-input, --l0-lr-scale, --prune, --regrow, --model and --channels existed have none of them. */
 export function withDefaults(config: TrainRunConfig): TrainRunConfig {
   return {
     ...config, model: config.model ?? 'mlp', sparseInput: config.sparseInput ?? false, l0LrScale: config.l0LrScale ?? 1, prune: config.prune ?? null, regrow: config.regrow ?? null,
-    seq: config.seq ?? null, embedding: config.embedding ?? null, clip: config.clip ?? 0,
+    seq: config.seq ?? null, embedding: config.embedding ?? null, clip: config.clip ?? 0, channels: config.channels ?? null, depth: config.depth ?? null,
   };
 }
 
@@ -176,7 +211,10 @@ export function savedRunConfig(record: unknown, resume: string | undefined): Tra
   if (!config || !Array.isArray(config.hidden) || !config.hidden.every((h) => Number.isInteger(h) && h >= 1 && h <= MAX_TRAINING_WIDTH) || !Number.isInteger(config.batch) || config.batch < 1) throw bad();
   const resolved = withDefaults(config);
   try {
-    checkModelData({ model: resolved.model, data: resolved.data, ...(resolved.model === 'mlp' ? {} : { seq: resolved.seq, embedding: resolved.embedding }) });
+    checkModelData({
+      model: resolved.model, data: resolved.data, ...(resolved.model === 'lstm' ? { seq: resolved.seq, embedding: resolved.embedding } : {}),
+      ...(resolved.model === 'cnn' ? { hidden: resolved.hidden, sparseInput: resolved.sparseInput } : { channels: resolved.channels, depth: resolved.depth }),
+    });
   } catch {
     throw bad();
   }
@@ -184,6 +222,11 @@ export function savedRunConfig(record: unknown, resume: string | undefined): Tra
     const sizes = [resolved.seq, resolved.embedding];
     if (!sizes.every((v) => Number.isSafeInteger(v) && (v as number) >= 1) || !config.hidden.every((h) => h <= MAX_LSTM_HIDDEN)) throw bad();
   }
+  if (resolved.model === 'cnn') {
+    const { channels, depth } = resolved;
+    if (!Array.isArray(channels) || channels.length === 0 || !channels.every((c) => Number.isInteger(c) && c >= 1 && c <= MAX_TRAINING_WIDTH)) throw bad();
+    if (!Number.isInteger(depth) || (depth as number) < 1 || (depth as number) > MAX_CNN_DEPTH) throw bad();
+  } else if (resolved.hidden.length === 0) throw bad();
   checkActivationMemory(resolved);
   return resolved;
 }
@@ -195,9 +238,15 @@ export function savedRunConfig(record: unknown, resume: string | undefined): Tra
  * step of T B rows keeps, per LSTM of H units, its input projection, gates and gate gradients
  * (4H each), its cells, hidden states and output (H each) and their gradients, and the logits and
  * their gradient (V, at most 65,536 characters: counted as the vocabulary's largest size is
- * unknown before the text is read, so the text's own size is checked once read).
+ * unknown before the text is read, so the text's own size is checked once read). A CNN: per
+ * example the image laid out in bs channels, and for every convolution (the stem's too) its
+ * output, channel norm and activation (H W C each, H x W halved by each stage's pooling) and their
+ * gradients, for batches of the larger of the training and evaluation batch.
  */
-export function checkActivationMemory(config: Pick<TrainRunConfig, 'model' | 'hidden' | 'batch' | 'limit' | 'seq' | 'embedding'>, symbols = 256): void {
+export function checkActivationMemory(
+  config: Pick<TrainRunConfig, 'model' | 'hidden' | 'batch' | 'limit' | 'seq' | 'embedding'> & Partial<Pick<TrainRunConfig, 'channels' | 'depth' | 'blockSize'>>,
+  symbols = 256,
+): void {
   const { hidden, batch } = config;
   if (config.model === 'lstm') {
     const rows = batch * (config.seq ?? DEFAULT_SEQ);
@@ -211,6 +260,24 @@ export function checkActivationMemory(config: Pick<TrainRunConfig, 'model' | 'hi
   const inputs = FASHION_MNIST_SIDE * FASHION_MNIST_SIDE;
   const classes = FASHION_MNIST_CLASSES.length;
   const rows = Math.max(Math.min(batch, trainExamples), Math.min(EVAL_BATCH, TEST_EXAMPLES));
+  if (config.model === 'cnn') {
+    const channels = config.channels ?? [];
+    const depth = config.depth ?? 1;
+    const bs = config.blockSize ?? 32;
+    let side = FASHION_MNIST_SIDE;
+    let perExample = inputs * (1 + bs);
+    const widest = inputs * Math.max(bs, channels[0] ?? 0);
+    channels.forEach((c, s) => {
+      if (s > 0) side = Math.floor(side / 2);
+      const convs = depth + (s === 0 ? 1 : 0);
+      perExample += 3 * convs * side * side * c;
+    });
+    checkMemory(
+      `--channels ${channels.join(',')} with --depth ${depth} and batches of ${rows} examples (activations and their gradients)`,
+      2 * 4 * rows * perExample, { elements: rows * widest },
+    );
+    return;
+  }
   const features = inputs + 2 * hidden.reduce((a, b) => a + b, 0) + classes;
   const widest = Math.max(inputs, classes, ...hidden);
   checkMemory(`--hidden ${hidden.join(',')} with batches of ${rows} examples (activations and their gradients)`, 2 * 4 * rows * features, { elements: rows * widest });

@@ -1,6 +1,6 @@
 /**
  * A training run from a configuration: the run directory opened and locked, the data loaded, the
- * model built (an MLP on Fashion-MNIST, or a character-level LSTM language model on text) or
+ * model built (an MLP or a CNN on Fashion-MNIST, or a character-level LSTM language model on text) or
  * restored from the checkpoint a resumed run continues, the sparsity hooks, `train()`, then the
  * final layouts and summary.json written. The CLI's `train` command and scripts call it; settings
  * are checked as the command line names them (training-settings.ts).
@@ -17,8 +17,10 @@ import { loadLayout, saveLayout } from '../patterns/files.js';
 import type { BlockLayout } from '../patterns/layout.js';
 import { buildPatternSpec } from '../patterns/spec.js';
 import { loadCheckpoint, type Checkpoint } from '../train/checkpoint.js';
+import { buildCNN, checkCNNOptions } from '../train/cnn.js';
 import { restoreModel, restoreOptimizer } from '../train/checkpoint-restore.js';
 import { batchCount } from '../train/data/batches.js';
+import { FASHION_MNIST_SIDE } from '../train/data/fashion-mnist.js';
 import { sequenceBatchesPerEpoch } from '../train/data/sequence-batches.js';
 import { isLanguageModelMetrics, type EpochMetrics } from '../train/epoch-metrics.js';
 import { buildCharLSTM, checkCharLSTMOptions, gateSharedLayout } from '../train/language-model.js';
@@ -119,7 +121,7 @@ export interface TrainingRunResult {
  * Runs the training of `config`: opens and locks the run directory (a directory holding a run or
  * other files is refused unless `resume` continues the run in it or `force` starts over), loads
  * the data (Fashion-MNIST; or the Brown corpus or a text file and its character vocabulary),
- * builds the model (an MLP, or a character LSTM: buildCharLSTM) or restores it from the resumed
+ * builds the model (an MLP, a CNN: buildCNN, or a character LSTM: buildCharLSTM) or restores it from the resumed
  * checkpoint (layouts as saved), trains it with its hooks (checkpoints and metrics.jsonl in the
  * directory), then writes the final layout of each block-sparse weight (layout-<i>.json; with L0
  * also l0-layout-<i>.json) and summary.json. Settings are checked before anything is read (the
@@ -150,17 +152,23 @@ function runPlace(config: TrainingRunConfig): { out: string; resumeFrom: string 
   }
   if (config.out === undefined) throw new UsageError('--out is required (or --resume)');
   const settings = config.settings;
-  if (!settings?.hidden) throw new UsageError('--hidden is required (or --resume)');
+  const cnn = settings?.model === 'cnn';
+  if (!settings || (cnn ? !settings.channels : !settings.hidden)) throw new UsageError(cnn ? '--channels is required with --model cnn (or --resume)' : '--hidden is required (or --resume)');
   const model = checkModelData(settings);
   checkInteger('batch', settings.batch, 1, MAX_TRAINING_WIDTH);
   if (settings.limit !== undefined) checkInteger('limit', settings.limit, 1);
   const resolved = resolveSettings({ ...settings, prune: undefined, regrow: undefined }, 1);
-  const { seq, embedding } = resolved;
-  checkActivationMemory({ model, hidden: settings.hidden, batch: settings.batch, limit: settings.limit ?? null, seq, embedding });
+  const { seq, embedding, hidden, channels, depth, blockSize } = resolved;
+  checkActivationMemory({ model, hidden, batch: resolved.batch, limit: resolved.limit, seq, embedding, channels, depth, blockSize });
+  if (model === 'cnn') {
+    // The model's shape as buildCNN checks it, before the data is read.
+    const layout = resolved.layout === null ? {} : { layout: () => { throw new Error('unreachable: no layout is asked for in a check'); } };
+    checkCNNOptions({ channels: channels!, depth: depth!, blockSize, ...layout, ...(resolved.l0 !== null ? { l0: {} } : {}) });
+  }
   if (model === 'lstm') {
     // The model's shape as buildCharLSTM checks it, before the text is read (its vocabulary's size is not known yet).
     const layout = resolved.layout === null ? {} : { layout: () => { throw new Error('unreachable: no layout is asked for in a check'); } };
-    checkCharLSTMOptions({ symbols: 1, embedding: embedding ?? undefined, hidden: settings.hidden, blockSize: resolved.blockSize, sparseInput: resolved.sparseInput, ...layout, ...(resolved.l0 !== null ? { l0: {} } : {}) });
+    checkCharLSTMOptions({ symbols: 1, embedding: embedding ?? undefined, hidden, blockSize: resolved.blockSize, sparseInput: resolved.sparseInput, ...layout, ...(resolved.l0 !== null ? { l0: {} } : {}) });
   }
   return { out: config.out, resumeFrom: undefined };
 }
@@ -229,25 +237,28 @@ function restoreRun(checkpoint: Checkpoint, backend: Backend): { model: Sequenti
   return { model, optimizer: restoreOptimizer(checkpoint, model) };
 }
 
-/** A new run's model (an MLP, or a character LSTM; its layouts from the settings) and optimiser. */
+/** A new run's model (an MLP, a CNN, or a character LSTM; its layouts from the settings) and optimiser. */
 function newRun(config: TrainRunConfig, backend: Backend, data: RunData): { model: Sequential; optimizer: Optimizer } {
   const l0 = config.l0 !== null ? { l0: { lrScale: config.l0LrScale } } : {};
   const layout = layoutFactory(config);
-  const model =
-    data.kind === 'classification'
-      ? buildMLP(backend, { inputs: data.train.features, hidden: config.hidden, classes: data.train.classes, layout, blockSize: config.blockSize, seed: config.seed, sparseInput: config.sparseInput, ...l0 })
-      : buildCharLSTM(backend, {
-        symbols: data.text.vocabulary.size, embedding: config.embedding ?? undefined, hidden: config.hidden, layout, blockSize: config.blockSize, seed: config.seed,
-        sparseInput: config.sparseInput, ...l0,
-      });
+  const common = { layout, blockSize: config.blockSize, seed: config.seed, ...l0 };
+  let model: Sequential;
+  if (data.kind === 'text') {
+    model = buildCharLSTM(backend, { symbols: data.text.vocabulary.size, embedding: config.embedding ?? undefined, hidden: config.hidden, sparseInput: config.sparseInput, ...common });
+  } else if (config.model === 'cnn') {
+    // Fashion-MNIST's rows are 28 x 28 grey images.
+    model = buildCNN(backend, { height: FASHION_MNIST_SIDE, width: FASHION_MNIST_SIDE, channels: config.channels!, depth: config.depth!, classes: data.train.classes, ...common });
+  } else {
+    model = buildMLP(backend, { inputs: data.train.features, hidden: config.hidden, classes: data.train.classes, sparseInput: config.sparseInput, ...common });
+  }
   return { model, optimizer: makeOptimizer(config, model) };
 }
 
 /**
  * The layout factory of the `layout` setting: a file's layout for every layer, or the spec built
- * per layer and seeded from the run's seed: an MLP's hidden layer i with seed + i (or
- * "<seed>#<i>"), its input layer "<seed>#input"; an LSTM's recurrent weights "<seed>#recurrent<i>"
- * and input weights "<seed>#input<i>".
+ * per layer and seeded from the run's seed: an MLP's hidden layer i (a CNN's convolution i) with
+ * seed + i (or "<seed>#<i>"), its input layer "<seed>#input"; an LSTM's recurrent weights
+ * "<seed>#recurrent<i>" and input weights "<seed>#input<i>".
  */
 function layoutFactory(config: TrainRunConfig): LayoutFactory | undefined {
   const text = config.layout;

@@ -178,12 +178,17 @@ function parametersOf(records: readonly LayerRecord[]): { name: string; shape: n
     if (r.kind === 'linear') {
       add('weight', [r.inFeatures, r.outFeatures]);
       if (r.bias) add('bias', [r.outFeatures]);
-    } else if (r.kind === 'layer-norm') {
+    } else if (r.kind === 'layer-norm' || r.kind === 'channel-norm') {
       add('gain', [r.features]);
       add('bias', [r.features]);
     } else if (r.kind === 'block-sparse-linear') {
       const { nnz, blockSize, outBlocks } = r.layout;
       add('weight', [nnz, blockSize, blockSize]);
+      if (r.bias) add('bias', [outBlocks * blockSize]);
+      if (r.l0) add('logAlpha', [nnz]);
+    } else if (r.kind === 'block-sparse-conv2d') {
+      const { nnz, blockSize, outBlocks } = r.layout;
+      add('weight', [nnz, r.kernel[0], r.kernel[1], blockSize, blockSize]);
       if (r.bias) add('bias', [outBlocks * blockSize]);
       if (r.l0) add('logAlpha', [nnz]);
     } else if (r.kind === 'embedding') {
@@ -207,7 +212,7 @@ function parametersOf(records: readonly LayerRecord[]): { name: string; shape: n
 function gatedWeights(records: readonly LayerRecord[]): string[] {
   const out: string[] = [];
   records.forEach((r, i) => {
-    if (r.kind === 'block-sparse-linear' && r.l0 !== null) out.push(String(i));
+    if ((r.kind === 'block-sparse-linear' || r.kind === 'block-sparse-conv2d') && r.l0 !== null) out.push(String(i));
     if (r.kind === 'lstm' && r.l0 !== null) {
       if (r.inputLayout) out.push(`${i}.input`);
       if (r.recurrentLayout) out.push(`${i}.recurrent`);

@@ -1,6 +1,6 @@
 import { ParameterError, ShapeError } from '../errors.js';
 import type { OptimizerHyper } from './checkpoint-manifest.js';
-import type { BlockSparseLinear } from './layers/block-sparse-linear.js';
+import type { BlockSparseLayer } from './layers/block-sparse-layer.js';
 import type { Sequential } from './layers/sequential.js';
 import { Adam, SGD, type Optimizer } from './optimizers.js';
 
@@ -13,7 +13,7 @@ import { Adam, SGD, type Optimizer } from './optimizers.js';
 export interface BlockSparseSite {
   layer: number;
   part?: 'input' | 'recurrent';
-  target: BlockSparseLinear;
+  target: BlockSparseLayer;
 }
 
 /**

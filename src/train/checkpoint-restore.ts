@@ -18,6 +18,9 @@ import type { Sequential } from './layers/sequential.js';
 import { describeModel, modelFromRecord, type LayerRecord } from './model.js';
 import { Adam, SGD, type Optimizer } from './optimizers.js';
 
+/** The keys of a layer record that hold layouts (compared by their blocks, provenance aside). */
+const LAYOUT_KEYS: readonly string[] = ['layout', 'inputLayout', 'recurrentLayout'];
+
 /** Puts the stored parameter values and gate-noise states into `model` (whose parameters must have the stored names and shapes). */
 function loadParameters(checkpoint: Checkpoint, model: Sequential): void {
   const { manifest } = checkpoint;
@@ -172,7 +175,9 @@ export function applyCheckpoint(checkpoint: Checkpoint, target: { model: Sequent
     if (layer.kind !== other.kind) throw new FormatError(`architecture[${i}] is ${other.kind} in the checkpoint but ${layer.kind} in the model`, `architecture[${i}]`);
     // Layouts compare by their blocks (provenance aside); everything else by value.
     const layouts = (r: LayerRecord): [string, LayoutJSON | null][] =>
-      r.kind === 'block-sparse-linear' ? [['layout', r.layout]] : r.kind === 'lstm' ? [['inputLayout', r.inputLayout], ['recurrentLayout', r.recurrentLayout]] : [];
+      r.kind === 'block-sparse-linear' || r.kind === 'block-sparse-conv2d'
+        ? [['layout', r.layout]]
+        : r.kind === 'lstm' ? [['inputLayout', r.inputLayout], ['recurrentLayout', r.recurrentLayout]] : [];
     const mine = layouts(layer);
     layouts(other).forEach(([key, json], j) => {
       const theirs = json === null ? null : layoutFromJSON(json);
@@ -186,9 +191,10 @@ export function applyCheckpoint(checkpoint: Checkpoint, target: { model: Sequent
         );
       }
     });
-    const rest = (r: LayerRecord) => JSON.stringify(Object.fromEntries(Object.entries(r).filter(([key]) => !key.toLowerCase().endsWith('layout'))));
+    const rest = (r: LayerRecord) => JSON.stringify(Object.fromEntries(Object.entries(r).filter(([key]) => !LAYOUT_KEYS.includes(key))));
     if (rest(layer) !== rest(other)) {
-      if (layer.kind === 'block-sparse-linear') throw new FormatError(`architecture[${i}]: bias or L0 gates differ between the checkpoint and the model`, `architecture[${i}]`);
+      if (layer.kind === 'block-sparse-linear') throw new FormatError(`architecture[${i}]: the bias, L0 gates or fixed layout differ between the checkpoint and the model`, `architecture[${i}]`);
+      if (layer.kind === 'block-sparse-conv2d') throw new FormatError(`architecture[${i}]: the geometry, bias, L0 gates or fixed layout differ between the checkpoint and the model`, `architecture[${i}]`);
       throw new FormatError(`architecture[${i}] is ${rest(other)} in the checkpoint but ${rest(layer)} in the model`, `architecture[${i}]`);
     }
   });

@@ -48,16 +48,20 @@ export interface CheckpointState {
   progress?: EpochProgress | null;
 }
 
+/** Layer kinds that version 2 readers do not know (older releases refuse them by the version, not by a layer kind they have never heard of). */
+const VERSION_3_KINDS: readonly string[] = ['embedding', 'lstm', 'block-sparse-conv2d', 'image-input', 'channel-norm', 'max-pool2d', 'avg-pool2d', 'global-avg-pool'];
+
 /**
  * The version a manifest needs: 3 when it holds what version 2 has no place for (carried states,
- * a vocabulary, an epoch's progress, gate noise of weights inside a layer, embedding or LSTM
- * layers, a language model's metrics), else 2, which older releases read too.
+ * a vocabulary, an epoch's progress, gate noise of weights inside a layer, embedding, LSTM or
+ * convolutional layers, a fixed layout, a language model's metrics), else 2, which older releases
+ * read too.
  */
 function versionNeeded(manifest: Omit<CheckpointManifest, 'version'>): number {
   const newer =
     manifest.state.length > 0 || manifest.vocabulary !== null || manifest.progress !== null ||
     manifest.noise.some((n) => n.part !== undefined) ||
-    manifest.architecture.some((r) => r.kind === 'embedding' || r.kind === 'lstm') ||
+    manifest.architecture.some((r) => VERSION_3_KINDS.includes(r.kind) || ('fixedLayout' in r && r.fixedLayout === true)) ||
     manifest.metrics.some((m) => typeof m === 'object' && m !== null && 'validationBpc' in m);
   return newer ? CHECKPOINT_VERSION : 2;
 }

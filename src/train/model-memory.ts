@@ -22,7 +22,13 @@ export type LayerShape =
   | ({ kind: 'block-sparse-linear'; bias: boolean; l0: boolean } & SparseShape)
   | { kind: 'embedding'; symbols: number; features: number }
   /** An LSTM: its input (inFeatures -> 4 hidden) and recurrent (hidden -> 4 hidden) weights, dense (null) or block-sparse with the layout's sizes as the layer holds it (4 hidden / bs output blocks). */
-  | { kind: 'lstm'; inFeatures: number; hidden: number; input: SparseShape | null; recurrent: SparseShape | null; l0: boolean };
+  | { kind: 'lstm'; inFeatures: number; hidden: number; input: SparseShape | null; recurrent: SparseShape | null; l0: boolean }
+  /** A block-sparse convolution: its layout's sizes and the kernel's taps kh kw (a block holds taps bs^2 weights). */
+  | ({ kind: 'block-sparse-conv2d'; bias: boolean; l0: boolean; taps: number } & SparseShape)
+  /** ImageInput: no parameters, a [inChannels, channels] table. */
+  | { kind: 'image-input'; inChannels: number; channels: number }
+  | { kind: 'channel-norm'; features: number }
+  | { kind: 'max-pool2d' | 'avg-pool2d' | 'global-avg-pool'; features: number };
 
 /** The optimiser an estimate assumes: its kind, and SGD's momentum (a velocity slot when above 0). */
 export interface OptimizerKind {
@@ -54,6 +60,10 @@ export function shapeOf(layer: LayerRecord | LayerShape): LayerShape {
     const { inBlocks, outBlocks, blockSize, nnz } = layer.layout;
     return { kind: layer.kind, inBlocks, outBlocks, blockSize, nnz, bias: layer.bias, l0: layer.l0 !== null };
   }
+  if (layer.kind === 'block-sparse-conv2d' && 'layout' in layer) {
+    const { inBlocks, outBlocks, blockSize, nnz } = layer.layout;
+    return { kind: layer.kind, inBlocks, outBlocks, blockSize, nnz, bias: layer.bias, l0: layer.l0 !== null, taps: layer.kernel[0] * layer.kernel[1] };
+  }
   if (layer.kind === 'lstm' && 'recurrentLayout' in layer) {
     const sparse = (l: { inBlocks: number; outBlocks: number; blockSize: number; nnz: number } | null): SparseShape | null =>
       l === null ? null : { inBlocks: l.inBlocks, outBlocks: l.outBlocks, blockSize: l.blockSize, nnz: l.nnz };
@@ -62,11 +72,15 @@ export function shapeOf(layer: LayerRecord | LayerShape): LayerShape {
   return layer as LayerShape;
 }
 
-/** A weight's parameter count, largest array and layout tables: dense rows x cols, or block-sparse (with a gate logit per block when gated). */
-function weightCost(rows: number, cols: number, sparse: SparseShape | null, l0: boolean): { params: number; biggest: number; tables: number } {
+/**
+ * A weight's parameter count, largest array and layout tables: dense rows x cols, or block-sparse
+ * (`taps` bs^2 weights a block: a convolution's kh kw; with a gate logit per block when gated).
+ */
+function weightCost(rows: number, cols: number, sparse: SparseShape | null, l0: boolean, taps = 1): { params: number; biggest: number; tables: number } {
   if (sparse === null) return { params: rows * cols, biggest: rows * cols, tables: 0 };
   const { inBlocks, outBlocks, blockSize: bs, nnz } = sparse;
-  return { params: nnz * bs * bs + (l0 ? nnz : 0), biggest: Math.max(nnz * bs * bs, inBlocks + 1), tables: 4 * (inBlocks + 2 * outBlocks + 5 * nnz) };
+  const weights = nnz * taps * bs * bs;
+  return { params: weights + (l0 ? nnz : 0), biggest: Math.max(weights, inBlocks + 1), tables: 4 * (inBlocks + 2 * outBlocks + 5 * nnz) };
 }
 
 /**
@@ -110,6 +124,30 @@ export function estimateModelBytes(layers: readonly (LayerRecord | LayerShape)[]
         text = `BlockSparseLinear ${inBlocks} x ${outBlocks} blocks of ${bs}, nnz ${nnz}`;
         break;
       }
+      case 'block-sparse-conv2d': {
+        const { inBlocks, outBlocks, blockSize: bs, nnz, taps } = shape;
+        const weights = weightCost(0, 0, shape, shape.l0, taps);
+        params = weights.params + (shape.bias ? outBlocks * bs : 0);
+        tables = weights.tables;
+        biggest = Math.max(weights.biggest, outBlocks * bs);
+        text = `BlockSparseConv2d ${inBlocks} x ${outBlocks} blocks of ${bs}, ${taps} taps, nnz ${nnz}`;
+        break;
+      }
+      case 'image-input':
+        tables = 4 * shape.inChannels * shape.channels;
+        biggest = shape.inChannels * shape.channels;
+        text = `ImageInput of ${shape.channels} channels`;
+        break;
+      case 'channel-norm':
+        params = 2 * shape.features;
+        biggest = shape.features;
+        text = `ChannelNorm ${shape.features}`;
+        break;
+      case 'max-pool2d':
+      case 'avg-pool2d':
+      case 'global-avg-pool':
+        text = `${shape.kind} of ${shape.features}`;
+        break;
       case 'embedding':
         params = shape.symbols * shape.features;
         biggest = params;
@@ -127,7 +165,10 @@ export function estimateModelBytes(layers: readonly (LayerRecord | LayerShape)[]
         break;
       }
       default:
-        throw new ParameterError(`layers[${i}].kind`, 'linear, activation, layer-norm, block-sparse-linear, embedding or lstm', (shape as { kind?: unknown }).kind, 'estimateModelBytes');
+        throw new ParameterError(
+          `layers[${i}].kind`, 'linear, activation, layer-norm, block-sparse-linear, embedding, lstm, block-sparse-conv2d, image-input, channel-norm, max-pool2d, avg-pool2d or global-avg-pool',
+          (shape as { kind?: unknown }).kind, 'estimateModelBytes',
+        );
     }
     const layerBytes = 4 * params * copies + tables;
     bytes += layerBytes;

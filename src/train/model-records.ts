@@ -4,26 +4,58 @@
  * regrowth change them during a run).
  */
 import { FormatError, ParameterError } from '../errors.js';
+import { MAX_CONV_PARAM } from '../kernels/conv.js';
+import { resolvePool2d } from '../kernels/pool.js';
 import type { ActivationKind, HardConcreteOptions } from '../kernels/types.js';
 import { layoutFromJSON, layoutToJSON, MAX_BLOCK_INDEX, type LayoutJSON } from '../patterns/json-format.js';
 import { BLOCK_SIZES } from '../patterns/layout.js';
 import { Activation, ACTIVATIONS } from './layers/activation.js';
+import type { BlockSparseLayer } from './layers/block-sparse-layer.js';
+import { BlockSparseConv2d } from './layers/block-sparse-conv2d.js';
 import { BlockSparseLinear } from './layers/block-sparse-linear.js';
+import { ChannelNorm } from './layers/channel-norm.js';
 import { Embedding } from './layers/embedding.js';
+import { ImageInput } from './layers/image-input.js';
 import { LayerNorm } from './layers/layer-norm.js';
 import { Linear } from './layers/linear.js';
 import { LSTM } from './layers/lstm.js';
+import { AvgPool2d, GlobalAvgPool, MaxPool2d } from './layers/pooling.js';
 import type { Sequential } from './layers/sequential.js';
 
 /** The hard-concrete constants of a layer's L0 gates, and their logits' learning-rate multiplier when not 1. */
 export type L0Record = Required<HardConcreteOptions> & { lrScale?: number };
 
-/** One layer of an architecture record (JSON-safe); block-sparse weights carry their current layout. */
+/** A [height, width] pair of a convolution's or a pooling's geometry. */
+export type PairRecord = [number, number];
+
+/** A pooling layer's window as its record holds it: kernel, stride, padding, each [height, width]. */
+export interface PoolRecord {
+  features: number;
+  kernel: PairRecord;
+  stride: PairRecord;
+  padding: PairRecord;
+}
+
+/**
+ * One layer of an architecture record (JSON-safe); block-sparse weights carry their current
+ * layout (and `fixedLayout: true` when the layer was made with it; absent otherwise).
+ */
 export type LayerRecord =
   | { kind: 'linear'; inFeatures: number; outFeatures: number; bias: boolean }
   | { kind: 'activation'; activation: ActivationKind; features: number }
   | { kind: 'layer-norm'; features: number; eps: number }
-  | { kind: 'block-sparse-linear'; layout: LayoutJSON; bias: boolean; l0: L0Record | null }
+  | { kind: 'block-sparse-linear'; layout: LayoutJSON; bias: boolean; l0: L0Record | null; fixedLayout?: true }
+  /** A block-sparse convolution: its layout over channel blocks and its geometry (src/kernels/conv.ts). */
+  | {
+      kind: 'block-sparse-conv2d'; layout: LayoutJSON; kernel: PairRecord; stride: PairRecord; padding: PairRecord; dilation: PairRecord;
+      bias: boolean; l0: L0Record | null; fixedLayout?: true;
+    }
+  /** Flattened images [N, height width inChannels] laid out as NHWC [N, height, width, channels]. */
+  | { kind: 'image-input'; height: number; width: number; inChannels: number; channels: number }
+  | { kind: 'channel-norm'; features: number; eps: number }
+  | ({ kind: 'max-pool2d' } & PoolRecord)
+  | ({ kind: 'avg-pool2d' } & PoolRecord)
+  | { kind: 'global-avg-pool'; features: number }
   | { kind: 'embedding'; symbols: number; features: number }
   /**
    * An LSTM: its input weights (inFeatures -> 4 hidden) and recurrent weights (hidden -> 4 hidden),
@@ -35,7 +67,7 @@ export type LayerRecord =
   | { kind: 'lstm'; inFeatures: number; hidden: number; inputLayout: LayoutJSON | null; recurrentLayout: LayoutJSON | null; l0: L0Record | null };
 
 /** A block-sparse layer's L0 record: its hard-concrete constants and a learning-rate multiplier other than 1, or null without gates. */
-function l0Of(layer: BlockSparseLinear): L0Record | null {
+function l0Of(layer: BlockSparseLayer): L0Record | null {
   if (!layer.hardConcrete) return null;
   const lrScale = layer.logAlpha?.lrScale;
   return { ...layer.hardConcrete, ...(lrScale !== undefined && lrScale !== 1 ? { lrScale } : {}) };
@@ -44,7 +76,22 @@ function l0Of(layer: BlockSparseLinear): L0Record | null {
 /** The architecture of a Sequential model of the layers this toolkit has, with each block-sparse weight's current layout. */
 export function describeModel(model: Sequential): LayerRecord[] {
   return model.layers.map((layer, i): LayerRecord => {
-    if (layer instanceof BlockSparseLinear) return { kind: 'block-sparse-linear', layout: layoutToJSON(layer.layout), bias: layer.bias !== null, l0: l0Of(layer) };
+    const fixed = (l: BlockSparseLayer) => (l.fixedLayout ? { fixedLayout: true as const } : {});
+    if (layer instanceof BlockSparseLinear) return { kind: 'block-sparse-linear', layout: layoutToJSON(layer.layout), bias: layer.bias !== null, l0: l0Of(layer), ...fixed(layer) };
+    if (layer instanceof BlockSparseConv2d) {
+      const g = layer.geometry;
+      return {
+        kind: 'block-sparse-conv2d', layout: layoutToJSON(layer.layout), kernel: [...g.kernel], stride: [...g.stride], padding: [...g.padding], dilation: [...g.dilation],
+        bias: layer.bias !== null, l0: l0Of(layer), ...fixed(layer),
+      };
+    }
+    if (layer instanceof ImageInput) return { kind: 'image-input', height: layer.height, width: layer.width, inChannels: layer.inChannels, channels: layer.channels };
+    if (layer instanceof ChannelNorm) return { kind: 'channel-norm', features: layer.inFeatures, eps: layer.eps };
+    if (layer instanceof MaxPool2d || layer instanceof AvgPool2d) {
+      const w = layer.window;
+      return { kind: layer.kind, features: layer.inFeatures, kernel: [...w.kernel], stride: [...w.stride], padding: [...w.padding] };
+    }
+    if (layer instanceof GlobalAvgPool) return { kind: 'global-avg-pool', features: layer.inFeatures };
     if (layer instanceof Linear) return { kind: 'linear', inFeatures: layer.inFeatures, outFeatures: layer.outFeatures, bias: layer.bias !== null };
     if (layer instanceof Activation) return { kind: 'activation', activation: layer.kind, features: layer.inFeatures };
     if (layer instanceof LayerNorm) return { kind: 'layer-norm', features: layer.inFeatures, eps: layer.eps };
@@ -59,7 +106,9 @@ export function describeModel(model: Sequential): LayerRecord[] {
         l0: (recurrent && l0Of(recurrent)) ?? (input && l0Of(input)),
       };
     }
-    throw new ParameterError(`model.layers[${i}]`, 'a Linear, BlockSparseLinear, Activation, LayerNorm, Embedding or LSTM', layer.kind, 'describeModel');
+    throw new ParameterError(
+      `model.layers[${i}]`, 'a Linear, BlockSparseLinear, BlockSparseConv2d, Activation, LayerNorm, ChannelNorm, Embedding, LSTM, ImageInput, MaxPool2d, AvgPool2d or GlobalAvgPool', layer.kind, 'describeModel',
+    );
   });
 }
 
@@ -71,9 +120,15 @@ const RECORD_KEYS: Record<LayerRecord['kind'], readonly string[]> = {
   linear: ['kind', 'inFeatures', 'outFeatures', 'bias'],
   activation: ['kind', 'activation', 'features'],
   'layer-norm': ['kind', 'features', 'eps'],
-  'block-sparse-linear': ['kind', 'layout', 'bias', 'l0'],
+  'block-sparse-linear': ['kind', 'layout', 'bias', 'l0', 'fixedLayout'],
   embedding: ['kind', 'symbols', 'features'],
   lstm: ['kind', 'inFeatures', 'hidden', 'inputLayout', 'recurrentLayout', 'l0'],
+  'block-sparse-conv2d': ['kind', 'layout', 'kernel', 'stride', 'padding', 'dilation', 'bias', 'l0', 'fixedLayout'],
+  'image-input': ['kind', 'height', 'width', 'inChannels', 'channels'],
+  'channel-norm': ['kind', 'features', 'eps'],
+  'max-pool2d': ['kind', 'features', 'kernel', 'stride', 'padding'],
+  'avg-pool2d': ['kind', 'features', 'kernel', 'stride', 'padding'],
+  'global-avg-pool': ['kind', 'features'],
 };
 const L0_KEYS = ['beta', 'gamma', 'zeta', 'lrScale'];
 
@@ -110,6 +165,21 @@ function checkL0(l0: unknown, where: string): void {
   finite('gamma', (v) => v < 0, '< 0');
   finite('zeta', (v) => v > 1, '> 1');
   finite('lrScale', (v) => v >= 0 && v <= 1e6, 'in [0, 1000000]', true);
+}
+
+/** A [height, width] pair of integers in [min, max] (`key` of `record`). */
+function pairOf(record: Record<string, unknown>, key: string, where: string, min: number, max: number): PairRecord {
+  const v = record[key];
+  if (!Array.isArray(v) || v.length !== 2 || v.some((d) => typeof d !== 'number' || !Number.isInteger(d) || d < min || d > max)) {
+    fail(`${where}.${key}`, `must be a pair [height, width] of integers in [${min}, ${max}] (got ${show(v)})`);
+  }
+  return v as PairRecord;
+}
+
+/** A block-sparse layer's fixedLayout: absent, or true. */
+function checkFixedLayout(record: Record<string, unknown>, where: string): void {
+  if (record.fixedLayout !== undefined && record.fixedLayout !== true) fail(`${where}.fixedLayout`, `must be true or absent (got ${show(record.fixedLayout)})`);
+  if (record.fixedLayout === true && record.l0 !== null) fail(`${where}.l0`, 'must be null with fixedLayout (L0 gates learn a layout)');
 }
 
 /** A layout document's sizes (its blocks are checked later, by the layout reader): in and out features. */
@@ -158,7 +228,44 @@ function checkRecord(record: unknown, where: string): { in: number; out: number 
     case 'block-sparse-linear':
       boolean(record, 'bias', where);
       checkL0(record.l0, `${where}.l0`);
+      checkFixedLayout(record, where);
       return checkLayoutSizes(record.layout, `${where}.layout`);
+    case 'block-sparse-conv2d':
+      boolean(record, 'bias', where);
+      checkL0(record.l0, `${where}.l0`);
+      checkFixedLayout(record, where);
+      for (const [key, min] of [['kernel', 1], ['stride', 1], ['padding', 0], ['dilation', 1]] as const) pairOf(record, key, where, min, MAX_CONV_PARAM);
+      return checkLayoutSizes(record.layout, `${where}.layout`);
+    case 'image-input': {
+      const height = integer(record, 'height', where, 1, MAX_FEATURES);
+      const width = integer(record, 'width', where, 1, MAX_FEATURES);
+      const inChannels = integer(record, 'inChannels', where, 1, MAX_FEATURES);
+      const channels = integer(record, 'channels', where, inChannels, MAX_FEATURES);
+      if (height * width * inChannels > MAX_FEATURES) fail(where, `must describe images of at most ${MAX_FEATURES} values (height x width x inChannels; got ${height * width * inChannels})`);
+      return { in: height * width * inChannels, out: channels };
+    }
+    case 'channel-norm': {
+      const eps = record.eps;
+      if (typeof eps !== 'number' || !Number.isFinite(eps) || eps < 0 || eps > 1) fail(`${where}.eps`, `must be a number in [0, 1] (got ${show(eps)})`);
+      const f = integer(record, 'features', where, 1, MAX_FEATURES);
+      return { in: f, out: f };
+    }
+    case 'max-pool2d':
+    case 'avg-pool2d': {
+      const f = integer(record, 'features', where, 1, MAX_FEATURES);
+      const [kernel, stride, padding] = [pairOf(record, 'kernel', where, 1, MAX_CONV_PARAM), pairOf(record, 'stride', where, 1, MAX_CONV_PARAM), pairOf(record, 'padding', where, 0, MAX_CONV_PARAM)];
+      try {
+        resolvePool2d({ kernel, stride, padding }, kind);
+      } catch (error) {
+        if (error instanceof ParameterError) fail(`${where}.padding`, `must be at most half the kernel (got ${show(padding)} for a kernel of ${kernel.join(' x ')})`);
+        throw error;
+      }
+      return { in: f, out: f };
+    }
+    case 'global-avg-pool': {
+      const f = integer(record, 'features', where, 1, MAX_FEATURES);
+      return { in: f, out: f };
+    }
     case 'embedding':
       integer(record, 'symbols', where, 1, MAX_FEATURES);
       return { in: 1, out: integer(record, 'features', where, 1, MAX_FEATURES) };
@@ -176,7 +283,7 @@ function checkRecord(record: unknown, where: string): { in: number; out: number 
 
 /** The layout documents inside a record, with their fields, e.g. ['architecture[2].recurrentLayout', {...}]. */
 function layoutsOf(record: LayerRecord, where: string): [string, LayoutJSON][] {
-  if (record.kind === 'block-sparse-linear') return [[`${where}.layout`, record.layout]];
+  if (record.kind === 'block-sparse-linear' || record.kind === 'block-sparse-conv2d') return [[`${where}.layout`, record.layout]];
   if (record.kind !== 'lstm') return [];
   const out: [string, LayoutJSON][] = [];
   if (record.inputLayout) out.push([`${where}.inputLayout`, record.inputLayout]);

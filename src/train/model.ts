@@ -11,12 +11,17 @@ import { layoutFromJSON } from '../patterns/json-format.js';
 import { BLOCK_SIZES, BlockLayout, DEFAULT_BLOCK_SIZE, type BlockSize } from '../patterns/layout.js';
 import type { Seed } from '../random.js';
 import { Activation, ACTIVATIONS } from './layers/activation.js';
-import { BlockSparseLinear, type L0GateOptions } from './layers/block-sparse-linear.js';
+import { BlockSparseLayer, type L0GateOptions } from './layers/block-sparse-layer.js';
+import { BlockSparseConv2d } from './layers/block-sparse-conv2d.js';
+import { BlockSparseLinear } from './layers/block-sparse-linear.js';
+import { ChannelNorm } from './layers/channel-norm.js';
 import { Embedding } from './layers/embedding.js';
+import { ImageInput } from './layers/image-input.js';
 import type { Layer } from './layers/layer.js';
 import { LayerNorm } from './layers/layer-norm.js';
 import { Linear } from './layers/linear.js';
 import { LSTM } from './layers/lstm.js';
+import { AvgPool2d, GlobalAvgPool, MaxPool2d } from './layers/pooling.js';
 import { Sequential } from './layers/sequential.js';
 import { checkModelMemory, type LayerShape, type OptimizerKind } from './model-memory.js';
 import { checkLayerRecords, type LayerRecord } from './model-records.js';
@@ -31,13 +36,15 @@ export { checkModelMemory, estimateModelBytes, type LayerShape, type ModelMemory
  * - 'input': the MLP's input layer (index 0), or the input weights of the LSTM `index` (from 0; with
  *   sparseInput), inBlocks = its input features / bs, outBlocks = hidden / bs;
  * - 'recurrent': the recurrent weights of the LSTM `index`, square: inBlocks = outBlocks = hidden / bs.
+ * - 'conv': the CNN's block-sparse convolution `index` (from 0, in order; the stem is not asked
+ *   for), over channel blocks: inBlocks = its input channels / bs, outBlocks = its output channels / bs.
  * An LSTM's layout (either role) is shared by its four gates; a factory may instead give
  * inBlocks x 4 outBlocks blocks, each gate with blocks of its own (gate g the columns
  * [g outBlocks, (g + 1) outBlocks), in PyTorch's order i, f, g, o).
  */
 export interface LayoutRequest {
   index: number;
-  role: 'input' | 'hidden' | 'recurrent';
+  role: 'input' | 'hidden' | 'recurrent' | 'conv';
   inBlocks: number;
   outBlocks: number;
   blockSize: BlockSize;
@@ -157,16 +164,16 @@ export function buildMLP(backend: Backend, options: MLPOptions): Sequential {
   return new Sequential(layers);
 }
 
-/** The weights of a dense or block-sparse product (present blocks only), without its bias. */
-function weightCount(layer: Linear | BlockSparseLinear): number {
-  return layer instanceof BlockSparseLinear ? layer.layout.nnz * layer.layout.blockSize ** 2 : layer.inFeatures * layer.outFeatures;
+/** The weights of a dense or block-sparse product or convolution (present blocks only), without its bias. */
+function weightCount(layer: Linear | BlockSparseLayer): number {
+  return layer instanceof BlockSparseLayer ? layer.layout.nnz * layer.weightsPerBlock : layer.inFeatures * layer.outFeatures;
 }
 
-/** Weights and biases of present blocks, and embedding tables (L0 gate logits are not counted: they are not used at test time). */
+/** Weights and biases of present blocks (a convolution's block: kh kw bs^2 weights), embedding tables and norms' gains and biases (L0 gate logits are not counted: they are not used at test time). */
 export function parameterCount(model: Sequential): number {
   let count = 0;
   for (const layer of model.layers) {
-    if (layer instanceof BlockSparseLinear || layer instanceof Linear) {
+    if (layer instanceof BlockSparseLayer || layer instanceof Linear) {
       count += weightCount(layer) + (layer.bias ? layer.outFeatures : 0);
     } else if (layer instanceof LSTM) {
       count += weightCount(layer.input) + weightCount(layer.recurrent) + layer.bias.value.size;
@@ -192,14 +199,17 @@ export interface LayerDensity {
   nnz?: number;
 }
 
-/** The density of every weight (Linear, BlockSparseLinear, an Embedding's table, an LSTM's input and recurrent weights), in order. */
+/**
+ * The density of every weight (Linear, BlockSparseLinear, BlockSparseConv2d: its channels in and
+ * out, an Embedding's table, an LSTM's input and recurrent weights), in order.
+ */
 export function layerDensities(model: Sequential): LayerDensity[] {
   const out: LayerDensity[] = [];
-  const weight = (base: Omit<LayerDensity, 'density' | 'nnz'>, w: Linear | BlockSparseLinear): LayerDensity =>
-    w instanceof BlockSparseLinear ? { ...base, density: w.layout.density, nnz: w.layout.nnz } : { ...base, density: 1 };
+  const weight = (base: Omit<LayerDensity, 'density' | 'nnz'>, w: Linear | BlockSparseLayer): LayerDensity =>
+    w instanceof BlockSparseLayer ? { ...base, density: w.layout.density, nnz: w.layout.nnz } : { ...base, density: 1 };
   model.layers.forEach((layer, i) => {
     const base = { layer: i, kind: layer.kind, inFeatures: layer.inFeatures, outFeatures: layer.outFeatures };
-    if (layer instanceof BlockSparseLinear || layer instanceof Linear) out.push(weight(base, layer));
+    if (layer instanceof BlockSparseLayer || layer instanceof Linear) out.push(weight(base, layer));
     else if (layer instanceof Embedding) out.push({ ...base, inFeatures: layer.symbols, density: 1 });
     else if (layer instanceof LSTM) {
       for (const part of ['input', 'recurrent'] as const) {
@@ -221,7 +231,23 @@ function layerOf(backend: Backend, record: LayerRecord): Layer {
     case 'layer-norm':
       return new LayerNorm(backend, record.features, record.eps);
     case 'block-sparse-linear':
-      return new BlockSparseLinear(backend, layoutFromJSON(record.layout), { seed: 0, bias: record.bias, ...(record.l0 ? { l0: record.l0 } : {}) });
+      return new BlockSparseLinear(backend, layoutFromJSON(record.layout), { seed: 0, bias: record.bias, ...(record.l0 ? { l0: record.l0 } : {}), ...(record.fixedLayout ? { fixedLayout: true } : {}) });
+    case 'block-sparse-conv2d': {
+      const { kernel, stride, padding, dilation } = record;
+      return new BlockSparseConv2d(backend, layoutFromJSON(record.layout), {
+        kernel, stride, padding, dilation, seed: 0, bias: record.bias, ...(record.l0 ? { l0: record.l0 } : {}), ...(record.fixedLayout ? { fixedLayout: true } : {}),
+      });
+    }
+    case 'image-input':
+      return new ImageInput(backend, { height: record.height, width: record.width, inChannels: record.inChannels, channels: record.channels });
+    case 'channel-norm':
+      return new ChannelNorm(backend, record.features, record.eps);
+    case 'max-pool2d':
+      return new MaxPool2d(backend, record.features, { kernel: record.kernel, stride: record.stride, padding: record.padding });
+    case 'avg-pool2d':
+      return new AvgPool2d(backend, record.features, { kernel: record.kernel, stride: record.stride, padding: record.padding });
+    case 'global-avg-pool':
+      return new GlobalAvgPool(backend, record.features);
     case 'embedding':
       return new Embedding(backend, record.symbols, record.features, { seed: 0 });
     case 'lstm':

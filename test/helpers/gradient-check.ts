@@ -7,6 +7,8 @@ import type { ForwardMode, Layer, Parameter } from '../../src/train/layers/layer
 export interface GradientCheckOptions {
   /** Rows of the input (for a recurrent layer: steps x N). */
   rows: number;
+  /** The input's shape when it is not [rows, inFeatures] (an NHWC image [N, H, W, C]: give rows = N). */
+  inputShape?: readonly number[];
   /** The forward mode (default a training pass of one step). */
   mode?: ForwardMode;
   /** Runs before every forward (e.g. to restore a gate-noise state or reset a carried state). */
@@ -28,9 +30,11 @@ export interface GradientCheckOptions {
 export async function gradientCheck(backend: Backend, layer: Layer, rng: Rng, options: GradientCheckOptions): Promise<void> {
   const random = (n: number, scale = 1) => Float32Array.from({ length: n }, () => (rng() * 2 - 1) * scale);
   const mode = options.mode ?? { training: true };
-  const xValues = random(options.rows * layer.inFeatures, options.inputScale ?? 1);
-  const x = backend.tensor(xValues, [options.rows, layer.inFeatures]);
-  const r = random(options.rows * layer.outFeatures);
+  const shape = options.inputShape ?? [options.rows, layer.inFeatures];
+  const xValues = random(shape.reduce((a, b) => a * b, 1), options.inputScale ?? 1);
+  const x = backend.tensor(xValues, shape);
+  // R of the output's size: [rows, outFeatures], or (with inputShape) whatever the layer gives.
+  let r = options.inputShape ? new Float32Array(0) : random(options.rows * layer.outFeatures);
   const lossOf = async (input: Tensor): Promise<number> => {
     options.before?.();
     const y = await layer.forward(input, mode);
@@ -42,6 +46,7 @@ export async function gradientCheck(backend: Backend, layer: Layer, rng: Rng, op
   };
   options.before?.();
   const y = await layer.forward(x, mode);
+  if (options.inputShape) r = random(y.size);
   const dy = backend.tensor(r, y.shape);
   y.dispose();
   const dx = await backend.read((await layer.backward(dy))!);

@@ -182,7 +182,7 @@ describe('hostile checkpoints', () => {
 
   it('every architecture field is validated (kind, sizes, activation, eps, L0 constants, unknown fields)', () => {
     const cases: [(m: Record<string, any>) => void, string, RegExp][] = [
-      [(m) => (m.architecture[1].kind = 'conv'), 'architecture[1].kind', /must be one of linear, activation, layer-norm, block-sparse-linear, embedding, lstm \(got "conv"\)/],
+      [(m) => (m.architecture[1].kind = 'conv'), 'architecture[1].kind', /must be one of linear, activation, layer-norm, block-sparse-linear, embedding, lstm, block-sparse-conv2d, image-input, channel-norm, max-pool2d, avg-pool2d, global-avg-pool \(got "conv"\)/],
       [(m) => (m.architecture[0].inFeatures = -16), 'architecture[0].inFeatures', /must be an integer in \[1, 16777216\] \(got -16\)/],
       [(m) => (m.architecture[0].inFeatures = 1e308), 'architecture[0].inFeatures', /got 1e\+308/],
       [(m) => (m.architecture[1].activation = 'swish'), 'architecture[1].activation', /must be one of relu, gelu, tanh/],

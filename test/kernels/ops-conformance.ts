@@ -386,6 +386,73 @@ export function opsConformance(name: string, make: () => Promise<Backend | null>
       await expect(b.activationGradBias('softplus' as ActivationKind, b.zeros([2, 3]), b.zeros([2, 3]))).rejects.toThrow(ParameterError);
     });
 
+    run('row-wise operations take NHWC activations [N, H, W, C] as the matrix [N H W, C], outputs of the input\'s shape; copy reshapes', async (b) => {
+      for (const shape of [[2, 3, 5, 7], [2, 15, 7], [1, 1, 1, 3]]) {
+        const c = shape[shape.length - 1];
+        const rows = shape.reduce((a, d) => a * d, 1) / c;
+        const x = uniform(rng, rows * c, -2, 2);
+        const dy = uniform(rng, rows * c);
+        const bias = uniform(rng, c);
+        const gamma = uniform(rng, c, 0.5, 1.5);
+        const beta = uniform(rng, c);
+        const [X, M, DY, DM] = [b.tensor(x, shape), b.tensor(x, [rows, c]), b.tensor(dy, shape), b.tensor(dy, [rows, c])];
+        const [B, G, Be] = [b.tensor(bias, [c]), b.tensor(gamma, [c]), b.tensor(beta, [c])];
+        const what = `[${shape.join(', ')}]`;
+        // A bias per channel, against the reference (one rounding), and the matrix's own bytes.
+        const y = await b.addBias(X, B);
+        expect(y.shape, `addBias ${what}`).toEqual(shape);
+        expectWithin(await b.read(y), Float64Array.from(x, (v, i) => v + bias[i % c]), relative(2 * U, 0), `addBias ${what}`);
+        const sums = await b.sumRows(DY);
+        expect(sums.shape).toEqual([c]);
+        const ref = new Float64Array(c);
+        const abs = new Float64Array(c);
+        dy.forEach((v, i) => {
+          ref[i % c] += v;
+          abs[i % c] += Math.abs(v);
+        });
+        expectWithinBound(await b.read(sums), ref, abs, rows, `sumRows ${what}`);
+        expect(await b.read(sums)).toEqual(await b.read(await b.sumRows(DM)));
+        // Each position's channels normalised, and the gradients, as the matrix's.
+        const norm = await b.layerNorm(X, G, Be);
+        expect([norm.y.shape, norm.mean.shape, norm.rstd.shape], `layerNorm ${what}`).toEqual([shape, [rows], [rows]]);
+        const refNorm = refLayerNorm(x, gamma, beta, 1e-5, rows, c);
+        expectWithin(await b.read(norm.y), refNorm.y, relative(16 * (c + rows + 8) * U), `layerNorm ${what}`);
+        const flat = await b.layerNorm(M, G, Be);
+        expect(await b.read(norm.y)).toEqual(await b.read(flat.y));
+        const grad = await b.layerNormGrad(X, DY, G, norm.mean, norm.rstd);
+        expect([grad.dx.shape, grad.dgamma.shape, grad.dbeta.shape]).toEqual([shape, [c], [c]]);
+        const refGrad = refLayerNormGrad(x, dy, gamma, 1e-5, rows, c);
+        const tol = relative(16 * (c + rows + 8) * U);
+        expectWithin(await b.read(grad.dx), refGrad.dx, tol, `layerNormGrad dx ${what}`);
+        expectWithin(await b.read(grad.dgamma), refGrad.dgamma, tol, `layerNormGrad dgamma ${what}`);
+        expectWithin(await b.read(grad.dbeta), refGrad.dbeta, tol, `layerNormGrad dbeta ${what}`);
+        // The fused pair, and the activations (elementwise: any shape).
+        const { z, y: fused } = await b.addBiasActivation('relu', X, B);
+        expect([z.shape, fused.shape]).toEqual([shape, shape]);
+        expect(await b.read(fused)).toEqual(Float32Array.from(await b.read(z), (v) => Math.max(v, 0)));
+        const back = await b.activationGradBias('relu', z, DY);
+        expect([back.dz.shape, back.dbias.shape]).toEqual([shape, [c]]);
+        const flatBack = await b.activationGradBias('relu', await b.copy(z, [rows, c]), DM);
+        expect(await b.read(back.dz)).toEqual(await b.read(flatBack.dz));
+        expect(await b.read(back.dbias)).toEqual(await b.read(flatBack.dbias));
+        const relu = await b.activationGrad('relu', z, DY);
+        expect(relu.shape).toEqual(shape);
+        expect(await b.read(relu)).toEqual(await b.read(back.dz));
+        // copy with a shape: the same values in another shape.
+        const reshaped = await b.copy(X, [rows, c]);
+        expect(reshaped.shape).toEqual([rows, c]);
+        expect(await b.read(reshaped)).toEqual(Float32Array.from(x));
+        expect((await b.copy(M, shape)).shape).toEqual(shape);
+        await expect(b.copy(X, [rows + 1, c])).rejects.toThrow(/holds .* elements but x .* has/);
+        await expect(b.copy(X, [-1])).rejects.toThrow(ShapeError);
+      }
+      // Rank 1 and empty sizes are refused, naming the shape; the bias must be the last dimension's.
+      await expect(b.addBias(b.zeros([6]), b.zeros([6]))).rejects.toThrow(/addBias: x has shape \[6\] but must be a matrix \[N, F\] or a tensor \[\.\.\., F\]/);
+      await expect(b.layerNorm(b.zeros([2, 0, 3]), b.zeros([3]), b.zeros([3]))).rejects.toThrow(ShapeError);
+      await expect(b.addBias(b.zeros([2, 3, 4]), b.zeros([3]))).rejects.toThrow(/bias has shape \[3\] but x \[2, 3, 4\] needs \[4\]/);
+      await expect(b.sumRows(b.zeros([5]))).rejects.toThrow(ShapeError);
+    });
+
     run('batch runs an operation over many argument lists in one pass, with the results of the single calls', async (b) => {
       const shapes = [[5], [3, 7], [67], [2, 2, 3]];
       const init = shapes.map((shape) => uniform(rng, shape.reduce((a, c) => a * c, 1)));

@@ -9,6 +9,10 @@ import { LayerNorm } from '../../src/train/layers/layer-norm.js';
 import { Linear } from '../../src/train/layers/linear.js';
 import { Sequential } from '../../src/train/layers/sequential.js';
 import { Adam } from '../../src/train/optimizers.js';
+import { resolveRng } from '../../src/random.js';
+import { buildCNN } from '../../src/train/cnn.js';
+import { BlockSparseConv2d } from '../../src/train/layers/block-sparse-conv2d.js';
+import { gradientCheck } from '../helpers/gradient-check.js';
 import { gpuOrSkip, webgpuForTests } from '../helpers/webgpu.js';
 
 /*
@@ -48,6 +52,34 @@ async function losses(backend: Backend): Promise<number[]> {
   return out;
 }
 
+/** A small CNN (8 x 8 images, two stages, L0-gated block-sparse convolutions) trained 12 Adam steps: the loss of each. */
+async function cnnLosses(backend: Backend): Promise<number[]> {
+  const data = gaussianBlobs({ n: 24, features: 64, classes: 3, seed: 21, spread: 1.5 });
+  const model = buildCNN(backend, {
+    height: 8, width: 8, classes: 3, channels: [16, 16], blockSize: 8, seed: 22, l0: { dropRate: 0.2 },
+    layout: ({ inBlocks, outBlocks, blockSize }) => randomLayout({ inBlocks, outBlocks, density: 0.75, blockSize, seed: 23 }),
+  });
+  const optimizer = new Adam(model.parameters(), { lr: 0.01 });
+  const x = backend.tensor(data.images, [24, 64]);
+  const labels = backend.tensor(Float32Array.from(data.labels), [24]);
+  const gated = model.blockSparseLayers();
+  const noise = gated.map((l) => l.noiseState()!);
+  const out: number[] = [];
+  for (let step = 0; step < 12; step++) {
+    gated.forEach((l, i) => l.setNoiseState(noise[i]));
+    const logits = await model.forward(x, { training: true });
+    const { loss, dlogits, correct } = await backend.softmaxCrossEntropy(logits, labels);
+    await model.backward(dlogits);
+    for (const l of gated) await l.addL0Penalty(1e-4).then((t) => t.dispose());
+    await optimizer.step();
+    out.push((await backend.read(loss))[0]);
+    for (const t of [logits, loss, dlogits, correct]) t.dispose();
+  }
+  model.dispose();
+  optimizer.dispose();
+  return out;
+}
+
 describe('training on WebGPU', () => {
   const gpuBackend = webgpuForTests('training test');
 
@@ -60,5 +92,25 @@ describe('training on WebGPU', () => {
     const actual = await losses(gpu);
     expect(expected[19]).toBeLessThan(0.5 * expected[0]);
     for (let i = 0; i < 20; i++) expect(Math.abs(actual[i] - expected[i]), `step ${i}: webgpu ${actual[i]}, cpu ${expected[i]}`).toBeLessThanOrEqual(1e-3 * Math.abs(expected[i]));
+  }, 120_000);
+
+  it('trains a CNN with the CPU backend\'s losses step by step (block-sparse convolutions with L0 gates, channel norm, pooling)', async (context) => {
+    const gpu = gpuOrSkip(gpuBackend, context);
+    if (!gpu) return;
+    const cpu = await createCpuBackend({ threads: 1 });
+    const expected = await cnnLosses(cpu);
+    await cpu.dispose();
+    const actual = await cnnLosses(gpu);
+    expect(expected[11]).toBeLessThan(0.7 * expected[0]);
+    for (let i = 0; i < 12; i++) expect(Math.abs(actual[i] - expected[i]), `step ${i}: webgpu ${actual[i]}, cpu ${expected[i]}`).toBeLessThanOrEqual(1e-3 * Math.abs(expected[i]));
+  }, 180_000);
+
+  it('passes the convolution layer\'s finite-difference gradient check (stride 2, L0 gates)', async (context) => {
+    const gpu = gpuOrSkip(gpuBackend, context);
+    if (!gpu) return;
+    const layer = new BlockSparseConv2d(gpu, randomLayout({ inBlocks: 2, density: 0.75, blockSize: 8, seed: 24 }), { kernel: 3, stride: 2, padding: 1, seed: 24, l0: { dropRate: 0.3 } });
+    const state = layer.noiseState()!;
+    await gradientCheck(gpu, layer, resolveRng({ seed: 'webgpu-conv' }), { rows: 2, inputShape: [2, 5, 5, 16], before: () => layer.setNoiseState(state) });
+    layer.dispose();
   }, 120_000);
 });

@@ -1,4 +1,4 @@
-import type { BlockSparseLinear } from './block-sparse-linear.js';
+import type { BlockSparseLayer } from './block-sparse-layer.js';
 import type { Layer } from './layer.js';
 
 /**
@@ -9,5 +9,5 @@ export interface RecurrentLayer extends Layer {
   /** Forgets the carried state. */
   resetState(): void;
   /** The block-sparse weight layers inside it. */
-  blockSparseLayers(): BlockSparseLinear[];
+  blockSparseLayers(): BlockSparseLayer[];
 }

@@ -1,7 +1,7 @@
 import { ShapeError } from '../../errors.js';
 import type { Backend, Tensor } from '../../kernels/types.js';
 import { Activation } from './activation.js';
-import { BlockSparseLinear } from './block-sparse-linear.js';
+import { BlockSparseLayer } from './block-sparse-layer.js';
 import { isBiasedLayer, type BiasedLayer, type ForwardMode, type Layer, type Parameter } from './layer.js';
 import type { RecurrentLayer } from './recurrent.js';
 
@@ -123,9 +123,15 @@ export class Sequential {
     for (const layer of this.layers) (layer as Partial<RecurrentLayer>).resetState?.();
   }
 
-  /** Every block-sparse weight layer, those inside other layers (an LSTM's) included, in layer order. */
-  blockSparseLayers(): BlockSparseLinear[] {
-    return this.layers.flatMap((layer) => (layer instanceof BlockSparseLinear ? [layer] : ((layer as Partial<RecurrentLayer>).blockSparseLayers?.() ?? [])));
+  /**
+   * Every block-sparse weight layer whose layout may be learned (BlockSparseLinear,
+   * BlockSparseConv2d), those inside other layers (an LSTM's) included, in layer order: what
+   * pruning, regrowth and L0 act on and checkpoints find gate noise in. A layer made with
+   * `fixedLayout` (a CNN's dense stem) is left out.
+   */
+  blockSparseLayers(): BlockSparseLayer[] {
+    const all = this.layers.flatMap((layer) => (layer instanceof BlockSparseLayer ? [layer] : ((layer as Partial<RecurrentLayer>).blockSparseLayers?.() ?? [])));
+    return all.filter((layer) => !layer.fixedLayout);
   }
 
   /** Every layer's parameters, in order. */

@@ -1,7 +1,7 @@
 import { checkInteger } from '../../check.js';
 import { ParameterError } from '../../errors.js';
 import { BlockLayout, type Provenance } from '../../patterns/layout.js';
-import { BlockSparseLinear } from '../layers/block-sparse-linear.js';
+import { BlockSparseLayer } from '../layers/block-sparse-layer.js';
 
 /**
  * Block selection shared by pruning, regrowth and L0: which blocks to keep, and the layout made of them.
@@ -38,11 +38,11 @@ export function keepBlocks(layout: BlockLayout, ids: Int32Array, provenance: Pro
   return BlockLayout.fromCSR({ inBlocks: layout.inBlocks, outBlocks: layout.outBlocks, blockSize: layout.blockSize, rowPtr, colIdx, provenance });
 }
 
-/** Checks a hook's layer list: non-empty, block-sparse layers, no layer twice. */
-export function checkBlockSparseLayers(layers: readonly BlockSparseLinear[], context: string): readonly BlockSparseLinear[] {
-  if (!Array.isArray(layers) || layers.length === 0) throw new ParameterError('layers', 'a non-empty array of BlockSparseLinear layers', layers, context);
+/** Checks a hook's layer list: non-empty, block-sparse layers (BlockSparseLinear, BlockSparseConv2d: any BlockSparseLayer), no layer twice. */
+export function checkBlockSparseLayers(layers: readonly BlockSparseLayer[], context: string): readonly BlockSparseLayer[] {
+  if (!Array.isArray(layers) || layers.length === 0) throw new ParameterError('layers', 'a non-empty array of block-sparse layers (BlockSparseLinear, BlockSparseConv2d)', layers, context);
   layers.forEach((layer, i) => {
-    if (!(layer instanceof BlockSparseLinear)) throw new ParameterError(`layers[${i}]`, 'a BlockSparseLinear', layer, context);
+    if (!(layer instanceof BlockSparseLayer)) throw new ParameterError(`layers[${i}]`, 'a block-sparse layer (BlockSparseLinear, BlockSparseConv2d)', layer, context);
     if (layers.indexOf(layer) !== i) throw new ParameterError(`layers[${i}]`, 'a layer not listed before', i, context);
   });
   return [...layers];

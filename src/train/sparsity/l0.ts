@@ -3,7 +3,7 @@ import { ParameterError } from '../../errors.js';
 import type { Tensor } from '../../kernels/types.js';
 import type { BlockLayout } from '../../patterns/layout.js';
 import type { TrainingHook } from '../hooks.js';
-import { BlockSparseLinear } from '../layers/block-sparse-linear.js';
+import { BlockSparseLayer } from '../layers/block-sparse-layer.js';
 import type { Optimizer } from '../optimizers.js';
 import { checkBlockSparseLayers, keepBlocks } from './blocks.js';
 
@@ -16,8 +16,8 @@ import { checkBlockSparseLayers, keepBlocks } from './blocks.js';
 /** Options of `l0Hook`. */
 export interface L0HookOptions {
   /** Layers made with `l0` gates (default: every gated block-sparse weight of the model being trained, those inside LSTMs included (`Sequential.blockSparseLayers`), found at each step, so the hook survives a model rebuilt from a checkpoint). */
-  layers?: readonly BlockSparseLinear[];
-  /** lambda of the expected-L0 penalty lambda * bs^2 * sum_b P(g_b != 0) (>= 0). */
+  layers?: readonly BlockSparseLayer[];
+  /** lambda of the expected-L0 penalty lambda * w * sum_b P(g_b != 0), w the weights per block (bs^2, kh kw bs^2 for a convolution) (>= 0). */
   lambda: number;
 }
 
@@ -28,7 +28,7 @@ export interface L0Hook extends TrainingHook {
 
 /**
  * The expected-L0 penalty as a training hook: after backward, each gated layer adds
- * lambda * bs^2 * sum_b P(g_b != 0) to its log alpha gradient (`addL0Penalty`); the hook returns
+ * lambda * w * sum_b P(g_b != 0) (w: weights per block, bs^2 or kh kw bs^2) to its log alpha gradient (`addL0Penalty`); the hook returns
  * the summed penalty ([1], on the backend) to be added to the logged loss. Raises ParameterError
  * for a given layer without gates, a model without gated layers, or a negative lambda.
  */
@@ -41,7 +41,7 @@ export function l0Hook(options: L0HookOptions): L0Hook {
     lambda,
     async afterBackward({ model }): Promise<Tensor> {
       const layers = given ?? model.blockSparseLayers().filter((l) => l.logAlpha !== null);
-      if (layers.length === 0) throw new ParameterError('layers', 'at least one BlockSparseLinear with l0 gates', 'none in the model', context);
+      if (layers.length === 0) throw new ParameterError('layers', 'at least one block-sparse layer with l0 gates', 'none in the model', context);
       let total: Tensor | null = null;
       for (const layer of layers) {
         const penalty = await layer.addL0Penalty(lambda);
@@ -68,7 +68,7 @@ export interface L0LayoutInfo {
  * {generator: 'l0', params: {lambda, beta, gamma, zeta, step}, sources: [the layer's layout]}.
  * Raises ParameterError for a layer without gates.
  */
-export async function l0Layout(layer: BlockSparseLinear, info: L0LayoutInfo = {}): Promise<BlockLayout> {
+export async function l0Layout(layer: BlockSparseLayer, info: L0LayoutInfo = {}): Promise<BlockLayout> {
   return (await l0Blocks(layer, info)).layout;
 }
 
@@ -77,7 +77,7 @@ export async function l0Layout(layer: BlockSparseLinear, info: L0LayoutInfo = {}
  * state), so that it runs on the learned layout; returns that layout. The remaining gates keep
  * training (or scaling the blocks at evaluation) as before.
  */
-export async function l0Prune(layer: BlockSparseLinear, options: L0LayoutInfo & { optimizer?: Optimizer } = {}): Promise<BlockLayout> {
+export async function l0Prune(layer: BlockSparseLayer, options: L0LayoutInfo & { optimizer?: Optimizer } = {}): Promise<BlockLayout> {
   const { layout, kept } = await l0Blocks(layer, options);
   await layer.setBlocks(layout, { kept }, options.optimizer);
   return layout;
@@ -87,7 +87,7 @@ export async function l0Prune(layer: BlockSparseLinear, options: L0LayoutInfo & 
  * The expected density of the layer's gated layout: sum_b P(g_b != 0) over inBlocks * outBlocks
  * (so that it compares with `BlockLayout.density`; it falls as the penalty closes gates).
  */
-export async function l0ExpectedDensity(layer: BlockSparseLinear): Promise<number> {
+export async function l0ExpectedDensity(layer: BlockSparseLayer): Promise<number> {
   const context = 'l0ExpectedDensity';
   checkGated([layer], context);
   const { value, grad } = await layer.backend.l0Penalty(layer.logAlpha!.value, layer.hardConcrete!);
@@ -97,7 +97,7 @@ export async function l0ExpectedDensity(layer: BlockSparseLinear): Promise<numbe
   return expected / (layer.layout.inBlocks * layer.layout.outBlocks);
 }
 
-async function l0Blocks(layer: BlockSparseLinear, info: L0LayoutInfo): Promise<{ layout: BlockLayout; kept: Int32Array }> {
+async function l0Blocks(layer: BlockSparseLayer, info: L0LayoutInfo): Promise<{ layout: BlockLayout; kept: Int32Array }> {
   const context = 'l0Layout';
   checkGated([layer], context);
   const lambda = info.lambda === undefined ? null : checkNumber('lambda', info.lambda, 0, Number.MAX_VALUE, context);
@@ -113,9 +113,9 @@ async function l0Blocks(layer: BlockSparseLinear, info: L0LayoutInfo): Promise<{
   return { layout, kept };
 }
 
-function checkGated(layers: readonly BlockSparseLinear[], context: string): readonly BlockSparseLinear[] {
+function checkGated(layers: readonly BlockSparseLayer[], context: string): readonly BlockSparseLayer[] {
   layers.forEach((layer, i) => {
-    if (!(layer instanceof BlockSparseLinear)) throw new ParameterError(`layers[${i}]`, 'a BlockSparseLinear', layer, context);
+    if (!(layer instanceof BlockSparseLayer)) throw new ParameterError(`layers[${i}]`, 'a block-sparse layer (BlockSparseLinear, BlockSparseConv2d)', layer, context);
     if (!layer.logAlpha || !layer.hardConcrete) throw new ParameterError(`layers[${i}]`, 'a layer made with l0 gates', layer.kind, context);
   });
   return layers;

@@ -4,7 +4,7 @@ import { LAYOUT_FORMAT, LAYOUT_JSON_VERSION, layoutFromJSON } from '../../patter
 import type { BlockNormKind } from '../../kernels/types.js';
 import type { BlockLayout, Provenance } from '../../patterns/layout.js';
 import { fieldOf, stateError, type TrainingHook } from '../hooks.js';
-import { BlockSparseLinear } from '../layers/block-sparse-linear.js';
+import { BlockSparseLayer } from '../layers/block-sparse-layer.js';
 import type { Optimizer } from '../optimizers.js';
 import { checkBlockSparseLayers, keepBlocks, largestBlocks } from './blocks.js';
 import { blocksToKeep, checkCubicSchedule, cubicSparsity, isPruningStep, type CubicScheduleOptions } from './schedules.js';
@@ -34,12 +34,12 @@ const NORMS: readonly BlockNormKind[] = ['l2', 'max'];
 /**
  * One-shot block magnitude pruning: keeps the `keep` blocks of largest norm (ties to the lower
  * block id) and removes the rest from the layer with their weights, gate logits and optimiser
- * state (`BlockSparseLinear.setBlocks`). The norms are read to the host once. Raises
+ * state (`BlockSparseLayer.setBlocks`). The norms are read to the host once. Raises
  * ParameterError for a count outside [0, nnz], a sparsity outside [0, 1] or an unknown norm.
  */
-export async function pruneBlocks(layer: BlockSparseLinear, target: PruneTarget, options: PruneOptions = {}): Promise<PruneResult> {
+export async function pruneBlocks(layer: BlockSparseLayer, target: PruneTarget, options: PruneOptions = {}): Promise<PruneResult> {
   const context = 'pruneBlocks';
-  if (!(layer instanceof BlockSparseLinear)) throw new ParameterError('layer', 'a BlockSparseLinear', layer, context);
+  if (!(layer instanceof BlockSparseLayer)) throw new ParameterError('layer', 'a block-sparse layer (BlockSparseLinear, BlockSparseConv2d)', layer, context);
   const norm = checkOneOf('norm', options.norm ?? 'l2', NORMS, context);
   const old = layer.layout;
   let keep: number;
@@ -66,7 +66,7 @@ export async function pruneBlocks(layer: BlockSparseLinear, target: PruneTarget,
 /** Options of `gradualPruning`. */
 export interface GradualPruningOptions {
   /** The layers to prune, each on its own blocks (sparsity relative to its nnz when the hook was made). */
-  layers: readonly BlockSparseLinear[];
+  layers: readonly BlockSparseLayer[];
   /** Zhu & Gupta's cubic schedule (initial and final sparsity, begin and end step, frequency). */
   schedule: CubicScheduleOptions;
   /** Block norm (default 'l2'). */
@@ -134,7 +134,7 @@ export function gradualPruning(options: GradualPruningOptions): TrainingHook {
  * removes blocks) to all its possible blocks (inBlocks x outBlocks); sources[i] a provenance as
  * layouts carry. FormatError (`stateError`) naming the field, e.g. `initialNnz[0]`.
  */
-function checkPruningState(state: unknown, layers: readonly BlockSparseLinear[]): GradualPruningState {
+function checkPruningState(state: unknown, layers: readonly BlockSparseLayer[]): GradualPruningState {
   if (typeof state !== 'object' || state === null || Array.isArray(state)) {
     throw stateError('', `must be a gradual-pruning state {initialNnz, sources} (got ${describeValue(state)})`);
   }

@@ -4,7 +4,7 @@ import type { BlockNormKind } from '../../kernels/types.js';
 import { BlockLayout, type Provenance } from '../../patterns/layout.js';
 import { randomInt, statefulRng, type Rng, type RngState, type Seed, type StatefulRng } from '../../random.js';
 import { checkRngState, type TrainingHook } from '../hooks.js';
-import type { BlockSparseLinear } from '../layers/block-sparse-linear.js';
+import type { BlockSparseLayer } from '../layers/block-sparse-layer.js';
 import type { Optimizer } from '../optimizers.js';
 import { checkBlockSparseLayers, largestBlocks } from './blocks.js';
 import { cosineDropFraction } from './schedules.js';
@@ -43,7 +43,7 @@ export interface RegrowResult {
  * Raises ParameterError for a drop count outside [0, nnz] or a growth rule that returns
  * something other than `drop` distinct candidates.
  */
-export async function regrowBlocks(layer: BlockSparseLinear, drop: number, grow: GrowthRule, options: RegrowOptions = {}): Promise<RegrowResult> {
+export async function regrowBlocks(layer: BlockSparseLayer, drop: number, grow: GrowthRule, options: RegrowOptions = {}): Promise<RegrowResult> {
   const context = 'regrowBlocks';
   const old = layer.layout;
   checkInteger('drop', drop, 0, old.nnz, context);
@@ -127,7 +127,7 @@ const NORMS: readonly BlockNormKind[] = ['l2', 'max'];
 
 /** Options of `setRegrowth`. */
 export interface SetRegrowthOptions {
-  layers: readonly BlockSparseLinear[];
+  layers: readonly BlockSparseLayer[];
   /** Steps between updates: the update runs after the optimiser step t for t > 0, t % every = 0. */
   every: number;
   /** Fraction of each layer's blocks dropped and regrown at an update, in [0, 1] (SET's zeta, 0.3 in the paper). */
@@ -175,7 +175,7 @@ export function setRegrowth(options: SetRegrowthOptions): TrainingHook {
 
 /** Options of `riglRegrowth`. */
 export interface RiglRegrowthOptions {
-  layers: readonly BlockSparseLinear[];
+  layers: readonly BlockSparseLayer[];
   /** Steps between updates (RigL's ΔT): the update runs after the optimiser step t for 0 < t < end, t % every = 0. */
   every: number;
   /** Initial drop fraction (RigL's alpha, 0.3 in the paper), in [0, 1]. */
@@ -234,7 +234,7 @@ export function riglRegrowth(options: RiglRegrowthOptions): TrainingHook {
 
 /** One prune-and-regrow update of every layer; returns the event to log. */
 async function updateLayers(
-  layers: readonly BlockSparseLinear[],
+  layers: readonly BlockSparseLayer[],
   step: number,
   dropFraction: number,
   rule: (layer: number) => GrowthRule,
