@@ -7,3 +7,4 @@ export { parsePruneSpec, parseRegrowSpec, trainingHooks, type PruneSpec, type Re
 export { sampleRun, type SampleRunOptions, type SampleRunResult } from './sampling.js';
 export * from './study.js';
 export * from './lstm-study.js';
+export * from './cnn-study.js';
