@@ -8,7 +8,7 @@ import type { Dataset } from '../train/data/dataset.js';
 import { train } from '../train/loop.js';
 import { parameterCount, type LayoutRequest } from '../train/model.js';
 import { Adam } from '../train/optimizers.js';
-import { meanSd } from './study.js';
+import { meanSd, summarizeStudy } from './study.js';
 
 /*
  * The CNN study of issue 14: a dense CNN against block-sparse CNNs with (about) the same weight
@@ -145,18 +145,7 @@ export async function runCnnStudy(backend: Backend, config: CnnStudyConfig, data
   return runs;
 }
 
-/** Per model: test accuracy mean and sd over seeds, weights, convolution weights and seconds per epoch (means). */
-export function summarizeCnnStudy(runs: readonly CnnStudyRun[]): { model: string; accuracy: { mean: number; sd: number }; parameters: number; convWeights: number; secondsPerEpoch: number; seeds: number }[] {
-  const names = [...new Set(runs.map((r) => r.model))];
-  return names.map((model) => {
-    const rows = runs.filter((r) => r.model === model);
-    return {
-      model,
-      accuracy: meanSd(rows.map((r) => r.testAccuracy)),
-      parameters: Math.round(meanSd(rows.map((r) => r.parameters)).mean),
-      convWeights: Math.round(meanSd(rows.map((r) => r.convWeights)).mean),
-      secondsPerEpoch: meanSd(rows.map((r) => r.secondsPerEpoch)).mean,
-      seeds: rows.length,
-    };
-  });
+/** Per model: summarizeStudy's figures (test accuracy mean and sd, weights, seconds per epoch) and the mean convolution weights. */
+export function summarizeCnnStudy(runs: readonly CnnStudyRun[]): (ReturnType<typeof summarizeStudy>[number] & { convWeights: number })[] {
+  return summarizeStudy(runs).map((row) => ({ ...row, convWeights: Math.round(meanSd(runs.filter((r) => r.model === row.model).map((r) => r.convWeights)).mean) }));
 }

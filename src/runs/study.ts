@@ -138,8 +138,11 @@ export async function runStudy(backend: Backend, config: StudyConfig, data: { tr
   return runs;
 }
 
+/** What a study's summary reads of each run (StudyRun, CnnStudyRun). */
+export type StudyRunFigures = Pick<StudyRun, 'model' | 'testAccuracy' | 'parameters' | 'secondsPerEpoch'>;
+
 /** Per model: test accuracy mean and sd over seeds, mean parameters and seconds per epoch. */
-export function summarizeStudy(runs: readonly StudyRun[]): { model: string; accuracy: { mean: number; sd: number }; parameters: number; secondsPerEpoch: number; seeds: number }[] {
+export function summarizeStudy(runs: readonly StudyRunFigures[]): { model: string; accuracy: { mean: number; sd: number }; parameters: number; secondsPerEpoch: number; seeds: number }[] {
   const names = [...new Set(runs.map((r) => r.model))];
   return names.map((model) => {
     const rows = runs.filter((r) => r.model === model);

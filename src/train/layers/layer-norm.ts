@@ -6,7 +6,7 @@ import { disposeParameter, makeParameter, setGrad, type ForwardMode, type Layer,
 
 /** Layer normalisation over the features of each row, with a gain (ones) and a bias (zeros), as PyTorch's nn.LayerNorm. */
 export class LayerNorm implements Layer {
-  readonly kind = 'layer-norm';
+  readonly kind: 'layer-norm' | 'channel-norm' = 'layer-norm';
   readonly backend: Backend;
   readonly inFeatures: number;
   readonly outFeatures: number;
@@ -30,9 +30,14 @@ export class LayerNorm implements Layer {
     this.#cache = null;
   }
 
+  /** Checks the input's shape: [N, features]. */
+  protected checkInput(x: Tensor): void {
+    checkLayerInput(x, this.inFeatures, 'LayerNorm');
+  }
+
   /** (x - mean) / sqrt(var + eps) * gain + bias per row. */
   async forward(x: Tensor, mode: ForwardMode): Promise<Tensor> {
-    checkLayerInput(x, this.inFeatures, 'LayerNorm');
+    this.checkInput(x);
     this.#release();
     const { y, mean, rstd } = await this.backend.layerNorm(x, this.gain.value, this.bias.value, this.eps);
     if (mode.training) this.#cache = { x, mean, rstd };
@@ -46,7 +51,7 @@ export class LayerNorm implements Layer {
   /** dx, and the gain and bias gradients. */
   async backward(dy: Tensor, inputGrad = true): Promise<Tensor | null> {
     const cache = this.#cache;
-    if (!cache) throw new ShapeError('LayerNorm: backward needs a training forward pass first');
+    if (!cache) throw new ShapeError(`${this.constructor.name}: backward needs a training forward pass first`);
     const { dx, dgamma, dbeta } = await this.backend.layerNormGrad(cache.x, dy, this.gain.value, cache.mean, cache.rstd);
     setGrad(this.gain, dgamma);
     setGrad(this.bias, dbeta);

@@ -45,7 +45,7 @@ const SHAPES: Record<BlockSize, WeightGradShape> = {
 /** Uniforms of the weight gradient (strides and offsets in vec4s; block ids absolute). */
 export const WEIGHT_GRAD_UNIFORMS = [
   'rows', 'xStride', 'xFirst', 'dyStride', 'dyFirst', 'dwFirst', 'wFirst', 'pairsAt', 'blockLo', 'accumulate', 'gated', 'gateGradient',
-  'taps', 'kw', 'inH', 'inW', 'outH', 'outW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw',
+  'taps', 'kw', 'inH', 'inW', 'outH', 'outW', 'sh', 'sw', 'ph', 'pw', 'dh', 'dw', 'tapsPerGroup',
 ] as const;
 
 /** The uniform record of one weight-gradient dispatch. */
@@ -178,15 +178,18 @@ export class WeightGradProgram implements WebGPUProgram, SharedMemoryModel {
       for (const [b0, b1] of ranges(nnz, blockChunk)) {
         const dwWindow = bufferWindow(dw.buffer, b0 * taps * bs * bs, (b1 - b0) * taps * bs * bs, limits);
         const wWindow = weights ? bufferWindow(weights.buffer, b0 * taps * bs * bs, (b1 - b0) * taps * bs * bs, limits) : null;
+        // A convolution's taps go to workgroups of their own (grid y), except with the gate
+        // gradient, which one workgroup sums over all taps of its block.
+        const tapsPerGroup = weights ? taps : Math.ceil(taps / Math.min(taps, limits.maxWorkgroups));
         const uniforms: WeightGradUniforms = {
           rows: (r1 - r0) * dyRows, xStride: C / 4, xFirst: xWindow.first / 4, dyStride: K / 4, dyFirst: dyWindow.first / 4, dwFirst: dwWindow.first / 4,
-          wFirst: (wWindow?.first ?? 0) / 4, pairsAt: tables.pairs, blockLo: b0, accumulate: pass > 0 ? 1 : 0, gated: gates ? 1 : 0, gateGradient: weights ? 1 : 0, ...gather,
+          wFirst: (wWindow?.first ?? 0) / 4, pairsAt: tables.pairs, blockLo: b0, accumulate: pass > 0 ? 1 : 0, gated: gates ? 1 : 0, gateGradient: weights ? 1 : 0, ...gather, tapsPerGroup,
         };
         dispatches.push({
           program: this,
           buffers: [tableWindow.binding, xWindow.binding, dyWindow.binding, gateBinding, wWindow ? wWindow.binding : context.absentRead, dwWindow.binding, dgateBinding],
           uniforms,
-          workgroups: [b1 - b0, 1, 1],
+          workgroups: [b1 - b0, Math.ceil(taps / tapsPerGroup), 1],
         });
       }
     });
@@ -256,8 +259,10 @@ ${entryPoint(this.workgroupSize)} {
   var partial = 0.0;
   var gate = 1.0;
   if (u.gated != 0) { gate = gates[b]; }
-  // One tap at a time (one for the matrix products): G_b[tap] over all rows, then its dW.
-  for (var tap = 0; tap < u.taps; tap++) {
+  // The workgroup's taps one at a time (one for the matrix products; a convolution's taps are
+  // split over grid y unless the gate gradient needs them all): G_b[tap] over all rows, its dW.
+  let tapFirst = i32(wg.y) * u.tapsPerGroup;
+  for (var tap = tapFirst; tap < min(tapFirst + u.tapsPerGroup, u.taps); tap++) {
   let blockAt = blockFirst + tap * ${bs * bs4};
   var acc = array<vec4<f32>, ${accs}>();
   var n0 = 0;
