@@ -37,3 +37,4 @@ export * from './language-model.js';
 export * from './tasks.js';
 export * from './gradient-clipping.js';
 export * from './cnn.js';
+export * from './safetensors.js';
