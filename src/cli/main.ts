@@ -16,6 +16,8 @@ import { addSweepCommand } from './sweep.js';
 import { addBenchCommand } from './bench.js';
 import { addTrainCommand } from './train.js';
 import { addSampleCommand } from './sample.js';
+import { addPredictCommand } from './predict.js';
+import { addPruneCommand } from './prune.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -35,6 +37,8 @@ export function buildProgram(): Command {
   addBenchCommand(program);
   addTrainCommand(program);
   addSampleCommand(program);
+  addPredictCommand(program);
+  addPruneCommand(program);
   addPatternsCommand(program);
   addDemoCommand(program);
   addMemoryOption(program);

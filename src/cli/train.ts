@@ -45,8 +45,8 @@ const RUN_OPTIONS = [
   'seq', 'embedding', 'clip',
 ] as const;
 
-/** `--data`: a named data set or text:<file>. */
-const parseData = (value: string): TrainData => {
+/** `--data`: a named data set or text:<file> (train, predict). */
+export const parseData = (value: string): TrainData => {
   if ((TRAIN_DATASETS as readonly string[]).includes(value) || (value.startsWith('text:') && value.length > 'text:'.length)) return value as TrainData;
   throw new InvalidArgumentError(`must be ${TRAIN_DATASETS.join(', ')} or text:<file> (a UTF-8 text file).`);
 };

@@ -8,3 +8,5 @@ export { sampleRun, type SampleRunOptions, type SampleRunResult } from './sampli
 export * from './study.js';
 export * from './lstm-study.js';
 export * from './cnn-study.js';
+export { loadModel, predictRun, type LoadedModel, type LoadModelOptions, type PredictRunOptions, type PredictRunResult } from './inference.js';
+export { levelDirName, pruneRun, PRUNE_SUMMARY_FILE, type PrunedLevel, type PruneRunConfig, type PruneRunOptions, type PruneSummary } from './pruning.js';

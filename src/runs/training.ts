@@ -204,25 +204,57 @@ async function runLocked(config: TrainingRunConfig, options: TrainingRunOptions,
   let optimizer: Optimizer | undefined;
   try {
     ({ model, optimizer } = checkpoint ? restoreRun(checkpoint, backend) : newRun(runConfig, backend, data));
-    const hooks = trainingHooks(model, runConfig);
-    const common = {
-      model, optimizer, backend, epochs, batchSize: runConfig.batch, seed: runConfig.seed, hooks, clip: runConfig.clip,
-      outDir: out, outDirOpened: true, resumeFrom, resumeCheckpoint: checkpoint, run: { ...runConfig }, checkpointEvery: config.checkpointEvery ?? 'epoch',
-      onEpoch: options.onEpoch,
-    } as const;
-    const result: TrainResult =
-      data.kind === 'classification' ? await train({ ...common, train: data.train, test: data.test, evalBatchSize: EVAL_BATCH }) : await train({ ...common, text: data.text });
-    model = result.model;
-    optimizer = result.optimizer;
-    const files = await writeLayouts(out, model, runConfig, result.metrics);
-    const summary = summarize(runConfig, result.metrics, { model, backend, files, data, started: run.started });
-    writeFileAtomic(join(out, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);
-    return { out, summary, metrics: result.metrics };
+    const { trained, ...result } = await trainIntoRun({
+      model, optimizer, backend, runConfig, data, out, epochs, started: run.started, resumeFrom, checkpoint,
+      checkpointEvery: config.checkpointEvery, onEpoch: options.onEpoch,
+    });
+    ({ model, optimizer } = trained);
+    return result;
   } finally {
     model?.dispose();
     optimizer?.dispose();
     await backend.dispose();
   }
+}
+
+/** What `trainIntoRun` trains and where. */
+export interface PreparedRun {
+  model: Sequential;
+  optimizer: Optimizer;
+  backend: Backend;
+  /** The run's settings (stored in its checkpoints; its hooks are made from them). */
+  runConfig: TrainRunConfig;
+  data: RunData;
+  /** The run directory, opened and locked by the caller. */
+  out: string;
+  epochs: number;
+  /** performance.now() when the run started (for summary.json's wallSeconds). */
+  started: number;
+  resumeFrom?: string;
+  checkpoint?: Checkpoint;
+  checkpointEvery?: number;
+  onEpoch?: (metrics: EpochMetrics) => void;
+}
+
+/**
+ * Trains a built model in an opened run directory (checkpoints and metrics.jsonl written as it
+ * goes), then writes its final layouts and summary.json. The model and optimiser stay the
+ * caller's (the loop may replace them: the trained ones are returned in `trained`).
+ */
+export async function trainIntoRun(run: PreparedRun): Promise<TrainingRunResult & { trained: { model: Sequential; optimizer: Optimizer } }> {
+  const { model, optimizer, backend, runConfig, data, out, epochs, resumeFrom, checkpoint } = run;
+  const hooks = trainingHooks(model, runConfig);
+  const common = {
+    model, optimizer, backend, epochs, batchSize: runConfig.batch, seed: runConfig.seed, hooks, clip: runConfig.clip,
+    outDir: out, outDirOpened: true, resumeFrom, resumeCheckpoint: checkpoint, run: { ...runConfig }, checkpointEvery: run.checkpointEvery ?? 'epoch',
+    onEpoch: run.onEpoch,
+  } as const;
+  const result: TrainResult =
+    data.kind === 'classification' ? await train({ ...common, train: data.train, test: data.test, evalBatchSize: EVAL_BATCH }) : await train({ ...common, text: data.text });
+  const files = await writeLayouts(out, result.model, runConfig, result.metrics);
+  const summary = summarize(runConfig, result.metrics, { model: result.model, backend, files, data, started: run.started });
+  writeFileAtomic(join(out, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);
+  return { out, summary, metrics: result.metrics, trained: { model: result.model, optimizer: result.optimizer } };
 }
 
 /** The run settings a checkpoint holds, without what the loop adds to them (batch size, task, steps: checked by `train` on resume). */
@@ -285,7 +317,8 @@ function layoutFactory(config: TrainRunConfig): LayoutFactory | undefined {
   return ({ index, role, inBlocks, outBlocks, blockSize }) => wrap(() => buildPatternSpec(text, { inBlocks, outBlocks, blockSize, seed: seedOf(role, index) }));
 }
 
-function makeOptimizer(config: TrainRunConfig, model: Sequential): Optimizer {
+/** The optimiser of a run's settings (Adam, AdamW or SGD with its hyper-parameters) over the model's parameters. */
+export function makeOptimizer(config: TrainRunConfig, model: Sequential): Optimizer {
   const parameters = model.parameters();
   if (config.optimizer === 'sgd') return new SGD(parameters, { lr: config.lr, momentum: config.momentum, weightDecay: config.weightDecay });
   return new Adam(parameters, { lr: config.lr, weightDecay: config.weightDecay, decoupled: config.optimizer === 'adamw' });

@@ -38,3 +38,6 @@ export * from './tasks.js';
 export * from './gradient-clipping.js';
 export * from './cnn.js';
 export * from './safetensors.js';
+export * from './inference.js';
+export * from './post-prune.js';
+export * from './export/model-weights.js';

@@ -1,0 +1,141 @@
+/**
+ * Inference on a trained run: `loadModel` restores a run's model (its last checkpoint's
+ * parameters and layouts; no optimiser state, no gradients) as an InferenceModel, and `predictRun`
+ * measures it on data (accuracy, or bits per character) and gives its predictions.
+ */
+import { existsSync } from 'node:fs';
+import { checkInteger } from '../check.js';
+import { FileError } from '../errors.js';
+import { getBackend, type BackendChoice } from '../kernels/get-backend.js';
+import type { Backend } from '../kernels/types.js';
+import { loadCheckpoint } from '../train/checkpoint.js';
+import { restoreModel } from '../train/checkpoint-restore.js';
+import { CharVocabulary } from '../train/data/char-vocabulary.js';
+import type { Dataset } from '../train/data/dataset.js';
+import { InferenceModel } from '../train/inference.js';
+import { UsageError } from '../usage-error.js';
+import { loadRunData } from './training-data.js';
+import { resumeCheckpointDir } from './training.js';
+import { savedRunConfig, type TrainData, type TrainRunConfig } from './training-settings.js';
+
+/** Options of `loadModel`. */
+export interface LoadModelOptions {
+  /** A backend to run on (the caller's), or which to make (the model then owns it); default 'cpu'. */
+  backend?: Backend | BackendChoice;
+  /** Lines about the backend picked (default: to stderr, as getBackend does). */
+  log?: (message: string) => void;
+}
+
+/** A run's model loaded for inference, with what the run was. */
+export interface LoadedModel extends InferenceModel {
+  /** The run's settings (its checkpoint's `run` record), or null when the checkpoint holds none. */
+  readonly run: TrainRunConfig | null;
+  /** The checkpoint directory read. */
+  readonly checkpoint: string;
+  /** The training steps the model had taken. */
+  readonly step: number;
+}
+
+/** The run settings a checkpoint holds, or null when they are not a training run's. */
+function runSettings(record: Record<string, unknown>, dir: string): TrainRunConfig | null {
+  const { batchSize: _batchSize, task: _task, steps: _steps, ...settings } = record;
+  if (Object.keys(settings).length === 0) return null;
+  return savedRunConfig(settings, dir);
+}
+
+/**
+ * The model of the run in `dir` (a run directory of `train`, `prune` or `import`, or a checkpoint
+ * directory) for inference: its last checkpoint read and checked (FormatError, ResourceError as
+ * `loadCheckpoint` raises them), the model rebuilt with the layouts it had, its parameters put
+ * in; nothing of the optimiser is restored. FileError when `dir` does not exist.
+ */
+export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
+  if (typeof dir !== 'string' || dir.length === 0) throw new UsageError('loadModel needs a run directory (the --out of blocksparse train)');
+  if (!existsSync(dir)) throw new FileError(dir, 'does not exist: there is no run to load');
+  const checkpoint = loadCheckpoint(resumeCheckpointDir(dir));
+  const { manifest } = checkpoint;
+  const run = runSettings(manifest.run, dir);
+  const vocabulary = manifest.vocabulary === null ? null : CharVocabulary.fromJSON(manifest.vocabulary);
+  const given = typeof options.backend === 'object' && options.backend !== null;
+  const backend = given ? (options.backend as Backend) : await getBackend((options.backend as BackendChoice | undefined) ?? 'cpu', options.log ? { log: options.log } : {});
+  try {
+    const model = restoreModel(checkpoint, backend);
+    return Object.assign(new InferenceModel(model, { vocabulary, ownsBackend: !given }), { run, checkpoint: checkpoint.dir, step: manifest.position.step });
+  } catch (error) {
+    if (!given) await backend.dispose();
+    throw error;
+  }
+}
+
+/** Options of `predictRun`. */
+export interface PredictRunOptions extends LoadModelOptions {
+  /** The data (default: the run's own): fashion-mnist, or a language model's brown or text:<file>. */
+  data?: TrainData;
+  /** Which split: 'test' (default) or 'train'. */
+  split?: 'test' | 'train';
+  /** Only the first this many examples (classification). */
+  limit?: number;
+  /** Examples per forward pass (default 1000). */
+  batch?: number;
+}
+
+/** What `predictRun` measured. */
+export type PredictRunResult =
+  | { kind: 'classification'; examples: number; accuracy: number; loss: number; predictions: Int32Array; labels: Uint8Array; classNames: readonly string[] }
+  | { kind: 'text'; characters: number; bpc: number; accuracy: number };
+
+/** The predictions and labels of a classifier on a data set, and its accuracy and mean loss. */
+async function classify(model: InferenceModel, dataset: Dataset, batch: number): Promise<PredictRunResult> {
+  const predictions = new Int32Array(dataset.n);
+  let correct = 0;
+  for (let start = 0; start < dataset.n; start += batch) {
+    const rows = Math.min(batch, dataset.n - start);
+    const { classes } = await model.predict(dataset.images.subarray(start * dataset.features, (start + rows) * dataset.features), rows);
+    predictions.set(classes, start);
+    for (let r = 0; r < rows; r++) if (classes[r] === dataset.labels[start + r]) correct++;
+  }
+  const { loss } = await model.evaluate(dataset, batch);
+  return { kind: 'classification', examples: dataset.n, accuracy: correct / dataset.n, loss, predictions, labels: dataset.labels, classNames: dataset.classNames };
+}
+
+/**
+ * Runs the model of the run in `dir` on data: a classifier's accuracy, mean loss and the predicted
+ * class of every example; a language model's bits per character and next-character accuracy over
+ * the whole split. The data defaults to the run's own; UsageError when the run holds no settings
+ * and no `data` is given, or when the data does not fit the model.
+ */
+export async function predictRun(dir: string, options: PredictRunOptions = {}): Promise<PredictRunResult> {
+  const context = 'predict';
+  const batch = checkInteger('batch', options.batch ?? 1000, 1, 2 ** 20, context);
+  const split = options.split ?? 'test';
+  if (split !== 'test' && split !== 'train') throw new UsageError(`--split must be test or train, not ${JSON.stringify(split)}`);
+  if (options.limit !== undefined) checkInteger('limit', options.limit, 1, Number.MAX_SAFE_INTEGER, context);
+  const model = await loadModel(dir, options);
+  try {
+    const run = model.run;
+    const data = options.data ?? run?.data;
+    if (data === undefined) throw new UsageError(`${dir}: the run holds no settings: give --data`);
+    const lm = model.vocabulary !== null;
+    if (lm !== (data !== 'fashion-mnist')) throw new UsageError(`--data ${data} does not fit the run's model (${lm ? 'a language model: brown or text:<file>' : 'a classifier: fashion-mnist'})`);
+    const config = { ...(run ?? ({} as TrainRunConfig)), data, limit: split === 'train' ? (options.limit ?? null) : null, model: lm ? 'lstm' : (run?.model ?? 'mlp') } as TrainRunConfig;
+    const loaded = loadRunData(config, model.vocabulary?.toJSON() ?? null, dir);
+    if (loaded.kind === 'classification') {
+      const dataset = split === 'train' ? loaded.train : limitDataset(loaded.test, options.limit);
+      if (dataset.features !== model.inFeatures) throw new UsageError(`--data ${data}: ${dataset.features} features per example but the model takes ${model.inFeatures}`);
+      return await classify(model, dataset, batch);
+    }
+    const tokens = split === 'train' ? loaded.text.train : loaded.text.test;
+    const steps = run?.seq ?? loaded.text.steps;
+    // The streams and steps the run evaluated with, so that the figure is the run's own test bpc.
+    const evaluation = await model.evaluateText(tokens, { batchSize: run?.batch ?? 32, steps });
+    return { kind: 'text', characters: evaluation.characters, bpc: evaluation.bpc, accuracy: evaluation.accuracy };
+  } finally {
+    await model.dispose();
+  }
+}
+
+/** The first `limit` examples of a data set (all without a limit). */
+function limitDataset(dataset: Dataset, limit: number | undefined): Dataset {
+  if (limit === undefined || limit >= dataset.n) return dataset;
+  return { ...dataset, n: limit, images: dataset.images.subarray(0, limit * dataset.features), labels: dataset.labels.subarray(0, limit) };
+}
