@@ -121,3 +121,27 @@ export function linePlot(points: readonly LinePoint[], axes: { title?: string; x
     },
   } as PlotSpec;
 }
+
+/** One point of a scatter plot: its series (one colour each), x, y and a label written beside it. */
+export interface ScatterPoint extends LinePoint {
+  label: string;
+}
+
+/** Labelled points, coloured by series, e.g. accuracy against speed-up, one point per model (a Pareto plot). */
+export function scatterPlot(points: readonly ScatterPoint[], axes: { title?: string; x: string; y: string }): PlotSpec {
+  return {
+    $schema: 'https://vega.github.io/schema/vega-lite/v6.json',
+    ...(axes.title ? { title: axes.title } : {}),
+    width: 520,
+    height: 300,
+    data: { values: points.map((p) => ({ ...p })) },
+    encoding: {
+      x: { field: 'x', type: 'quantitative', title: axes.x, scale: { zero: false } },
+      y: { field: 'y', type: 'quantitative', title: axes.y, scale: { zero: false } },
+    },
+    layer: [
+      { mark: { type: 'point', filled: true, size: 70 }, encoding: { color: { field: 'series', type: 'nominal', title: null, sort: null } } },
+      { mark: { type: 'text', align: 'left', dx: 6, dy: -6, fontSize: 10 }, encoding: { text: { field: 'label', type: 'nominal' } } },
+    ],
+  } as PlotSpec;
+}

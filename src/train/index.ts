@@ -41,3 +41,5 @@ export * from './safetensors.js';
 export * from './inference.js';
 export * from './post-prune.js';
 export * from './export/model-weights.js';
+export * from './export/onnx.js';
+export { decodeOnnxModel, type OnnxModel } from './export/onnx-schema.js';

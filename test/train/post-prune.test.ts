@@ -117,7 +117,7 @@ describe('pruneTrainedModel: block magnitude pruning after training', () => {
   it('prunes block-sparse weights further (never regrowing), and folds test-time L0 gates into the blocks', async () => {
     const backend = await makeBackend({ threads: 1 });
     const layout = (r: { inBlocks: number; outBlocks: number; blockSize: 8 | 16 | 32 }) => randomLayout({ ...r, density: 0.5, seed: 2 });
-    const gated = buildMLP(backend, { inputs: 32, hidden: [32, 32], classes: 3, blockSize: 8, layout, sparseInput: true, l0: { initialDrop: 0.5 }, seed: 9 });
+    const gated = buildMLP(backend, { inputs: 32, hidden: [32, 32], classes: 3, blockSize: 8, layout, sparseInput: true, l0: { dropRate: 0.5 }, seed: 9 });
     const sparse = gated.layers.filter((l): l is BlockSparseLayer => l instanceof BlockSparseLayer);
     // Gate logits from fully closed to fully open, so that folding matters.
     for (const l of sparse) {
