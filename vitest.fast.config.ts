@@ -30,6 +30,8 @@ export default mergeConfig(
         'test/cli/train.test.ts',
         'test/cli/train-sparsity.test.ts',
         'test/cli/train-cnn.test.ts',
+        'test/cli/predict-prune.test.ts',
+        'test/cli/export-import.test.ts',
       ],
     },
   }),

@@ -18,6 +18,8 @@ import { addTrainCommand } from './train.js';
 import { addSampleCommand } from './sample.js';
 import { addPredictCommand } from './predict.js';
 import { addPruneCommand } from './prune.js';
+import { addExportCommand } from './export.js';
+import { addImportCommand } from './import-model.js';
 
 const packageJson = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -39,6 +41,8 @@ export function buildProgram(): Command {
   addSampleCommand(program);
   addPredictCommand(program);
   addPruneCommand(program);
+  addExportCommand(program);
+  addImportCommand(program);
   addPatternsCommand(program);
   addDemoCommand(program);
   addMemoryOption(program);

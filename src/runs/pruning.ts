@@ -50,6 +50,7 @@ export interface PruneRunConfig {
 
 /** Callbacks of `pruneRun`. */
 export interface PruneRunOptions {
+  /** Lines about the backend picked and each level written (default: none but getBackend's). */
   log?: (message: string) => void;
   /** Called with each level when it is written. */
   onLevel?: (level: PrunedLevel) => void;

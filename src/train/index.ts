@@ -43,3 +43,7 @@ export * from './post-prune.js';
 export * from './export/model-weights.js';
 export * from './export/onnx.js';
 export { decodeOnnxModel, type OnnxModel } from './export/onnx-schema.js';
+export * from './export/model-safetensors.js';
+export * from './export/foreign-mlp.js';
+export * from './export/mlp-arch.js';
+export * from './export/model-tensors.js';

@@ -119,7 +119,8 @@ export function decodeSafetensors(bytes: Uint8Array): SafetensorsFile {
       throw new FormatError(`tensor ${JSON.stringify(name)}: shape [${(e.shape as number[]).join(', ')}] needs ${4 * count} bytes but data_offsets span ${offsets[1] - offsets[0]}`, 'data_offsets');
     }
     spans.push([offsets[0], offsets[1], name]);
-    const copy = bytes.slice(headerEnd + offsets[0], headerEnd + offsets[1]);
+    // Uint8Array's slice copies; a Node Buffer's would be a view into its (possibly pooled) memory.
+    const copy = Uint8Array.prototype.slice.call(bytes, headerEnd + offsets[0], headerEnd + offsets[1]);
     const data = e.dtype === 'F32' ? new Float32Array(copy.buffer, 0, count) : new Int32Array(copy.buffer, 0, count);
     tensors.set(name, { dtype: e.dtype, shape: e.shape as number[], data });
   }
