@@ -77,12 +77,18 @@ export interface PredictRunOptions extends LoadModelOptions {
   limit?: number;
   /** Examples per forward pass (default 1000). */
   batch?: number;
+  /** A language model's run: also predict the next character at every position (an extra pass over the text). */
+  textPredictions?: boolean;
 }
 
 /** What `predictRun` measured. */
 export type PredictRunResult =
   | { kind: 'classification'; examples: number; accuracy: number; loss: number; predictions: Int32Array; labels: Uint8Array; classNames: readonly string[] }
-  | { kind: 'text'; characters: number; bpc: number; accuracy: number };
+  | {
+      kind: 'text'; characters: number; bpc: number; accuracy: number;
+      /** With `textPredictions`: the split's characters as indices, and the model's most likely next character after each position but the last. */
+      tokens?: ArrayLike<number>; predictions?: Int32Array; codePoints?: readonly number[];
+    };
 
 /** The predictions and labels of a classifier on a data set, and its accuracy and mean loss. */
 async function classify(model: InferenceModel, dataset: Dataset, batch: number): Promise<PredictRunResult> {
@@ -101,7 +107,7 @@ async function classify(model: InferenceModel, dataset: Dataset, batch: number):
 /**
  * Runs the model of the run in `dir` on data: a classifier's accuracy, mean loss and the predicted
  * class of every example; a language model's bits per character and next-character accuracy over
- * the whole split. The data defaults to the run's own; UsageError when the run holds no settings
+ * the whole split (with `textPredictions`, the predicted next character at every position). The data defaults to the run's own; UsageError when the run holds no settings
  * and no `data` is given, or when the data does not fit the model.
  */
 export async function predictRun(dir: string, options: PredictRunOptions = {}): Promise<PredictRunResult> {
@@ -127,8 +133,11 @@ export async function predictRun(dir: string, options: PredictRunOptions = {}): 
     const tokens = split === 'train' ? loaded.text.train : loaded.text.test;
     const steps = run?.seq ?? loaded.text.steps;
     // The streams and steps the run evaluated with, so that the figure is the run's own test bpc.
-    const evaluation = await model.evaluateText(tokens, { batchSize: run?.batch ?? 32, steps });
-    return { kind: 'text', characters: evaluation.characters, bpc: evaluation.bpc, accuracy: evaluation.accuracy };
+    const shape = { batchSize: run?.batch ?? 32, steps };
+    const evaluation = await model.evaluateText(tokens, shape);
+    const figures = { kind: 'text' as const, characters: evaluation.characters, bpc: evaluation.bpc, accuracy: evaluation.accuracy };
+    if (!options.textPredictions) return figures;
+    return { ...figures, tokens, predictions: await model.predictText(tokens, shape), codePoints: model.vocabulary!.codePoints };
   } finally {
     await model.dispose();
   }

@@ -9,7 +9,7 @@ import { ParameterError, ShapeError } from '../errors.js';
 import type { Backend } from '../kernels/types.js';
 import type { CharVocabulary } from './data/char-vocabulary.js';
 import type { Dataset } from './data/dataset.js';
-import type { SequenceShape, SequenceTokens } from './data/sequence-batches.js';
+import { evaluationBatches, evaluationPlan, type SequenceShape, type SequenceTokens } from './data/sequence-batches.js';
 import { evaluate, evaluateText, type TextEvaluation } from './evaluate.js';
 import type { Sequential } from './layers/sequential.js';
 
@@ -106,6 +106,41 @@ export class InferenceModel {
   async evaluateText(tokens: SequenceTokens, shape: SequenceShape): Promise<TextEvaluation> {
     if (this.vocabulary === null) throw new ParameterError('tokens', 'a classification data set (evaluate) for a classifier', 'a text', 'evaluateText');
     return evaluateText(this.model, tokens, shape);
+  }
+
+  /**
+   * A language model's most likely next character after every position of a text but the last:
+   * out[p] predicts tokens[p + 1], having read tokens[0 .. p] in the stream that holds p (the
+   * streams and batches of `evaluateText`, so that the predictions are those its accuracy
+   * counts). The carried state is reset before and after. ParameterError for a classifier, a bad
+   * shape or a text of fewer than 2 characters.
+   */
+  async predictText(tokens: SequenceTokens, shape: SequenceShape): Promise<Int32Array> {
+    if (this.vocabulary === null) throw new ParameterError('tokens', 'a classification data set (predict) for a classifier', 'a text', 'predictText');
+    const { targets } = evaluationPlan(tokens.length, shape);
+    const out = new Int32Array(targets);
+    const backend = this.backend;
+    this.model.resetState();
+    try {
+      for (const batch of evaluationBatches(tokens, shape)) {
+        const rows = batch.inputs.length;
+        const x = backend.tensor(Float32Array.from(batch.inputs), [rows, 1]);
+        try {
+          const logits = await this.model.forward(x, { training: false, steps: batch.steps });
+          try {
+            const classes = argmaxRows(Float32Array.from(await backend.read(logits)), rows, this.outFeatures);
+            for (let r = 0; r < rows; r++) out[batch.positions[r]] = classes[r];
+          } finally {
+            logits.dispose();
+          }
+        } finally {
+          x.dispose();
+        }
+      }
+    } finally {
+      this.model.resetState();
+    }
+    return out;
   }
 
   /** Forgets a language model's carried state. */

@@ -1,4 +1,4 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { loadModel, predictRun } from '../../src/runs/index.js';
@@ -114,4 +114,44 @@ describe.skipIf(FAST_TIER)('blocksparse prune', () => {
     expect(twice.stderr).toMatch(/sparsity\[1\].*not given before/);
     expect(existsSync(join(dir, 'never'))).toBe(false);
   });
+});
+
+describe.skipIf(FAST_TIER)('blocksparse predict and prune on a language model', () => {
+  it('gives the run\'s test bits per character and every next-character prediction; prune takes it', async () => {
+    // 300 lines of 6 words drawn (seeded) from a few: a text an LSTM learns something of in one epoch.
+    const words = 'the cat sat on a mat and a dog ran to the ball'.split(' ');
+    let state = 3;
+    const next = () => (state = (state * 48271) % 2147483647) / 2147483647;
+    const text = Array.from({ length: 300 }, () => `${Array.from({ length: 6 }, () => words[Math.floor(next() * words.length)]).join(' ')}.\n`).join('');
+    const file = join(dir, 'words.txt');
+    writeFileSync(file, text);
+    const lm = join(dir, 'lm');
+    const trained = await runMain(['train', '--model', 'lstm', '--data', `text:${file}`, '--hidden', '32', '--embedding', '16', '--block-size', '8', '--seq', '16', '--batch', '8',
+      '--lr', '0.01', '--epochs', '1', '--backend', 'cpu', '--out', lm]);
+    expect(trained.code, trained.stderr).toBe(0);
+    const summary = JSON.parse(readFileSync(join(lm, 'summary.json'), 'utf8'));
+    const out = join(dir, 'lm-predictions.csv');
+    const predicted = await runMain(['predict', lm, '--backend', 'cpu', '--json', '--output', out]);
+    expect(predicted.code, predicted.stderr).toBe(0);
+    const figures = JSON.parse(predicted.stdout);
+    expect(figures.bpc).toBeCloseTo(summary.testBpc, 6);
+    // The test split is the text's last 5%: every character but its first is predicted once.
+    const testText = [...text].slice(Math.floor(0.95 * [...text].length));
+    expect(figures.characters).toBe(testText.length - 1);
+    const rows = readFileSync(out, 'utf8').trim().split('\n');
+    expect(rows[0]).toBe('position,next,predicted');
+    const parsed = rows.slice(1).map((line) => JSON.parse(`[${line}]`) as [number, string, string]);
+    expect(parsed).toHaveLength(testText.length - 1);
+    expect(parsed.map((r) => r[1]).join('')).toBe(testText.slice(1).join(''));
+    const correct = parsed.filter((r) => r[1] === r[2]).length;
+    expect(correct / parsed.length).toBeCloseTo(figures.accuracy, 10);
+
+    const pruned = await runMain(['prune', lm, '--sparsity', '0.5', '--block-size', '8', '--out', join(dir, 'lm-pruned'), '--backend', 'cpu']);
+    expect(pruned.code, pruned.stderr).toBe(0);
+    expect(pruned.stdout).toMatch(/bpc/);
+    const levelFigures = JSON.parse((await runMain(['predict', join(dir, 'lm-pruned', 'sparsity-0.5'), '--backend', 'cpu', '--json'])).stdout);
+    const prunedSummary = JSON.parse(readFileSync(join(dir, 'lm-pruned', 'prune.json'), 'utf8'));
+    expect(prunedSummary.metric).toBe('testBpc');
+    expect(levelFigures.bpc).toBeCloseTo(prunedSummary.levels[0].pruned, 6);
+  }, 120_000);
 });

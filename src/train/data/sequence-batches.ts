@@ -49,6 +49,8 @@ export interface SequenceBatch {
   inputs: Int32Array;
   /** The character after each input, [steps * batchSize]. */
   targets: Int32Array;
+  /** Each input's position in the text, [steps * batchSize] (its target is at position + 1). */
+  positions: Int32Array;
   /** Time steps in this batch (T, or fewer for evaluation's last batches). */
   steps: number;
   /** Streams in this batch (B, or r for evaluation's last one-step batch: streams 0..r-1). */
@@ -113,17 +115,19 @@ export function sequenceOffset(seed: Seed, epoch: number, steps: number): number
 
 /** One batch of `steps` x `width` rows: stream b starts at `starts[b] + first` (time-major, targets shifted by one). */
 function gather(tokens: SequenceTokens, starts: ArrayLike<number>, width: number, first: number, steps: number, index: number): SequenceBatch {
-  checkMemory(`a batch of ${steps} x ${width} characters`, 8 * steps * width, { elements: steps * width });
+  checkMemory(`a batch of ${steps} x ${width} characters`, 12 * steps * width, { elements: steps * width });
   const inputs = new Int32Array(steps * width);
   const targets = new Int32Array(steps * width);
+  const positions = new Int32Array(steps * width);
   for (let b = 0; b < width; b++) {
     const start = starts[b] + first;
     for (let t = 0; t < steps; t++) {
       inputs[t * width + b] = tokens[start + t];
       targets[t * width + b] = tokens[start + t + 1];
+      positions[t * width + b] = start + t;
     }
   }
-  return { inputs, targets, steps, batchSize: width, index };
+  return { inputs, targets, positions, steps, batchSize: width, index };
 }
 
 /**
