@@ -20,6 +20,8 @@ export interface ReadFileOptions {
   maxReason?: string;
   /** Also read FIFOs, character devices and sockets (e.g. /dev/stdin), up to the same limits. */
   allowSpecial?: boolean;
+  /** Read only the first this many bytes of a regular file (all of it when it is shorter); the limits apply to what is read. */
+  prefix?: number;
 }
 
 // Pieces of at most 1 GiB: readSync takes at most 2^31 - 1 bytes at once.
@@ -65,7 +67,8 @@ export function readFileChecked(path: string, options: ReadFileOptions = {}): Bu
   try {
     fd = openSync(path, 'r');
     const opened = fstatSync(fd);
-    return opened.isFile() ? readRegular(fd, path, opened.size, options) : readStream(fd, path, options);
+    if (!opened.isFile()) return readStream(fd, path, options);
+    return options.prefix === undefined ? readRegular(fd, path, opened.size, options) : readRegular(fd, path, Math.min(options.prefix, opened.size), options, false);
   } catch (error) {
     throw asFileError(path, 'read', error);
   } finally {
@@ -73,7 +76,8 @@ export function readFileChecked(path: string, options: ReadFileOptions = {}): Bu
   }
 }
 
-function readRegular(fd: number, path: string, size: number, options: ReadFileOptions): Buffer {
+/** The first `size` bytes of an open regular file; with `whole`, FileError when the file is longer (it grew while being read). */
+function readRegular(fd: number, path: string, size: number, options: ReadFileOptions, whole = true): Buffer {
   checkSize(path, size, options);
   const out = Buffer.allocUnsafe(size);
   let offset = 0;
@@ -83,7 +87,7 @@ function readRegular(fd: number, path: string, size: number, options: ReadFileOp
     offset += n;
   }
   // A file that grew while being read is read as it was when opened; say so rather than truncate silently.
-  if (readSync(fd, Buffer.alloc(1), 0, 1, size) !== 0) throw new FileError(path, 'cannot read: the file grew while being read');
+  if (whole && readSync(fd, Buffer.alloc(1), 0, 1, size) !== 0) throw new FileError(path, 'cannot read: the file grew while being read');
   return out;
 }
 

@@ -109,3 +109,16 @@ describe('the public entry point', () => {
     expect(api.printable('\u0007')).toBe('\\x07');
   });
 });
+
+describe('readFileChecked with a prefix', () => {
+  it('reads the first bytes of a file, the whole of a shorter one, and checks the budget against what it reads', () => {
+    const path = join(dir, 'prefix.bin');
+    writeFileSync(path, Buffer.from([1, 2, 3, 4, 5, 6, 7, 8]));
+    expect([...readFileChecked(path, { prefix: 3 })]).toEqual([1, 2, 3]);
+    expect([...readFileChecked(path, { prefix: 100 })]).toEqual([1, 2, 3, 4, 5, 6, 7, 8]);
+    expect([...readFileChecked(path, { prefix: 0 })]).toEqual([]);
+    // 8 bytes are over a 4-byte limit; their first 4 are not.
+    expect(() => readFileChecked(path, { maxBytes: 4 })).toThrow(ResourceError);
+    expect([...readFileChecked(path, { maxBytes: 4, prefix: 4 })]).toEqual([1, 2, 3, 4]);
+  });
+});

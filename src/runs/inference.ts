@@ -45,14 +45,16 @@ function runSettings(record: Record<string, unknown>, dir: string): TrainRunConf
 
 /**
  * The model of the run in `dir` (a run directory of `train`, `prune` or `import`, or a checkpoint
- * directory) for inference: its last checkpoint read and checked (FormatError, ResourceError as
- * `loadCheckpoint` raises them), the model rebuilt with the layouts it had, its parameters put
- * in; nothing of the optimiser is restored. FileError when `dir` does not exist.
+ * directory) for inference: its last checkpoint's parameters read and checked (FormatError,
+ * ResourceError as `loadCheckpoint` raises them; the optimiser's state is not read, and the memory
+ * checked is the model's values alone), the model rebuilt with the layouts it had, its parameters
+ * put in. FileError when `dir` does not exist.
  */
 export async function loadModel(dir: string, options: LoadModelOptions = {}): Promise<LoadedModel> {
   if (typeof dir !== 'string' || dir.length === 0) throw new UsageError('loadModel needs a run directory (the --out of blocksparse train)');
   if (!existsSync(dir)) throw new FileError(dir, 'does not exist: there is no run to load');
-  const checkpoint = loadCheckpoint(resumeCheckpointDir(dir));
+  // The parameters alone: the optimiser's state is neither read nor counted against the budget.
+  const checkpoint = loadCheckpoint(resumeCheckpointDir(dir), { parametersOnly: true });
   const { manifest } = checkpoint;
   const run = runSettings(manifest.run, dir);
   const vocabulary = manifest.vocabulary === null ? null : CharVocabulary.fromJSON(manifest.vocabulary);

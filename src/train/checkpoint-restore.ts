@@ -21,8 +21,8 @@ import { Adam, SGD, type Optimizer } from './optimizers.js';
 /** The keys of a layer record that hold layouts (compared by their blocks, provenance aside). */
 const LAYOUT_KEYS: readonly string[] = ['layout', 'inputLayout', 'recurrentLayout'];
 
-/** Puts the stored parameter values and gate-noise states into `model` (whose parameters must have the stored names and shapes). */
-function loadParameters(checkpoint: Checkpoint, model: Sequential): void {
+/** Puts the stored parameter values and gate-noise states into `model` (whose parameters must have the stored names and shapes), and the carried states unless `states` is false. */
+function loadParameters(checkpoint: Checkpoint, model: Sequential, states = true): void {
   const { manifest } = checkpoint;
   const params = model.parameters();
   if (params.length !== manifest.parameters.length) {
@@ -58,6 +58,7 @@ function loadParameters(checkpoint: Checkpoint, model: Sequential): void {
   for (const entry of manifest.noise) byKey.get(key(entry))!.target.setNoiseState(entry.state);
   const backend = model.backend;
   model.resetState();
+  if (!states) return;
   for (const { layer, h, c } of manifest.state) {
     (model.layers[layer] as LSTM).setState({ h: backend.tensor(checkpointTensor(checkpoint, h), h.shape), c: backend.tensor(checkpointTensor(checkpoint, c), c.shape) });
   }
@@ -137,12 +138,23 @@ export function restoreHooks(checkpoint: Checkpoint, hooks: readonly TrainingHoo
   }
 }
 
-/** A model rebuilt from a checkpoint on `backend`: its architecture (with the layouts as saved), parameter values and gate-noise states. */
-export function restoreModel(checkpoint: Checkpoint, backend: Backend): Sequential {
+/** Options of `restoreModel`. */
+export interface RestoreModelOptions {
+  /**
+   * For inference: the memory checked is the model's values alone (no gradients, no optimiser
+   * state), and the LSTMs' carried states are not restored (the model starts new streams). Implied
+   * by a checkpoint read with `parametersOnly`.
+   */
+  inference?: boolean;
+}
+
+/** A model rebuilt from a checkpoint on `backend`: its architecture (with the layouts as saved), parameter values and gate-noise states (and carried states, unless for inference). */
+export function restoreModel(checkpoint: Checkpoint, backend: Backend, options: RestoreModelOptions = {}): Sequential {
+  const inference = options.inference === true || checkpoint.parametersOnly === true;
   const { kind, momentum } = checkpoint.manifest.optimizer as { kind: 'sgd' | 'adam' | 'adamw'; momentum?: number };
-  const model = modelFromRecord(backend, checkpoint.manifest.architecture, { kind, momentum });
+  const model = modelFromRecord(backend, checkpoint.manifest.architecture, inference ? { kind: 'none' } : { kind, momentum });
   try {
-    loadParameters(checkpoint, model);
+    loadParameters(checkpoint, model, !inference);
   } catch (error) {
     model.dispose();
     throw error;
@@ -152,6 +164,7 @@ export function restoreModel(checkpoint: Checkpoint, backend: Backend): Sequenti
 
 /** An optimiser of the saved kind and hyper-parameters over `model`'s parameters, with the saved state. */
 export function restoreOptimizer(checkpoint: Checkpoint, model: Sequential): Optimizer {
+  if (checkpoint.parametersOnly) throw new ParameterError('checkpoint', 'a checkpoint read whole (not with parametersOnly, which leaves out the optimiser state)', checkpoint.dir, 'restoreOptimizer');
   const r = checkpoint.manifest.optimizer;
   const optimizer =
     r.kind === 'sgd'
@@ -167,6 +180,7 @@ export function restoreOptimizer(checkpoint: Checkpoint, model: Sequential): Opt
  * resumed with `restoreModel`); FormatError names the first difference.
  */
 export function applyCheckpoint(checkpoint: Checkpoint, target: { model: Sequential; optimizer: Optimizer; hooks?: readonly TrainingHook[] }): void {
+  if (checkpoint.parametersOnly) throw new ParameterError('checkpoint', 'a checkpoint read whole (not with parametersOnly, which leaves out the optimiser state)', checkpoint.dir, 'applyCheckpoint');
   const saved = checkpoint.manifest.architecture;
   const current = describeModel(target.model);
   if (saved.length !== current.length) throw new FormatError(`the checkpoint's model has ${saved.length} layers but the model given has ${current.length}`, 'architecture');

@@ -71,7 +71,20 @@ export interface Checkpoint {
   /** The directory it was read from (the previous one if a commit was interrupted). */
   dir: string;
   manifest: CheckpointManifest;
+  /** tensors.bin as float32: all of it, or with `parametersOnly` its start up to the end of the last parameter. */
   values: Float32Array;
+  /** Read with `parametersOnly` (for inference): the optimiser state and carried states were not read. */
+  parametersOnly?: true;
+}
+
+/** Options of `loadCheckpoint`. */
+export interface LoadCheckpointOptions {
+  /**
+   * Read only the parameters (tensors.bin up to the end of the last one; their checksums checked),
+   * not the optimiser state or the LSTMs' carried states: for inference, whose memory is then the
+   * model's values alone. Such a checkpoint restores a model (`restoreModel`), not an optimiser.
+   */
+  parametersOnly?: boolean;
 }
 
 const littleEndian = new Uint8Array(new Uint16Array([1]).buffer)[0] === 1;
@@ -245,7 +258,7 @@ export async function saveCheckpoint(dir: string, state: CheckpointState): Promi
  * CRC-32 is checked after. FileError when the files cannot be read; FormatError (message starting
  * with the file, `field` naming what is wrong) when they are not a valid checkpoint.
  */
-export function loadCheckpoint(dir: string): Checkpoint {
+export function loadCheckpoint(dir: string, options: LoadCheckpointOptions = {}): Checkpoint {
   if (typeof dir !== 'string' || dir.length === 0) throw new ParameterError('dir', 'a non-empty path', dir, 'loadCheckpoint');
   let from = resolve(dir);
   if (!existsSync(join(from, CHECKPOINT_MANIFEST)) && existsSync(join(previousDir(from), CHECKPOINT_MANIFEST))) from = previousDir(from);
@@ -271,8 +284,11 @@ export function loadCheckpoint(dir: string): Checkpoint {
     if (error instanceof FormatError) throw new FormatError(`${manifestPath}: ${error.message}`, error.field);
     throw error;
   }
-  const raw = readFileChecked(tensorsPath, { what: CHECKPOINT_TENSORS });
-  if (raw.length !== size) throw new FormatError(`${tensorsPath}: changed while being read (${size} bytes, then ${raw.length})`, 'tensors');
+  const parametersOnly = options.parametersOnly === true;
+  // Parameters come first in tensors.bin; the manifest's offsets were checked against its size.
+  const wanted = parametersOnly ? manifest.parameters.reduce((end, e) => Math.max(end, e.offset + 4 * e.length), 0) : size;
+  const raw = readFileChecked(tensorsPath, { what: CHECKPOINT_TENSORS, ...(parametersOnly ? { prefix: wanted } : {}) });
+  if (raw.length !== wanted) throw new FormatError(`${tensorsPath}: changed while being read (${wanted} bytes expected, ${raw.length} read)`, 'tensors');
   // On little-endian machines the bytes are the values: a view, not a second copy.
   let values: Float32Array;
   if (littleEndian && raw.byteOffset % 4 === 0) values = new Float32Array(raw.buffer, raw.byteOffset, raw.length / 4);
@@ -283,8 +299,8 @@ export function loadCheckpoint(dir: string): Checkpoint {
   }
   const entries = [
     ...manifest.parameters.map((entry, i) => ({ field: `parameters[${i}]`, entry })),
-    ...manifest.optimizer.state.flatMap((st, i) => st.slots.map((entry, j) => ({ field: `optimizer.state[${i}].slots[${j}]`, entry }))),
-    ...manifest.state.flatMap((st, i) => [{ field: `state[${i}].h`, entry: st.h }, { field: `state[${i}].c`, entry: st.c }]),
+    ...(parametersOnly ? [] : manifest.optimizer.state.flatMap((st, i) => st.slots.map((entry, j) => ({ field: `optimizer.state[${i}].slots[${j}]`, entry })))),
+    ...(parametersOnly ? [] : manifest.state.flatMap((st, i) => [{ field: `state[${i}].h`, entry: st.h }, { field: `state[${i}].c`, entry: st.c }])),
   ];
   for (const { field, entry } of entries) {
     if (entry.crc32 === undefined) continue;
@@ -292,7 +308,7 @@ export function loadCheckpoint(dir: string): Checkpoint {
       throw new FormatError(`${tensorsPath}: checksum of ${field} (${entry.name}) does not match: the file is damaged`, field);
     }
   }
-  return { dir: from, manifest, values };
+  return { dir: from, manifest, values, ...(parametersOnly ? { parametersOnly: true as const } : {}) };
 }
 
 /** The values of one stored tensor (a copy). */

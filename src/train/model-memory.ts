@@ -30,9 +30,9 @@ export type LayerShape =
   | { kind: 'channel-norm'; features: number }
   | { kind: 'max-pool2d' | 'avg-pool2d' | 'global-avg-pool'; features: number };
 
-/** The optimiser an estimate assumes: its kind, and SGD's momentum (a velocity slot when above 0). */
+/** The optimiser an estimate assumes: its kind, and SGD's momentum (a velocity slot when above 0); 'none' for inference (values only: no gradients, no optimiser state). */
 export interface OptimizerKind {
-  kind: 'sgd' | 'adam' | 'adamw';
+  kind: 'sgd' | 'adam' | 'adamw' | 'none';
   momentum?: number;
 }
 
@@ -50,6 +50,7 @@ export interface ModelMemoryEstimate {
 
 /** State tensors per parameter: Adam and AdamW keep two moments, SGD with momentum one velocity, plain SGD none. */
 function optimizerSlots(optimizer: OptimizerKind): number {
+  if (optimizer.kind === 'none') return 0;
   if (optimizer.kind === 'sgd') return (optimizer.momentum ?? 0) > 0 ? 1 : 0;
   return 2;
 }
@@ -91,7 +92,8 @@ function weightCost(rows: number, cols: number, sparse: SparseShape | null, l0: 
  * size is not known here). Takes architecture records (as checkpoints store) or layer shapes.
  */
 export function estimateModelBytes(layers: readonly (LayerRecord | LayerShape)[], optimizer: OptimizerKind = { kind: 'adam' }): ModelMemoryEstimate {
-  const copies = 2 + optimizerSlots(optimizer);
+  // Values, gradients and the optimiser's slots; values alone for inference.
+  const copies = optimizer.kind === 'none' ? 1 : 2 + optimizerSlots(optimizer);
   let bytes = 0;
   let elements = 0;
   let largest = { bytes: -1, text: 'no layers' };
@@ -175,6 +177,7 @@ export function estimateModelBytes(layers: readonly (LayerRecord | LayerShape)[]
     elements = Math.max(elements, biggest);
     if (layerBytes > largest.bytes) largest = { bytes: layerBytes, text: `${text} at layer ${i}` };
   });
+  if (optimizer.kind === 'none') return { bytes, elements, largest: largest.text, optimizer: 'no optimiser state' };
   const name = optimizer.kind === 'sgd' ? (copies > 2 ? 'SGD momentum' : 'no optimiser') : optimizer.kind === 'adamw' ? 'AdamW' : 'Adam';
   return { bytes, elements, largest: largest.text, optimizer: `${name} state` };
 }
@@ -187,6 +190,7 @@ export function estimateModelBytes(layers: readonly (LayerRecord | LayerShape)[]
 export function checkModelMemory(layers: readonly (LayerRecord | LayerShape)[], optimizer?: OptimizerKind): ModelMemoryEstimate {
   const estimate = estimateModelBytes(layers, optimizer);
   const among = layers.length > 1 ? `, the largest of ${layers.length} layers` : '';
-  checkMemory(`model (${estimate.largest}${among}; values, gradients and ${estimate.optimizer})`, estimate.bytes, { elements: estimate.elements });
+  const held = optimizer?.kind === 'none' ? 'values only, for inference' : `values, gradients and ${estimate.optimizer}`;
+  checkMemory(`model (${estimate.largest}${among}; ${held})`, estimate.bytes, { elements: estimate.elements });
   return estimate;
 }

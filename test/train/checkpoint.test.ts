@@ -14,7 +14,7 @@ import { BlockSparseLinear } from '../../src/train/layers/block-sparse-linear.js
 import type { Sequential } from '../../src/train/layers/sequential.js';
 import { buildCNN } from '../../src/train/cnn.js';
 import { BlockSparseConv2d } from '../../src/train/layers/block-sparse-conv2d.js';
-import { buildMLP } from '../../src/train/model.js';
+import { buildMLP, estimateModelBytes, describeModel } from '../../src/train/model.js';
 import { pruneBlocks } from '../../src/train/sparsity/prune.js';
 import { Adam, SGD, type Optimizer } from '../../src/train/optimizers.js';
 
@@ -217,5 +217,53 @@ describe('checkpoints', () => {
     truncateSync(join(path, 'tensors.bin'), 100);
     expectFormat('tensors', /tensors.bin holds 100 bytes but the manifest says \d+/);
     model.dispose();
+  });
+});
+
+describe('checkpoints read for inference (parametersOnly)', () => {
+  it('read the parameters alone, restore the same model, and leave the optimiser state unread', async () => {
+    const { model, optimizer } = await trained((m) => new Adam(m.parameters(), { lr: 0.01 }), 2);
+    const path = join(dir, 'parameters-only');
+    await saveCheckpoint(path, { model, optimizer, seed: 1, position: { epoch: 1, batch: 0, step: 2 } });
+    const whole = loadCheckpoint(path);
+    const partial = loadCheckpoint(path, { parametersOnly: true });
+    const { parameters, optimizer: saved } = whole.manifest;
+    const end = Math.max(...parameters.map((e) => e.offset + 4 * e.length));
+    expect(partial.parametersOnly).toBe(true);
+    expect(partial.values.length).toBe(end / 4);
+    expect(whole.values.length).toBeGreaterThan(end / 4 + 2 * parameters.reduce((n, e) => n + e.length, 0) - 1); // Adam's two moments follow
+    const x = backend.tensor(data.images.subarray(0, 16 * 5), [5, 16]);
+    const logits = async (m: Sequential) => {
+      const y = await m.forward(x, { training: false });
+      const values = await read(y);
+      y.dispose();
+      return values;
+    };
+    const fromWhole = restoreModel(whole, backend);
+    const fromPartial = restoreModel(partial, backend);
+    expect(await logits(fromPartial)).toEqual(await logits(fromWhole));
+    expect(() => restoreOptimizer(partial, fromPartial)).toThrow(/parametersOnly/);
+
+    // A damaged byte in the optimiser state: the whole read refuses it, the parameters' read does not reach it.
+    const bytes = readFileSync(join(path, 'tensors.bin'));
+    const slot = saved.state[0].slots[0];
+    bytes[slot.offset + 1] ^= 0xff;
+    writeFileSync(join(path, 'tensors.bin'), bytes);
+    expect(() => loadCheckpoint(path)).toThrow(/checksum of optimizer\.state\[0\]\.slots\[0\]/);
+    expect(loadCheckpoint(path, { parametersOnly: true }).values.length).toBe(end / 4);
+    // A damaged parameter is refused by both.
+    bytes[parameters[0].offset] ^= 0xff;
+    writeFileSync(join(path, 'tensors.bin'), bytes);
+    expect(() => loadCheckpoint(path, { parametersOnly: true })).toThrow(/checksum of parameters\[0\]/);
+
+    // The memory an inference model needs: its values alone, a quarter of Adam training's (values, gradients, two moments) but the layouts' tables.
+    const records = describeModel(model);
+    const adam = estimateModelBytes(records);
+    const inference = estimateModelBytes(records, { kind: 'none' });
+    const values = 4 * parameters.reduce((n, e) => n + e.length, 0);
+    expect(adam.bytes - inference.bytes).toBe(3 * values);
+    x.dispose();
+    for (const m of [model, fromWhole, fromPartial]) m.dispose();
+    optimizer.dispose();
   });
 });
