@@ -11,11 +11,11 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
-import { averageClustering } from '../src/analysis/clustering.js';
-import { averageShortestPathLength } from '../src/analysis/paths.js';
-import type { CSRGraph } from '../src/graph/csr.js';
+import { averageClustering } from '../dist/analysis/clustering.js';
+import { averageShortestPathLength } from '../dist/analysis/paths.js';
+import type { CSRGraph } from '../dist/graph/csr.js';
 import { writeEdgeList } from './edge-list.js';
-import { wattsStrogatzCSR } from '../src/graph/watts-strogatz.js';
+import { wattsStrogatzCSR } from '../dist/graph/watts-strogatz.js';
 import { benchSigma } from './sigma.js';
 import { recordStdout } from './record.js';
 

@@ -8,10 +8,10 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { formatTable } from '../src/cli/table.js';
-import { getBackend, type BackendChoice } from '../src/kernels/get-backend.js';
-import { defaultCnnStudy, runCnnStudy, summarizeCnnStudy } from '../src/runs/cnn-study.js';
-import { loadFashionMNIST } from '../src/train/data/fashion-mnist.js';
+import { formatTable } from '../dist/cli/table.js';
+import { getBackend, type BackendChoice } from '../dist/kernels/get-backend.js';
+import { defaultCnnStudy, runCnnStudy, summarizeCnnStudy } from '../dist/runs/cnn-study.js';
+import { loadFashionMNIST } from '../dist/train/data/fashion-mnist.js';
 import { recordStdout } from './record.js';
 
 recordStdout('cnn-study');

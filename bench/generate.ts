@@ -7,8 +7,8 @@
 import { execFileSync } from 'node:child_process';
 import os from 'node:os';
 import { performance } from 'node:perf_hooks';
-import { edgeCount } from '../src/graph/csr.js';
-import { wattsStrogatzCSR } from '../src/graph/watts-strogatz.js';
+import { edgeCount } from '../dist/graph/csr.js';
+import { wattsStrogatzCSR } from '../dist/graph/watts-strogatz.js';
 import { recordStdout } from './record.js';
 
 recordStdout('generate');

@@ -13,9 +13,9 @@ import { spawnSync } from 'node:child_process';
 import { existsSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { benchCases, FULL_BENCH_GRID, runKernelBench, type BenchProduct, type KernelBenchRow } from '../src/kernels/bench.js';
-import { getBackend, type BackendChoice } from '../src/kernels/get-backend.js';
-import { formatBenchTable } from '../src/cli/bench-table.js';
+import { benchCases, FULL_BENCH_GRID, runKernelBench, type BenchProduct, type KernelBenchRow } from '../dist/kernels/bench.js';
+import { getBackend, type BackendChoice } from '../dist/kernels/get-backend.js';
+import { formatBenchTable } from '../dist/cli/bench-table.js';
 import { recordStdout } from './record.js';
 
 recordStdout('kernels');

@@ -17,13 +17,13 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { formatTable, formatValue } from '../src/cli/table.js';
-import { getBackend, type BackendChoice } from '../src/kernels/get-backend.js';
-import { linePlot } from '../src/render/analysis-plots.js';
-import { savePlot } from '../src/render/vega-plot.js';
-import { analyseLstmLayouts, defaultLstmStudy, measureLstmSpeed, runLstmStudy, summarizeLstmStudy } from '../src/runs/lstm-study.js';
-import { loadBrownCorpus, type BrownCorpus } from '../src/train/data/brown.js';
-import { CharVocabulary } from '../src/train/data/char-vocabulary.js';
+import { formatTable, formatValue } from '../dist/cli/table.js';
+import { getBackend, type BackendChoice } from '../dist/kernels/get-backend.js';
+import { linePlot } from '../dist/render/analysis-plots.js';
+import { savePlot } from '../dist/render/vega-plot.js';
+import { analyseLstmLayouts, defaultLstmStudy, measureLstmSpeed, runLstmStudy, summarizeLstmStudy } from '../dist/runs/lstm-study.js';
+import { loadBrownCorpus, type BrownCorpus } from '../dist/train/data/brown.js';
+import { CharVocabulary } from '../dist/train/data/char-vocabulary.js';
 
 /** The corpus's vocabulary size (85 for the Brown corpus). */
 const vocabularySize = (corpus: BrownCorpus) => CharVocabulary.fromCorpus(corpus).size;

@@ -17,9 +17,9 @@ import os from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { pathToFileURL } from 'node:url';
-import { sigma } from '../src/analysis/small-world.js';
-import { connectedWattsStrogatzCSR } from '../src/graph/connected-watts-strogatz.js';
-import type { CSRGraph } from '../src/graph/csr.js';
+import { sigma } from '../dist/analysis/small-world.js';
+import { connectedWattsStrogatzCSR } from '../dist/graph/connected-watts-strogatz.js';
+import type { CSRGraph } from '../dist/graph/csr.js';
 import { writeEdgeList } from './edge-list.js';
 import { recordStdout } from './record.js';
 

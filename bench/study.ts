@@ -10,10 +10,10 @@
 import { writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { parseArgs } from 'node:util';
-import { formatTable, formatValue } from '../src/cli/table.js';
-import { getBackend, type BackendChoice } from '../src/kernels/get-backend.js';
-import { loadFashionMNIST } from '../src/train/data/fashion-mnist.js';
-import { analyseStudyLayouts, defaultStudy, runStudy, summarizeStudy } from '../src/runs/study.js';
+import { formatTable, formatValue } from '../dist/cli/table.js';
+import { getBackend, type BackendChoice } from '../dist/kernels/get-backend.js';
+import { loadFashionMNIST } from '../dist/train/data/fashion-mnist.js';
+import { analyseStudyLayouts, defaultStudy, runStudy, summarizeStudy } from '../dist/runs/study.js';
 import { recordStdout } from './record.js';
 
 recordStdout('study');
