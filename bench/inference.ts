@@ -83,12 +83,12 @@ const SUITES: Record<Suite['name'], Suite> = {
     settings: { ...common, data: 'fashion-mnist', hidden: [2048, 2048], blockSize: 32, ...(quick ? { limit: 2000 } : {}) },
   },
   cnn: {
-    name: 'cnn', description: 'Fashion-MNIST CNN, channels 64, 128 (3 x 3 convolutions, one per stage)', epochs: 1, finetuneEpochs: 1, blockSize: 16, steps: 1, metric: 'accuracy',
-    settings: { ...common, model: 'cnn', data: 'fashion-mnist', channels: [64, 128], depth: 1, blockSize: 16, limit: quick ? 500 : 15000 },
+    name: 'cnn', description: 'Fashion-MNIST CNN, channels 64, 128 (3 x 3 convolutions, one per stage)', epochs: quick ? 1 : 2, finetuneEpochs: 1, blockSize: 16, steps: 1, metric: 'accuracy',
+    settings: { ...common, model: 'cnn', data: 'fashion-mnist', channels: [64, 128], depth: 1, blockSize: 16, limit: quick ? 500 : 30000 },
   },
   lstm: {
-    name: 'lstm', description: 'Brown-corpus character LSTM, embedding 64, hidden 512', epochs: 1, finetuneEpochs: 1, blockSize: 32, steps: 100, metric: 'bpc',
-    settings: { ...common, model: 'lstm', data: 'brown', hidden: [512], blockSize: 32, batch: 32, lr: 2e-3, seq: 100, clip: 1, limit: quick ? 20000 : 500_000 },
+    name: 'lstm', description: 'Brown-corpus character LSTM, embedding 64, hidden 512', epochs: quick ? 1 : 2, finetuneEpochs: 1, blockSize: 32, steps: 100, metric: 'bpc',
+    settings: { ...common, model: 'lstm', data: 'brown', hidden: [512], blockSize: 32, batch: 32, lr: 2e-3, seq: 100, clip: 1, limit: quick ? 20000 : 1_000_000 },
   },
 };
 
