@@ -8,14 +8,14 @@ import { checkInteger } from '../check.js';
 import { FileError } from '../errors.js';
 import { getBackend, type BackendChoice } from '../kernels/get-backend.js';
 import type { Backend } from '../kernels/types.js';
-import { loadCheckpoint } from '../train/checkpoint.js';
+import { loadCheckpoint, type Checkpoint } from '../train/checkpoint.js';
 import { restoreModel } from '../train/checkpoint-restore.js';
 import { CharVocabulary } from '../train/data/char-vocabulary.js';
 import type { Dataset } from '../train/data/dataset.js';
 import { InferenceModel } from '../train/inference.js';
 import { UsageError } from '../usage-error.js';
 import { loadRunData } from './training-data.js';
-import { resumeCheckpointDir } from './training.js';
+import { resumeCheckpointDir, runRecordOf } from './training.js';
 import { savedRunConfig, type TrainData, type TrainRunConfig } from './training-settings.js';
 
 /** Options of `loadModel`. */
@@ -36,11 +36,10 @@ export interface LoadedModel extends InferenceModel {
   readonly step: number;
 }
 
-/** The run settings a checkpoint holds, or null when they are not a training run's. */
-function runSettings(record: Record<string, unknown>, dir: string): TrainRunConfig | null {
-  const { batchSize: _batchSize, task: _task, steps: _steps, ...settings } = record;
-  if (Object.keys(settings).length === 0) return null;
-  return savedRunConfig(settings, dir);
+/** The run settings a checkpoint holds, or null when it holds none (a checkpoint not written by a run). */
+function runSettings(checkpoint: Checkpoint, dir: string): TrainRunConfig | null {
+  const settings = runRecordOf(checkpoint);
+  return Object.keys(settings).length === 0 ? null : savedRunConfig(settings, dir);
 }
 
 /**
@@ -56,7 +55,7 @@ export async function loadModel(dir: string, options: LoadModelOptions = {}): Pr
   // The parameters alone: the optimiser's state is neither read nor counted against the budget.
   const checkpoint = loadCheckpoint(resumeCheckpointDir(dir), { parametersOnly: true });
   const { manifest } = checkpoint;
-  const run = runSettings(manifest.run, dir);
+  const run = runSettings(checkpoint, dir);
   const vocabulary = manifest.vocabulary === null ? null : CharVocabulary.fromJSON(manifest.vocabulary);
   const given = typeof options.backend === 'object' && options.backend !== null;
   const backend = given ? (options.backend as Backend) : await getBackend((options.backend as BackendChoice | undefined) ?? 'cpu', options.log ? { log: options.log } : {});

@@ -21,7 +21,7 @@ import { layerDensities, parameterCount, type LayerRecord } from '../train/model
 import { CHECKPOINT_DIR, openRunDirectory, SUMMARY_FILE } from '../train/run-directory.js';
 import { loadModel } from './inference.js';
 import { makeOptimizer } from './training.js';
-import { savedRunConfig, withDefaults, type TrainRunConfig } from './training-settings.js';
+import { checkpointRunRecord, savedRunConfig, withDefaults, type TrainRunConfig } from './training-settings.js';
 
 /** The formats `exportRun` writes. */
 export const EXPORT_FORMATS = ['safetensors', 'onnx'] as const;
@@ -126,8 +126,7 @@ export async function importModelFile(file: string, options: ImportModelOptions)
       const settings = importedSettings(imported.provenance, imported.architecture, file);
       const optimizer = makeOptimizer(settings ?? withDefaults({ optimizer: 'adam', lr: 1e-3, weightDecay: 0 } as TrainRunConfig), model);
       try {
-        const lm = settings?.model === 'lstm';
-        const run = settings === null ? {} : { ...settings, batchSize: settings.batch, ...(lm ? { task: 'language-model', steps: settings.seq } : {}), ...(settings.clip > 0 ? { clip: settings.clip } : {}) };
+        const run = settings === null ? {} : checkpointRunRecord(settings);
         await saveCheckpoint(join(options.out, CHECKPOINT_DIR), { model, optimizer, seed: settings?.seed ?? 0, position: { epoch: 0, batch: 0, step: 0 }, run, vocabulary: imported.vocabulary });
       } finally {
         optimizer.dispose();

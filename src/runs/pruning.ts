@@ -23,8 +23,8 @@ import { pruneTrainedModel, type PrunedWeight } from '../train/post-prune.js';
 import { CHECKPOINT_DIR, openRunDirectory, SUMMARY_FILE } from '../train/run-directory.js';
 import { UsageError } from '../usage-error.js';
 import { loadRunData, type RunData } from './training-data.js';
-import { makeOptimizer, resumeCheckpointDir, trainIntoRun } from './training.js';
-import { EVAL_BATCH, savedRunConfig, type TrainRunConfig } from './training-settings.js';
+import { makeOptimizer, resumeCheckpointDir, runRecordOf, trainIntoRun } from './training.js';
+import { checkpointRunRecord, EVAL_BATCH, savedRunConfig, type TrainRunConfig } from './training-settings.js';
 
 /** The summary file `pruneRun` writes into its output directory. */
 export const PRUNE_SUMMARY_FILE = 'prune.json';
@@ -86,12 +86,6 @@ export function levelDirName(sparsity: number): string {
   return `sparsity-${sparsity}`;
 }
 
-/** The run record a checkpoint of `config` holds (as the training loop writes it). */
-function runRecord(config: TrainRunConfig): Record<string, unknown> {
-  const lm = config.model === 'lstm';
-  return { ...config, batchSize: config.batch, ...(lm ? { task: 'language-model', steps: config.seq } : {}), ...(config.clip > 0 ? { clip: config.clip } : {}) };
-}
-
 /** The test figure of a model: accuracy (classifier) or bits per character (language model). */
 async function testFigure(model: Sequential, data: RunData, config: TrainRunConfig): Promise<number> {
   if (data.kind === 'classification') return (await evaluate(model, data.test, EVAL_BATCH)).accuracy;
@@ -119,7 +113,7 @@ export async function pruneRun(config: PruneRunConfig, options: PruneRunOptions 
   if (config.lr !== undefined) checkNumber('lr', config.lr, Number.MIN_VALUE, 10, context);
   if (!existsSync(config.run)) throw new FileError(config.run, 'does not exist: there is no run to prune');
   const checkpoint = loadCheckpoint(resumeCheckpointDir(config.run));
-  const { batchSize: _b, task: _t, steps: _s, ...record } = checkpoint.manifest.run;
+  const record = runRecordOf(checkpoint);
   if (Object.keys(record).length === 0) throw new UsageError(`${config.run}: its checkpoint holds no training settings (the data to evaluate and fine-tune on)`);
   const source = savedRunConfig(record, config.run);
   const levelConfig: TrainRunConfig = { ...source, l0: null, prune: null, regrow: null, lr: config.lr ?? source.lr };
@@ -173,7 +167,7 @@ async function writeLevel(
       ({ model, optimizer } = result.trained);
       finetuned = await testFigure(model, data, levelConfig);
     } else {
-      await saveCheckpoint(join(out, CHECKPOINT_DIR), { model, optimizer, seed: levelConfig.seed, position: { epoch: 0, batch: 0, step: 0 }, run: runRecord(levelConfig), vocabulary: data.kind === 'text' ? data.text.vocabulary : null });
+      await saveCheckpoint(join(out, CHECKPOINT_DIR), { model, optimizer, seed: levelConfig.seed, position: { epoch: 0, batch: 0, step: 0 }, run: checkpointRunRecord(levelConfig), vocabulary: data.kind === 'text' ? data.text.vocabulary : null });
       const layouts = model.blockSparseLayers().map((layer, i) => {
         saveLayout(join(out, `layout-${i}.json`), layer.layout);
         return `layout-${i}.json`;

@@ -257,8 +257,8 @@ export async function trainIntoRun(run: PreparedRun): Promise<TrainingRunResult 
   return { out, summary, metrics: result.metrics, trained: { model: result.model, optimizer: result.optimizer } };
 }
 
-/** The run settings a checkpoint holds, without what the loop adds to them (batch size, task, steps: checked by `train` on resume). */
-function runRecordOf(checkpoint: Checkpoint): unknown {
+/** The run settings a checkpoint holds, without what the loop adds to them (batch size, task, steps: checked by `train` on resume); empty when the checkpoint holds none. */
+export function runRecordOf(checkpoint: Checkpoint): Record<string, unknown> {
   const { batchSize: _batchSize, task: _task, steps: _steps, ...settings } = checkpoint.manifest.run;
   return settings;
 }
