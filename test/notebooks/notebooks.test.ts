@@ -58,22 +58,32 @@ const outputChecks: Record<string, (outputs: Output[]) => void> = {
   },
 };
 
+/** A cell's time limit: every notebook runs in well under a minute (about 110 s for all four on CI). */
+const CELL_TIMEOUT_S = 240;
+
 // Notebooks run on the tslab kernel against the built package (dist/, made by `npm run build`,
 // which `npm ci` and `npm test` run first). .ci/run installs jupyter-nbconvert and registers tslab.
 describe.each(notebooks)('notebook %s', (name) => {
   it('executes from top to bottom without errors and shows its figures', () => {
     expect(existsSync(NBCONVERT), `${NBCONVERT} is missing: apt-get install jupyter-nbconvert python3-ipykernel (see .ci/run)`).toBe(true);
     const out = join(mkdtempSync(join(tmpdir(), 'blocksparse-nb-')), name);
-    const result = spawnSync(NBCONVERT, ['--to', 'notebook', '--execute', '--ExecutePreprocessor.timeout=600', join(root, 'notebooks', name), '--output', out], {
-      cwd: join(root, 'notebooks'),
-      encoding: 'utf8',
-      env: { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${process.env.PATH}` },
-    });
-    expect(result.status, result.stderr.slice(-3000)).toBe(0);
+    const execute = () =>
+      spawnSync(NBCONVERT, ['--to', 'notebook', '--execute', `--ExecutePreprocessor.timeout=${CELL_TIMEOUT_S}`, join(root, 'notebooks', name), '--output', out], {
+        cwd: join(root, 'notebooks'),
+        encoding: 'utf8',
+        env: { ...process.env, PATH: `${join(root, 'node_modules', '.bin')}${delimiter}${process.env.PATH}` },
+        timeout: (CELL_TIMEOUT_S + 120) * 1000,
+      });
+    let result = execute();
+    // Jupyter's messaging between nbconvert and the tslab kernel has been seen to stall (both
+    // parked, the kernel idle, no cell running): that is the harness, not the notebook, so a
+    // timed-out run is run once more; a notebook's own error fails at once.
+    if (result.status !== 0 && (result.error !== undefined || /Timeout|timed out/i.test(result.stderr))) result = execute();
+    expect(result.status, `${result.error ?? ''}${result.stderr.slice(-3000)}`).toBe(0);
     const executed = JSON.parse(readFileSync(out, 'utf8')) as { cells: { cell_type: string; outputs?: Output[] }[] };
     const outputs = executed.cells.filter((c) => c.cell_type === 'code').flatMap((c) => c.outputs ?? []);
     expect(outputs.filter((o) => o.output_type === 'error' || o.name === 'stderr')).toEqual([]);
     expect(outputs.some((o) => o.data && 'image/png' in o.data)).toBe(true);
     outputChecks[name]?.(outputs);
-  }, 900_000);
+  }, 2 * (CELL_TIMEOUT_S + 150) * 1000);
 });
