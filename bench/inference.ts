@@ -193,7 +193,7 @@ async function torchTimes(dense: LoadedModel, backend: Backend, inputs: Float32A
 async function runSuite(suite: Suite): Promise<Record<string, unknown>> {
   const started = performance.now();
   const source = join(work, `${suite.name}-dense`);
-  const trained = await runTraining({ out: source, epochs: suite.epochs, backend: 'cpu', settings: suite.settings }, { log: () => {} });
+  await runTraining({ out: source, epochs: suite.epochs, backend: 'cpu', settings: suite.settings }, { log: () => {} });
   const pruned: PruneSummary = await pruneRun(
     { run: source, sparsities, finetuneEpochs: suite.finetuneEpochs, out: join(work, `${suite.name}-pruned`), blockSize: suite.blockSize, backend: 'cpu' },
     { onLevel: (l) => log(`  ${suite.name} sparsity ${l.sparsity}: ${l.pruned.toFixed(4)} pruned, ${l.finetuned?.toFixed(4) ?? '-'} fine-tuned`) },
@@ -203,7 +203,6 @@ async function runSuite(suite: Suite): Promise<Record<string, unknown>> {
   process.stdout.write(`\n## ${suite.description}\n`);
   process.stdout.write(`dense: ${suite.epochs} epoch(s) on ${settings.limit ?? 'all'} training ${suite.metric === 'bpc' ? 'characters' : 'examples'} (Adam lr ${settings.lr}, batch ${settings.batch}): test ${figure(pruned.dense)}; `);
   process.stdout.write(`each level pruned after training (blocks of up to ${suite.blockSize}) and fine-tuned ${suite.finetuneEpochs} epoch(s) with its layouts fixed\n`);
-  void trained;
 
   const inputs = suiteInputs(suite);
   const backend = await createCpuBackend({ threads });

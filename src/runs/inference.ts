@@ -91,18 +91,11 @@ export type PredictRunResult =
       tokens?: ArrayLike<number>; predictions?: Int32Array; codePoints?: readonly number[];
     };
 
-/** The predictions and labels of a classifier on a data set, and its accuracy and mean loss. */
+/** The predictions and labels of a classifier on a data set, and its accuracy and mean loss (one pass). */
 async function classify(model: InferenceModel, dataset: Dataset, batch: number): Promise<PredictRunResult> {
   const predictions = new Int32Array(dataset.n);
-  let correct = 0;
-  for (let start = 0; start < dataset.n; start += batch) {
-    const rows = Math.min(batch, dataset.n - start);
-    const { classes } = await model.predict(dataset.images.subarray(start * dataset.features, (start + rows) * dataset.features), rows);
-    predictions.set(classes, start);
-    for (let r = 0; r < rows; r++) if (classes[r] === dataset.labels[start + r]) correct++;
-  }
-  const { loss } = await model.evaluate(dataset, batch);
-  return { kind: 'classification', examples: dataset.n, accuracy: correct / dataset.n, loss, predictions, labels: dataset.labels, classNames: dataset.classNames };
+  const { loss, accuracy } = await model.evaluate(dataset, batch, { predictions });
+  return { kind: 'classification', examples: dataset.n, accuracy, loss, predictions, labels: dataset.labels, classNames: dataset.classNames };
 }
 
 /**

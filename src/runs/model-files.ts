@@ -10,7 +10,6 @@ import { join } from 'node:path';
 import { writeFileAtomic } from '../atomic-write.js';
 import { FileError, ParameterError } from '../errors.js';
 import { getBackend, type BackendChoice } from '../kernels/get-backend.js';
-import { saveLayout } from '../patterns/files.js';
 import { readFileChecked } from '../read-file.js';
 import { saveCheckpoint } from '../train/checkpoint.js';
 import { modelFromSafetensors, modelToSafetensors } from '../train/export/model-safetensors.js';
@@ -20,8 +19,8 @@ import type { Sequential } from '../train/layers/sequential.js';
 import { layerDensities, parameterCount, type LayerRecord } from '../train/model.js';
 import { CHECKPOINT_DIR, openRunDirectory, SUMMARY_FILE } from '../train/run-directory.js';
 import { loadModel } from './inference.js';
-import { makeOptimizer } from './training.js';
-import { checkpointRunRecord, savedRunConfig, withDefaults, type TrainRunConfig } from './training-settings.js';
+import { makeOptimizer, runRecordFor, writeRunLayouts } from './training.js';
+import { savedRunConfig, withDefaults, type TrainRunConfig } from './training-settings.js';
 
 /** The formats `exportRun` writes. */
 export const EXPORT_FORMATS = ['safetensors', 'onnx'] as const;
@@ -126,15 +125,12 @@ export async function importModelFile(file: string, options: ImportModelOptions)
       const settings = importedSettings(imported.provenance, imported.architecture, file);
       const optimizer = makeOptimizer(settings ?? withDefaults({ optimizer: 'adam', lr: 1e-3, weightDecay: 0 } as TrainRunConfig), model);
       try {
-        const run = settings === null ? {} : checkpointRunRecord(settings);
+        const run = settings === null ? {} : runRecordFor(settings);
         await saveCheckpoint(join(options.out, CHECKPOINT_DIR), { model, optimizer, seed: settings?.seed ?? 0, position: { epoch: 0, batch: 0, step: 0 }, run, vocabulary: imported.vocabulary });
       } finally {
         optimizer.dispose();
       }
-      const layouts = model.blockSparseLayers().map((layer, i) => {
-        saveLayout(join(options.out, `layout-${i}.json`), layer.layout);
-        return `layout-${i}.json`;
-      });
+      const layouts = writeRunLayouts(options.out, model);
       const parameters = parameterCount(model);
       const summary = { imported: file, origin: imported.origin, provenance: imported.provenance, ...(settings ?? {}), parameterCount: parameters, layerDensities: layerDensities(model), layouts };
       writeFileAtomic(join(options.out, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);

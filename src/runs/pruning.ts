@@ -12,7 +12,6 @@ import { writeFileAtomic } from '../atomic-write.js';
 import { checkInteger, checkNumber } from '../check.js';
 import { FileError, ParameterError } from '../errors.js';
 import { getBackend, type BackendChoice } from '../kernels/get-backend.js';
-import { saveLayout } from '../patterns/files.js';
 import type { BlockSize } from '../patterns/layout.js';
 import { loadCheckpoint, saveCheckpoint } from '../train/checkpoint.js';
 import { restoreModel } from '../train/checkpoint-restore.js';
@@ -23,8 +22,8 @@ import { pruneTrainedModel, type PrunedWeight } from '../train/post-prune.js';
 import { CHECKPOINT_DIR, openRunDirectory, SUMMARY_FILE } from '../train/run-directory.js';
 import { UsageError } from '../usage-error.js';
 import { loadRunData, type RunData } from './training-data.js';
-import { makeOptimizer, resumeCheckpointDir, runRecordOf, trainIntoRun } from './training.js';
-import { checkpointRunRecord, EVAL_BATCH, savedRunConfig, type TrainRunConfig } from './training-settings.js';
+import { makeOptimizer, resumeCheckpointDir, runRecordFor, runRecordOf, trainIntoRun, writeRunLayouts } from './training.js';
+import { EVAL_BATCH, savedRunConfig, type TrainRunConfig } from './training-settings.js';
 
 /** The summary file `pruneRun` writes into its output directory. */
 export const PRUNE_SUMMARY_FILE = 'prune.json';
@@ -167,11 +166,8 @@ async function writeLevel(
       ({ model, optimizer } = result.trained);
       finetuned = await testFigure(model, data, levelConfig);
     } else {
-      await saveCheckpoint(join(out, CHECKPOINT_DIR), { model, optimizer, seed: levelConfig.seed, position: { epoch: 0, batch: 0, step: 0 }, run: checkpointRunRecord(levelConfig), vocabulary: data.kind === 'text' ? data.text.vocabulary : null });
-      const layouts = model.blockSparseLayers().map((layer, i) => {
-        saveLayout(join(out, `layout-${i}.json`), layer.layout);
-        return `layout-${i}.json`;
-      });
+      await saveCheckpoint(join(out, CHECKPOINT_DIR), { model, optimizer, seed: levelConfig.seed, position: { epoch: 0, batch: 0, step: 0 }, run: runRecordFor(levelConfig), vocabulary: data.kind === 'text' ? data.text.vocabulary : null });
+      const layouts = writeRunLayouts(out, model);
       const metric = data.kind === 'classification' ? { testAccuracy: pruned } : { testBpc: pruned };
       const summary = { ...levelConfig, epochs: 0, backend: backend.description, ...metric, parameterCount: parameterCount(model), layerDensities: layerDensities(model), layouts };
       writeFileAtomic(join(out, SUMMARY_FILE), `${JSON.stringify(summary, null, 2)}\n`);

@@ -282,13 +282,3 @@ export function checkActivationMemory(
   const widest = Math.max(inputs, classes, ...hidden);
   checkMemory(`--hidden ${hidden.join(',')} with batches of ${rows} examples (activations and their gradients)`, 2 * 4 * rows * features, { elements: rows * widest });
 }
-
-/**
- * The run record a checkpoint of a run with these settings holds, as the training loop writes it
- * (the settings, the batch size, a language model's task and steps, the clip): for checkpoints
- * written outside the loop (a pruned model, an imported one) that `train --resume` then takes.
- */
-export function checkpointRunRecord(config: TrainRunConfig): Record<string, unknown> {
-  const lm = config.model === 'lstm';
-  return { ...config, batchSize: config.batch, ...(lm ? { task: 'language-model', steps: config.seq } : {}), ...(config.clip > 0 ? { clip: config.clip } : {}) };
-}

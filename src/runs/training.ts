@@ -24,8 +24,9 @@ import { FASHION_MNIST_SIDE } from '../train/data/fashion-mnist.js';
 import { sequenceBatchesPerEpoch } from '../train/data/sequence-batches.js';
 import { isLanguageModelMetrics, type EpochMetrics } from '../train/epoch-metrics.js';
 import { buildCharLSTM, checkCharLSTMOptions, gateSharedLayout } from '../train/language-model.js';
+import { LSTM } from '../train/layers/lstm.js';
 import type { Sequential } from '../train/layers/sequential.js';
-import { train, type TrainResult } from '../train/loop.js';
+import { checkpointRunRecord, train, type TrainResult } from '../train/loop.js';
 import { buildMLP, layerDensities, parameterCount, type LayerDensity, type LayoutFactory } from '../train/model.js';
 import { Adam, SGD, type Optimizer } from '../train/optimizers.js';
 import { CHECKPOINT_DIR, openRunDirectory, SUMMARY_FILE, type ExistingRun } from '../train/run-directory.js';
@@ -257,6 +258,11 @@ export async function trainIntoRun(run: PreparedRun): Promise<TrainingRunResult 
   return { out, summary, metrics: result.metrics, trained: { model: result.model, optimizer: result.optimizer } };
 }
 
+/** The run record a checkpoint of a run of `config` holds, as the loop writes it (runRecordOf reads it back): for checkpoints written outside it. */
+export function runRecordFor(config: TrainRunConfig): Record<string, unknown> {
+  return checkpointRunRecord({ ...config }, { batchSize: config.batch, steps: config.model === 'lstm' ? config.seq : null, clip: config.clip });
+}
+
 /** The run settings a checkpoint holds, without what the loop adds to them (batch size, task, steps: checked by `train` on resume); empty when the checkpoint holds none. */
 export function runRecordOf(checkpoint: Checkpoint): Record<string, unknown> {
   const { batchSize: _batchSize, task: _task, steps: _steps, ...settings } = checkpoint.manifest.run;
@@ -325,27 +331,38 @@ export function makeOptimizer(config: TrainRunConfig, model: Sequential): Optimi
 }
 
 /**
- * Writes the final layout of each block-sparse weight (layout-<i>.json, in
- * `Sequential.blockSparseLayers` order; an LSTM's weights whose four gates still share their
- * blocks as the square layout they share, `gateSharedLayout`) and with L0 the learned one
- * (l0-layout-<i>.json); returns their names.
+ * Writes the layout of each block-sparse weight of `model` into `out` as layout-<i>.json, in
+ * `Sequential.blockSparseLayers` order (an LSTM's weights whose four gates still share their
+ * blocks as the square layout they share, `gateSharedLayout`); returns their names. Every run
+ * directory's layouts: a training run's, a pruned model's, an imported one's.
+ */
+export function writeRunLayouts(out: string, model: Sequential): string[] {
+  return model.blockSparseLayers().map((layer, i) => {
+    const name = `layout-${i}.json`;
+    saveLayout(join(out, name), runLayout(model, layer.layout));
+    return name;
+  });
+}
+
+/** A layout as a run directory holds it: an LSTM's gate layout as the square layout its gates share, when they do. */
+function runLayout(model: Sequential, layout: BlockLayout): BlockLayout {
+  return model.layers.some((l) => l instanceof LSTM) ? (gateSharedLayout(layout) ?? layout) : layout;
+}
+
+/**
+ * Writes the final layout of each block-sparse weight (`writeRunLayouts`) and with L0 the learned
+ * one (l0-layout-<i>.json: blocks whose test-time gate is open); returns their names.
  */
 async function writeLayouts(out: string, model: Sequential, config: TrainRunConfig, metrics: readonly EpochMetrics[]): Promise<{ layouts: string[]; l0Layouts: string[] }> {
-  const layouts: string[] = [];
+  const layouts = writeRunLayouts(out, model);
   const l0Layouts: string[] = [];
-  const steps = metrics.length ? metrics[metrics.length - 1].step : 0;
-  const lstm = config.model === 'lstm';
-  const shared = (layout: BlockLayout) => (lstm ? (gateSharedLayout(layout) ?? layout) : layout);
-  for (const layer of model.blockSparseLayers()) {
-    const name = `layout-${layouts.length}.json`;
-    saveLayout(join(out, name), shared(layer.layout));
-    if (config.l0 !== null) {
-      // The layout the gates learned: blocks whose test-time gate is open.
-      const learned = `l0-layout-${layouts.length}.json`;
-      saveLayout(join(out, learned), shared(await l0Layout(layer, { lambda: config.l0, step: steps })));
+  if (config.l0 !== null) {
+    const steps = metrics.length ? metrics[metrics.length - 1].step : 0;
+    for (const [i, layer] of model.blockSparseLayers().entries()) {
+      const learned = `l0-layout-${i}.json`;
+      saveLayout(join(out, learned), runLayout(model, await l0Layout(layer, { lambda: config.l0, step: steps })));
       l0Layouts.push(learned);
     }
-    layouts.push(name);
   }
   return { layouts, l0Layouts };
 }

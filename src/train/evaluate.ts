@@ -9,17 +9,44 @@ import type { Dataset } from './data/dataset.js';
 import { evaluationBatches, evaluationPlan, type SequenceShape, type SequenceTokens } from './data/sequence-batches.js';
 import type { Sequential } from './layers/sequential.js';
 
-/** The mean loss and accuracy of `model` on `dataset` in evaluation mode (deterministic gates), reading the device once. */
-export async function evaluate(model: Sequential, dataset: Dataset, batchSize = 1000): Promise<{ loss: number; accuracy: number }> {
+/** The index of the largest value of each row of x [rows, width] (the first on ties). */
+export function argmaxRows(x: Float32Array, rows: number, width: number): Int32Array {
+  const out = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < width; j++) if (x[r * width + j] > x[r * width + best]) best = j;
+    out[r] = best;
+  }
+  return out;
+}
+
+/** Options of `evaluate`. */
+export interface EvaluateOptions {
+  /** Filled with each example's most likely class ([dataset.n]): the logits are then read batch by batch. */
+  predictions?: Int32Array;
+}
+
+/**
+ * The mean loss and accuracy of `model` on `dataset` in evaluation mode (deterministic gates),
+ * reading the device once (and each batch's logits with `predictions`).
+ */
+export async function evaluate(model: Sequential, dataset: Dataset, batchSize = 1000, options: EvaluateOptions = {}): Promise<{ loss: number; accuracy: number }> {
   checkInteger('batchSize', batchSize, 1, Number.MAX_SAFE_INTEGER, 'evaluate');
+  const { predictions } = options;
+  if (predictions !== undefined && (!(predictions instanceof Int32Array) || predictions.length !== dataset.n)) {
+    throw new ParameterError('predictions', `an Int32Array of the data set's ${dataset.n} examples`, predictions?.length, 'evaluate');
+  }
   const backend = model.backend;
   const lossSum = backend.zeros([1]);
   const correctSum = backend.zeros([1]);
   try {
+    let start = 0;
     for (const batch of batches(dataset, { batchSize, shuffle: false })) {
       const x = backend.tensor(batch.x, [batch.size, dataset.features]);
       const labels = backend.tensor(Float32Array.from(batch.y), [batch.size]);
       const logits = await model.forward(x, { training: false });
+      if (predictions) predictions.set(argmaxRows(Float32Array.from(await backend.read(logits)), batch.size, model.outFeatures), start);
+      start += batch.size;
       const { loss, dlogits, correct } = await backend.softmaxCrossEntropy(logits, labels);
       await backend.axpy(batch.size, loss, lossSum);
       await backend.axpy(1, correct, correctSum);

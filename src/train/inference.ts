@@ -10,7 +10,7 @@ import type { Backend } from '../kernels/types.js';
 import type { CharVocabulary } from './data/char-vocabulary.js';
 import type { Dataset } from './data/dataset.js';
 import { evaluationBatches, evaluationPlan, type SequenceShape, type SequenceTokens } from './data/sequence-batches.js';
-import { evaluate, evaluateText, type TextEvaluation } from './evaluate.js';
+import { argmaxRows, evaluate, evaluateText, type EvaluateOptions, type TextEvaluation } from './evaluate.js';
 import type { Sequential } from './layers/sequential.js';
 
 /** What a prediction returns: the logits [rows, classes] and the most likely class of each row. */
@@ -18,17 +18,6 @@ export interface Prediction {
   logits: Float32Array;
   classes: Int32Array;
   rows: number;
-}
-
-/** The index of the largest value of each row of x [rows, width] (the first on ties). */
-export function argmaxRows(x: Float32Array, rows: number, width: number): Int32Array {
-  const out = new Int32Array(rows);
-  for (let r = 0; r < rows; r++) {
-    let best = 0;
-    for (let j = 1; j < width; j++) if (x[r * width + j] > x[r * width + best]) best = j;
-    out[r] = best;
-  }
-  return out;
 }
 
 /** Options of `InferenceModel`. */
@@ -96,10 +85,10 @@ export class InferenceModel {
     }
   }
 
-  /** Mean loss and accuracy of a classifier on a data set (evaluation batches of `batchSize`). */
-  async evaluate(dataset: Dataset, batchSize = 1000): Promise<{ loss: number; accuracy: number }> {
+  /** Mean loss and accuracy of a classifier on a data set (evaluation batches of `batchSize`; with `predictions`, each example's class too). */
+  async evaluate(dataset: Dataset, batchSize = 1000, options: EvaluateOptions = {}): Promise<{ loss: number; accuracy: number }> {
     if (this.vocabulary !== null) throw new ParameterError('dataset', 'a text (evaluateText) for a language model', 'a classification data set', 'evaluate');
-    return evaluate(this.model, dataset, batchSize);
+    return evaluate(this.model, dataset, batchSize, options);
   }
 
   /** Bits per character of a language model over a whole encoded text (`evaluateText`). */

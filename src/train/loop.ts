@@ -335,7 +335,16 @@ async function evaluateEpoch(state: RunState, checked: CheckedOptions, epoch: nu
 /** What every checkpoint of the run records besides the model's state: its settings as `train` checks them on resume. */
 function runRecord(checked: CheckedOptions, options: TrainOptions): Record<string, unknown> {
   const { task } = checked;
-  return { ...options.run, batchSize: checked.batchSize, ...(task.kind === 'language-model' ? { task: task.kind, steps: task.steps } : {}), ...(checked.clip > 0 ? { clip: checked.clip } : {}) };
+  return checkpointRunRecord(options.run ?? {}, { batchSize: checked.batchSize, steps: task.kind === 'language-model' ? task.steps : null, clip: checked.clip });
+}
+
+/**
+ * The run record a checkpoint holds: the run's description, and what `train` checks on resume
+ * (the batch size; a language model's task and steps; the clip when on). Also for checkpoints
+ * written outside the loop (a pruned or imported model) that a run then continues.
+ */
+export function checkpointRunRecord(run: Record<string, unknown>, shape: { batchSize: number; steps: number | null; clip: number }): Record<string, unknown> {
+  return { ...run, batchSize: shape.batchSize, ...(shape.steps !== null ? { task: 'language-model', steps: shape.steps } : {}), ...(shape.clip > 0 ? { clip: shape.clip } : {}) };
 }
 
 /** A checkpoint within an epoch (after checking the state is finite); returns its directory. */
